@@ -1,0 +1,246 @@
+// The only reader of settings: validates every setting in one pass and returns a frozen Config.
+
+import { readFileSync } from 'node:fs';
+
+import { z } from 'zod';
+
+import { applyMatrixOverride, builtInMatrix, type FipsMatrix, MatrixError } from './core/fipsMatrix';
+import type { CloudName } from './core/types';
+import { ConfigError } from './errors';
+
+export interface CloudSettings {
+  name: CloudName;
+  armEndpoint: string;
+  /** Token scope for ARM and Resource Graph: the modular clients never derive it from the endpoint. */
+  armScope: string;
+  authorityHost: string;
+  tableSuffix: string;
+}
+
+export const CLOUDS: Record<CloudName, Omit<CloudSettings, 'name'>> = {
+  AzureCloud: {
+    armEndpoint: 'https://management.azure.com',
+    armScope: 'https://management.azure.com/.default',
+    authorityHost: 'https://login.microsoftonline.com',
+    tableSuffix: 'core.windows.net',
+  },
+  AzureUSGovernment: {
+    armEndpoint: 'https://management.usgovcloudapi.net',
+    armScope: 'https://management.usgovcloudapi.net/.default',
+    authorityHost: 'https://login.microsoftonline.us',
+    tableSuffix: 'core.usgovcloudapi.net',
+  },
+  AzureChinaCloud: {
+    armEndpoint: 'https://management.chinacloudapi.cn',
+    armScope: 'https://management.chinacloudapi.cn/.default',
+    authorityHost: 'https://login.chinacloudapi.cn',
+    tableSuffix: 'core.chinacloudapi.cn',
+  },
+};
+
+export type EmailMode = 'always' | 'changes' | 'off';
+
+export type StorageSettings =
+  | { kind: 'connectionString'; connectionString: string }
+  | { kind: 'endpoint'; endpoint: string };
+
+export interface Config {
+  cloud: CloudSettings;
+  subscriptions: string[] | null;
+  managementGroups: string[] | null;
+  schedule: string;
+  clientId: string | null;
+  storage: StorageSettings | null;
+  tablePrefix: string;
+  email: {
+    endpoint: string | null;
+    connectionString: string | null;
+    sender: string | null;
+    to: string[];
+    mode: EmailMode;
+  };
+  reportBaseUrl: string | null;
+  matrix: FipsMatrix;
+  matrixFile: string | null;
+  nodeImageMaxAgeInDays: number;
+}
+
+/** Every setting the app reads, with an example value for error messages and docs. */
+export const SETTINGS = {
+  AZURE_CLOUD: 'AzureUSGovernment',
+  AUDIT_ARM_ENDPOINT: 'https://management.usgovcloudapi.net',
+  AUDIT_SUBSCRIPTIONS: '00000000-0000-0000-0000-000000000001,00000000-0000-0000-0000-000000000002',
+  AUDIT_MANAGEMENT_GROUPS: 'mg-prod,mg-fedramp',
+  AUDIT_SCHEDULE: '0 0 6 * * *',
+  AZURE_CLIENT_ID: '00000000-0000-0000-0000-0000000000aa',
+  AUDIT_TABLES_ENDPOINT: 'https://myauditstore.table.core.windows.net',
+  AUDIT_TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+  AUDIT_TABLE_PREFIX: 'fipsaudit',
+  AUDIT_MATRIX_FILE: '/home/site/wwwroot/fips-matrix.override.json',
+  AUDIT_NODE_IMAGE_MAX_AGE_DAYS: '30',
+  EMAIL_ENDPOINT: 'https://my-acs.communication.azure.com',
+  EMAIL_CONNECTION_STRING: 'endpoint=https://my-acs.communication.azure.com/;accesskey=<key>',
+  EMAIL_SENDER: 'DoNotReply@contoso.com',
+  EMAIL_TO: 'compliance@contoso.com,secops@contoso.com',
+  EMAIL_MODE: 'changes',
+  REPORT_BASE_URL: 'https://fips-auditor.azurewebsites.us',
+} as const;
+export type SettingName = keyof typeof SETTINGS;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MANAGEMENT_GROUP = /^[A-Za-z0-9._()-]{1,90}$/;
+const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
+const NCRONTAB_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$|^[A-Za-z]{3}(-[A-Za-z]{3})?(,[A-Za-z]{3})*$/;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+function list(value: string | undefined): string[] | null {
+  if (value === undefined || value.trim() === '') return null;
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}
+
+const httpsUrl = z.url({ protocol: /^https?$/ });
+
+/**
+ * Reads and validates every setting. Throws one ConfigError listing every problem, each naming
+ * the setting and an example value. Reads the matrix override file when AUDIT_MATRIX_FILE is set.
+ */
+export function loadConfig(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): Config {
+  const problems: string[] = [];
+  const get = (name: SettingName): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const bad = (name: SettingName, what: string) =>
+    problems.push(`${name} ${what} (example: ${name}=${SETTINGS[name]})`);
+
+  const cloudName = (get('AZURE_CLOUD') ?? 'AzureCloud') as CloudName;
+  let cloudBase = CLOUDS[cloudName];
+  if (!cloudBase) {
+    bad('AZURE_CLOUD', `must be one of ${Object.keys(CLOUDS).join(', ')}; got "${cloudName}"`);
+    cloudBase = CLOUDS.AzureCloud;
+  }
+  const armOverride = get('AUDIT_ARM_ENDPOINT');
+  if (armOverride && !z.url({ protocol: /^https$/ }).safeParse(armOverride).success) {
+    bad('AUDIT_ARM_ENDPOINT', `must be an https URL; got "${armOverride}"`);
+  }
+  const cloud: CloudSettings = {
+    name: cloudName,
+    ...cloudBase,
+    armEndpoint: (armOverride ?? cloudBase.armEndpoint).replace(/\/+$/, ''),
+  };
+
+  const subscriptions = list(get('AUDIT_SUBSCRIPTIONS'));
+  const badSubs = subscriptions?.filter((s) => !GUID.test(s)) ?? [];
+  if (badSubs.length) bad('AUDIT_SUBSCRIPTIONS', `must be subscription GUIDs; not GUIDs: ${badSubs.join(', ')}`);
+  const managementGroups = list(get('AUDIT_MANAGEMENT_GROUPS'));
+  const badMgs = managementGroups?.filter((m) => !MANAGEMENT_GROUP.test(m)) ?? [];
+  if (badMgs.length) {
+    bad('AUDIT_MANAGEMENT_GROUPS', `must be management group IDs (letters, digits, - _ . ( ), at most 90); bad: ${badMgs.join(', ')}`);
+  }
+
+  const schedule = get('AUDIT_SCHEDULE') ?? '0 0 6 * * *';
+  const fields = schedule.split(/\s+/);
+  if (fields.length !== 6 || !fields.every((f) => NCRONTAB_FIELD.test(f))) {
+    bad('AUDIT_SCHEDULE', `must be an NCRONTAB expression with 6 fields (second minute hour day month weekday); got "${schedule}"`);
+  }
+
+  const clientId = get('AZURE_CLIENT_ID') ?? null;
+  if (clientId && !GUID.test(clientId)) bad('AZURE_CLIENT_ID', `must be a client ID GUID; got "${clientId}"`);
+
+  const tablesEndpoint = get('AUDIT_TABLES_ENDPOINT');
+  const tablesConnection = get('AUDIT_TABLES_CONNECTION_STRING');
+  let storage: StorageSettings | null = null;
+  if (tablesEndpoint && tablesConnection) {
+    bad('AUDIT_TABLES_ENDPOINT', 'and AUDIT_TABLES_CONNECTION_STRING are both set; set only one');
+  } else if (tablesEndpoint) {
+    if (!httpsUrl.safeParse(tablesEndpoint).success) bad('AUDIT_TABLES_ENDPOINT', 'must be a URL');
+    storage = { kind: 'endpoint', endpoint: tablesEndpoint.replace(/\/+$/, '') };
+  } else if (tablesConnection) {
+    if (!/TableEndpoint=|AccountName=|UseDevelopmentStorage=true/i.test(tablesConnection)) {
+      bad('AUDIT_TABLES_CONNECTION_STRING', 'is not a storage connection string (it has no AccountName or TableEndpoint)');
+    }
+    storage = { kind: 'connectionString', connectionString: tablesConnection };
+  }
+
+  const tablePrefix = get('AUDIT_TABLE_PREFIX') ?? 'fipsaudit';
+  // Table names are 3-63 alphanumerics starting with a letter; the longest suffix added is 11 characters.
+  if (!/^[A-Za-z][A-Za-z0-9]{0,51}$/.test(tablePrefix)) {
+    bad('AUDIT_TABLE_PREFIX', `must be letters and digits, starting with a letter, at most 52 characters; got "${tablePrefix}"`);
+  }
+
+  const emailEndpoint = get('EMAIL_ENDPOINT') ?? null;
+  if (emailEndpoint && !z.url({ protocol: /^https$/ }).safeParse(emailEndpoint).success) {
+    bad('EMAIL_ENDPOINT', 'must be an https URL');
+  }
+  const emailConnection = get('EMAIL_CONNECTION_STRING') ?? null;
+  if (emailConnection && !/endpoint=https:\/\/[^;]+;\s*accesskey=.+/i.test(emailConnection)) {
+    bad('EMAIL_CONNECTION_STRING', 'must look like endpoint=https://…;accesskey=…');
+  }
+  const sender = get('EMAIL_SENDER') ?? null;
+  if (sender && !EMAIL.test(sender)) bad('EMAIL_SENDER', `must be an email address; got "${sender}"`);
+  const to = list(get('EMAIL_TO')) ?? [];
+  const badTo = to.filter((a) => !EMAIL.test(a));
+  if (badTo.length) bad('EMAIL_TO', `must be email addresses; bad: ${badTo.join(', ')}`);
+  const mode = (get('EMAIL_MODE') ?? 'always') as EmailMode;
+  if (!['always', 'changes', 'off'].includes(mode)) bad('EMAIL_MODE', `must be always, changes or off; got "${mode}"`);
+  if ((emailEndpoint || emailConnection) && mode !== 'off') {
+    if (!sender) bad('EMAIL_SENDER', 'is required when EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING is set');
+    if (to.length === 0) bad('EMAIL_TO', 'is required when EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING is set');
+  }
+
+  const reportBaseUrl = get('REPORT_BASE_URL') ?? null;
+  if (reportBaseUrl && !httpsUrl.safeParse(reportBaseUrl).success) bad('REPORT_BASE_URL', 'must be a URL');
+
+  const maxAgeText = get('AUDIT_NODE_IMAGE_MAX_AGE_DAYS') ?? '30';
+  const nodeImageMaxAgeInDays = Number(maxAgeText);
+  if (!/^\d+$/.test(maxAgeText) || nodeImageMaxAgeInDays < 1 || nodeImageMaxAgeInDays > 3650) {
+    bad('AUDIT_NODE_IMAGE_MAX_AGE_DAYS', `must be a whole number of days from 1 to 3650; got "${maxAgeText}"`);
+  }
+
+  const matrixFile = get('AUDIT_MATRIX_FILE') ?? null;
+  let matrix = builtInMatrix;
+  if (matrixFile) {
+    try {
+      matrix = applyMatrixOverride(builtInMatrix, JSON.parse(readFile(matrixFile)), matrixFile);
+    } catch (error) {
+      const detail =
+        error instanceof MatrixError
+          ? `${error.message}`
+          : `could not be read as JSON: ${error instanceof Error ? error.message : String(error)}`;
+      bad('AUDIT_MATRIX_FILE', `names a file that is not a valid matrix override: ${detail}`);
+    }
+  }
+
+  if (problems.length) {
+    throw new ConfigError(`Invalid settings:\n  - ${problems.join('\n  - ')}`, problems);
+  }
+  return Object.freeze({
+    cloud: Object.freeze(cloud),
+    subscriptions: subscriptions?.map((s) => s.toLowerCase()) ?? null,
+    managementGroups,
+    schedule,
+    clientId,
+    storage,
+    tablePrefix,
+    email: Object.freeze({ endpoint: emailEndpoint, connectionString: emailConnection, sender, to, mode }),
+    reportBaseUrl: reportBaseUrl?.replace(/\/+$/, '') ?? null,
+    matrix,
+    matrixFile,
+    nodeImageMaxAgeInDays,
+  });
+}
+
+/** Storage is optional for `audit --no-store`; everything that stores asks for it through here. */
+export function requireStorage(config: Config): StorageSettings {
+  if (!config.storage) {
+    throw new ConfigError(
+      `Invalid settings:\n  - AUDIT_TABLES_ENDPOINT or AUDIT_TABLES_CONNECTION_STRING must be set (example: AUDIT_TABLES_ENDPOINT=${SETTINGS.AUDIT_TABLES_ENDPOINT})`,
+      ['AUDIT_TABLES_ENDPOINT'],
+    );
+  }
+  return config.storage;
+}

@@ -1,0 +1,208 @@
+// The AKS FIPS support matrix: its schema, the built-in dated copy, operator overrides, SKU resolution.
+
+import { z } from 'zod';
+
+import builtInMatrixJson from '../../data/fips-matrix.json';
+import { inRange, parseKubernetesVersion } from './kubernetesVersion';
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2026-06-16');
+const minorVersion = z.string().regex(/^\d+\.\d+$/, 'a Kubernetes minor version like 1.27');
+const range = z.strictObject({ from: minorVersion.optional(), below: minorVersion.optional() });
+
+const operatingSystemSchema = z.strictObject({
+  name: z.string().min(1),
+  /** opt-in: only with enableFIPS; platform-default: on unless turned off; always: cannot be off; none. */
+  fips: z.enum(['opt-in', 'platform-default', 'always', 'none']),
+  fipsModule: z.enum(['140-2', '140-3']).optional(),
+  fipsSince: isoDate.optional(),
+  retiredOn: isoDate.nullable(),
+  /** A regular expression matched (case-insensitively) against nodeImageVersion to recognise this OS. */
+  imagePattern: z
+    .string()
+    .refine((p) => {
+      try {
+        new RegExp(p, 'i');
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'a valid regular expression')
+    .optional(),
+  kubernetes: range.optional(),
+  arm64: z.union([z.literal(false), z.strictObject({ fromKubernetes: minorVersion })]).optional(),
+  trustedLaunchWithFips: z.boolean().optional(),
+  note: z.string().optional(),
+});
+
+const osSkuSchema = z.strictObject({
+  osType: z.enum(['Linux', 'Windows']),
+  releases: z.array(z.strictObject({ os: z.string().min(1), kubernetes: range.optional() })).min(1),
+  note: z.string().optional(),
+});
+
+const defaultSkuSchema = z.array(z.strictObject({ osSku: z.string().min(1), kubernetes: range.optional() }));
+
+export const fipsMatrixSchema = z
+  .strictObject({
+    $comment: z.string().optional(),
+    version: z.string().min(1),
+    sources: z.array(z.string().min(1)).min(1),
+    minKubernetesVersion: minorVersion,
+    fips1402HistoricalSince: isoDate,
+    defaultOsSku: z.strictObject({ Linux: defaultSkuSchema, Windows: defaultSkuSchema }),
+    osSkus: z.record(z.string(), osSkuSchema),
+    operatingSystems: z.record(z.string(), operatingSystemSchema),
+  })
+  .superRefine((matrix, ctx) => {
+    for (const [sku, entry] of Object.entries(matrix.osSkus)) {
+      entry.releases.forEach((release, i) => {
+        if (!matrix.operatingSystems[release.os]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['osSkus', sku, 'releases', i, 'os'],
+            message: `names operating system "${release.os}", which operatingSystems does not define`,
+          });
+        }
+      });
+    }
+  });
+
+/** An override: any part of the matrix; entries replace the built-in ones of the same key. */
+export const fipsMatrixOverrideSchema = z.strictObject({
+  $comment: z.string().optional(),
+  version: z.string().min(1),
+  sources: z.array(z.string().min(1)).optional(),
+  minKubernetesVersion: minorVersion.optional(),
+  fips1402HistoricalSince: isoDate.optional(),
+  defaultOsSku: z.strictObject({ Linux: defaultSkuSchema, Windows: defaultSkuSchema }).optional(),
+  osSkus: z.record(z.string(), osSkuSchema).optional(),
+  operatingSystems: z.record(z.string(), operatingSystemSchema).optional(),
+});
+
+export type FipsMatrix = z.infer<typeof fipsMatrixSchema>;
+export type OperatingSystem = z.infer<typeof operatingSystemSchema>;
+export type FipsMatrixOverride = z.infer<typeof fipsMatrixOverrideSchema>;
+
+function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+}
+
+export class MatrixError extends Error {
+  override readonly name = 'MatrixError';
+  constructor(
+    message: string,
+    readonly problems: string[],
+  ) {
+    super(`${message}\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/** The matrix shipped with this version of the auditor, validated once. */
+export const builtInMatrix: FipsMatrix = (() => {
+  const parsed = fipsMatrixSchema.safeParse(builtInMatrixJson);
+  if (!parsed.success) throw new MatrixError('The built-in FIPS matrix is invalid', formatIssues(parsed.error));
+  return parsed.data;
+})();
+
+/**
+ * Applies an operator's override to a matrix. The result carries the override's version
+ * (so reports say which matrix judged them) and both lists of sources.
+ */
+export function applyMatrixOverride(base: FipsMatrix, override: unknown, origin: string): FipsMatrix {
+  const parsedOverride = fipsMatrixOverrideSchema.safeParse(override);
+  if (!parsedOverride.success) {
+    throw new MatrixError(`The FIPS matrix override ${origin} is invalid`, formatIssues(parsedOverride.error));
+  }
+  const o = parsedOverride.data;
+  const merged = {
+    version: o.version,
+    sources: [...(o.sources ?? []), ...base.sources],
+    minKubernetesVersion: o.minKubernetesVersion ?? base.minKubernetesVersion,
+    fips1402HistoricalSince: o.fips1402HistoricalSince ?? base.fips1402HistoricalSince,
+    defaultOsSku: o.defaultOsSku ?? base.defaultOsSku,
+    osSkus: { ...base.osSkus, ...o.osSkus },
+    operatingSystems: { ...base.operatingSystems, ...o.operatingSystems },
+  };
+  const parsed = fipsMatrixSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw new MatrixError(
+      `The FIPS matrix override ${origin} does not combine with the built-in matrix`,
+      formatIssues(parsed.error),
+    );
+  }
+  return parsed.data;
+}
+
+export interface ResolvedOs {
+  /** The OS SKU the pool runs, after defaults for a missing one. */
+  osSku: string;
+  /** True when the SKU was missing and a default was applied. */
+  defaulted: boolean;
+  osKey: string;
+  os: OperatingSystem;
+  /** How a floating SKU was resolved, for the finding text. */
+  basis: 'fixed' | 'nodeImage' | 'kubernetesVersion';
+}
+
+function findSkuKey(matrix: FipsMatrix, osSku: string): string | undefined {
+  if (matrix.osSkus[osSku]) return osSku;
+  const lower = osSku.toLowerCase();
+  return Object.keys(matrix.osSkus).find((k) => k.toLowerCase() === lower);
+}
+
+/**
+ * Resolves a pool's OS SKU to the operating system it runs: a missing SKU gets the AKS default
+ * for its OS type and Kubernetes version; a floating SKU (Ubuntu, AzureLinux) resolves by the node
+ * image name when that names one of its releases, else by Kubernetes version. Returns null when
+ * the SKU is not in the matrix, which must never be read as "supported".
+ */
+export function resolveOs(
+  matrix: FipsMatrix,
+  pool: { osType: string | null; osSku: string | null; nodeImageVersion: string | null },
+  kubernetesVersion: [number, number, number] | null,
+): ResolvedOs | null {
+  let osSku = pool.osSku?.trim() || null;
+  let defaulted = false;
+  if (!osSku) {
+    const osType = (pool.osType ?? 'Linux').toLowerCase() === 'windows' ? 'Windows' : 'Linux';
+    const candidates = matrix.defaultOsSku[osType];
+    const pick =
+      candidates.find((c) => (kubernetesVersion ? inRange(kubernetesVersion, c.kubernetes) : !c.kubernetes?.below)) ??
+      candidates[candidates.length - 1];
+    if (!pick) return null;
+    osSku = pick.osSku;
+    defaulted = true;
+  }
+  const skuKey = findSkuKey(matrix, osSku);
+  if (!skuKey) return null;
+  const sku = matrix.osSkus[skuKey];
+  if (!sku) return null;
+
+  const releaseOs = (key: string): ResolvedOs | null => {
+    const os = matrix.operatingSystems[key];
+    return os ? { osSku: skuKey, defaulted, osKey: key, os, basis: 'fixed' } : null;
+  };
+  if (sku.releases.length === 1) return releaseOs(sku.releases[0]!.os);
+
+  const image = pool.nodeImageVersion ?? '';
+  const byImage = sku.releases.find((r) => {
+    const pattern = matrix.operatingSystems[r.os]?.imagePattern;
+    return pattern !== undefined && image !== '' && new RegExp(pattern, 'i').test(image);
+  });
+  if (byImage) {
+    const resolved = releaseOs(byImage.os);
+    return resolved && { ...resolved, basis: 'nodeImage' };
+  }
+  const byVersion = kubernetesVersion
+    ? sku.releases.find((r) => inRange(kubernetesVersion, r.kubernetes))
+    : undefined;
+  if (!byVersion) return null;
+  const resolved = releaseOs(byVersion.os);
+  return resolved && { ...resolved, basis: 'kubernetesVersion' };
+}
+
+export function matrixVersionAtLeast(matrix: FipsMatrix, text: string): boolean {
+  const min = parseKubernetesVersion(matrix.minKubernetesVersion);
+  const v = parseKubernetesVersion(text);
+  return !!min && !!v && (v[0] > min[0] || (v[0] === min[0] && v[1] >= min[1]));
+}

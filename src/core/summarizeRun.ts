@@ -1,0 +1,26 @@
+// Counts a run's pools by status for the report summary.
+
+import type { ClusterResult, PoolResult, Summary } from './types';
+
+export function summarizeRun(pools: readonly PoolResult[], clusters: readonly ClusterResult[]): Summary {
+  const summary: Summary = {
+    subscriptions: 0,
+    clusters: clusters.length,
+    pools: pools.length,
+    compliant: 0,
+    noncompliant: 0,
+    exempt: 0,
+    unknown: 0,
+  };
+  const subscriptions = new Set<string>();
+  for (const pool of pools) {
+    subscriptions.add(pool.subscriptionId.toLowerCase());
+    summary[pool.status] += 1;
+  }
+  for (const cluster of clusters) {
+    const match = /^\/subscriptions\/([^/]+)/i.exec(cluster.id);
+    if (match) subscriptions.add(match[1]!.toLowerCase());
+  }
+  summary.subscriptions = subscriptions.size;
+  return summary;
+}

@@ -1,0 +1,145 @@
+// The vocabulary of the audit: clusters and pools as read, findings, judged pools and the report.
+
+export type CloudName = 'AzureCloud' | 'AzureUSGovernment' | 'AzureChinaCloud';
+export type PoolStatus = 'compliant' | 'noncompliant' | 'exempt' | 'unknown';
+export type Severity = 'high' | 'medium' | 'low' | 'info';
+export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed';
+export type RunTrigger = 'timer' | 'http' | 'cli';
+
+export const FINDING_CODES = [
+  'FIPS_DISABLED',
+  'OS_NOT_FIPS_CAPABLE',
+  'OS_RETIRED',
+  'KUBERNETES_VERSION_UNSUPPORTED',
+  'NODE_IMAGE_NOT_FIPS',
+  'FIPS_140_2_MODULE',
+  'NODE_IMAGE_OUTDATED',
+  'FIPS_PLATFORM_DEFAULT',
+  'OS_SKU_UNRECOGNIZED',
+  'SCOPE_UNREADABLE',
+  'NODE_AUTOPROVISIONING_UNAUDITED',
+] as const;
+export type FindingCode = (typeof FINDING_CODES)[number];
+
+export interface Finding {
+  code: FindingCode;
+  severity: Severity;
+  message: string;
+  remediation: string;
+  /** Codes that leave a pool undecided make it `unknown` whatever else was found. */
+  undecided?: true;
+}
+
+/** One agent pool as read from Resource Graph or an export, casing already normalised. */
+export interface PoolRecord {
+  id: string;
+  name: string;
+  osType: string | null;
+  osSku: string | null;
+  enableFips: boolean | null;
+  orchestratorVersion: string | null;
+  currentOrchestratorVersion: string | null;
+  nodeImageVersion: string | null;
+  vmSize: string | null;
+  mode: string | null;
+  count: number | null;
+  workloadRuntime: string | null;
+  trustedLaunch: boolean;
+  provisioningState: string | null;
+  powerState: string | null;
+}
+
+/** One managed cluster with its pools. */
+export interface ClusterRecord {
+  id: string;
+  name: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  tags: Record<string, string>;
+  kubernetesVersion: string | null;
+  currentKubernetesVersion: string | null;
+  nodeProvisioningMode: string | null;
+  provisioningState: string | null;
+  powerState: string | null;
+  pools: PoolRecord[];
+}
+
+/** What is known of the latest node image for a pool, and how it was learnt. */
+export type ImageFreshness =
+  | { basis: 'upgradeProfile'; latestNodeImageVersion: string }
+  | { basis: 'buildDate'; reason: string };
+
+export interface Exemption {
+  id: string;
+  scope: string;
+  codes: FindingCode[] | null;
+  reason: string;
+  ticket: string | null;
+  owner: string;
+  createdBy: string;
+  createdAt: string;
+  expiresOn: string;
+}
+
+export interface PoolResult {
+  id: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  cluster: string;
+  pool: string;
+  location: string;
+  osType: string | null;
+  osSku: string | null;
+  kubernetesVersion: string | null;
+  nodeImageVersion: string | null;
+  enableFips: boolean | null;
+  status: PoolStatus;
+  findings: Finding[];
+  exemption: Exemption | null;
+}
+
+export interface ClusterResult {
+  id: string;
+  findings: Finding[];
+}
+
+export interface ScopeError {
+  scope: string;
+  code: string;
+  message: string;
+}
+
+export interface MatrixRef {
+  version: string;
+  sources: string[];
+}
+
+export interface RunInfo {
+  id: string;
+  trigger: RunTrigger;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt: string | null;
+  cloud: CloudName;
+  matrix: MatrixRef;
+}
+
+export interface Summary {
+  subscriptions: number;
+  clusters: number;
+  pools: number;
+  compliant: number;
+  noncompliant: number;
+  exempt: number;
+  unknown: number;
+}
+
+export interface Report {
+  schemaVersion: 1;
+  run: RunInfo;
+  summary: Summary;
+  pools: PoolResult[];
+  clusters: ClusterResult[];
+  errors: ScopeError[];
+}

@@ -1,0 +1,75 @@
+// The error vocabulary of the app, and the one place errors are made safe to log or return.
+
+/** A setting is missing or wrong. The app refuses to start; the CLI exits 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly problems: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Something a caller sent is wrong: HTTP 400, CLI exit 2. */
+export class InputError extends Error {
+  override readonly name = 'InputError';
+  constructor(
+    message: string,
+    readonly status: 400 | 405 | 413 | 415 | 422 = 400,
+  ) {
+    super(message);
+  }
+}
+
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+}
+
+/** An audit is already running; carries the run that holds the lease. */
+export class AuditInProgressError extends Error {
+  override readonly name = 'AuditInProgressError';
+  constructor(readonly runId: string) {
+    super(`An audit is already running (run ${runId}). Wait for it to finish.`);
+  }
+}
+
+/** An Azure service answered with an error, or could not be reached. */
+export class UpstreamError extends Error {
+  override readonly name = 'UpstreamError';
+  constructor(
+    message: string,
+    readonly details: { status?: number; code?: string; retryable: boolean; cause?: unknown },
+  ) {
+    super(message, { cause: details.cause });
+  }
+}
+
+export function ensureError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  if (typeof value === 'string') return new Error(value);
+  try {
+    return new Error(JSON.stringify(value));
+  } catch {
+    return new Error(String(value));
+  }
+}
+
+const SECRET_PATTERNS: [RegExp, string][] = [
+  [/(AccountKey|SharedAccessKey|accesskey|AccessKey)=[^;\s"']+/gi, '$1=***'],
+  [/([?&](sig|code|client_secret|access_token)=)[^&\s"']+/gi, '$1***'],
+  [/(Bearer\s+)[A-Za-z0-9\-._~+/]+=*/g, '$1***'],
+  [/(\/\/)[^/\s:@]+:[^/\s@]+@/g, '$1***:***@'],
+  [/("?(access_token|password|secret)"?\s*[:=]\s*"?)[^",\s}]+/gi, '$1***'],
+];
+
+/** Removes keys, SAS signatures, function keys, bearer tokens and URL credentials from a text. */
+export function sanitize(text: string): string {
+  return SECRET_PATTERNS.reduce((acc, [pattern, replacement]) => acc.replace(pattern, replacement), text);
+}
+
+/** A one-line, secret-free description of any thrown value, for logs and run records. */
+export function describeError(value: unknown): string {
+  const error = ensureError(value);
+  return sanitize(`${error.name}: ${error.message}`);
+}
