@@ -12,9 +12,10 @@ module.exports = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      testTimeout: 120000,
     },
   ],
   reporters: ['default', '<rootDir>/test/support/countReporter.js'],
   maxWorkers: 2,
+  // Per-project testTimeout is ignored by jest; integration tests start servers and audit thousands of pools.
+  testTimeout: 120000,
 };

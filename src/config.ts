@@ -90,7 +90,35 @@ export type SettingName = keyof typeof SETTINGS;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MANAGEMENT_GROUP = /^[A-Za-z0-9._()-]{1,90}$/;
 const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
-const NCRONTAB_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$|^[A-Za-z]{3}(-[A-Za-z]{3})?(,[A-Za-z]{3})*$/;
+const NCRONTAB_FIELDS: readonly { name: string; min: number; max: number; names?: readonly string[] }[] = [
+  { name: 'second', min: 0, max: 59 },
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'] },
+  { name: 'weekday', min: 0, max: 6, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] },
+];
+
+// Why one NCRONTAB field is bad (`*`, `5`, `1-5`, `*/15`, `MON-FRI`, lists of those), or null when it is fine.
+function ncrontabFieldProblem(text: string, field: (typeof NCRONTAB_FIELDS)[number]): string | null {
+  const value = (v: string): number | null => {
+    if (/^\d+$/.test(v)) return Number(v);
+    const named = field.names?.indexOf(v.toLowerCase()) ?? -1;
+    return named >= 0 ? named + field.min : null;
+  };
+  for (const part of text.split(',')) {
+    const match = /^(\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(part);
+    if (!match) return `${field.name} "${part}" is not a value, range, list or step`;
+    if (match[4] !== undefined && Number(match[4]) < 1) return `${field.name} step "${part}" must be at least 1`;
+    if (match[1] === '*') continue;
+    const from = value(match[2]!);
+    const to = match[3] === undefined ? from : value(match[3]);
+    if (from === null || to === null || from < field.min || to > field.max || from > to) {
+      return `${field.name} "${part}" is outside ${field.min}-${field.max}`;
+    }
+  }
+  return null;
+}
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -118,7 +146,8 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     problems.push(`${name} ${what} (example: ${name}=${SETTINGS[name]})`);
 
   const cloudName = (get('AZURE_CLOUD') ?? 'AzureCloud') as CloudName;
-  let cloudBase = CLOUDS[cloudName];
+  // Own keys only: `constructor` or `toString` must not pass for a cloud.
+  let cloudBase = Object.hasOwn(CLOUDS, cloudName) ? CLOUDS[cloudName] : undefined;
   if (!cloudBase) {
     bad('AZURE_CLOUD', `must be one of ${Object.keys(CLOUDS).join(', ')}; got "${cloudName}"`);
     cloudBase = CLOUDS.AzureCloud;
@@ -144,8 +173,12 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
 
   const schedule = get('AUDIT_SCHEDULE') ?? '0 0 6 * * *';
   const fields = schedule.split(/\s+/);
-  if (fields.length !== 6 || !fields.every((f) => NCRONTAB_FIELD.test(f))) {
-    bad('AUDIT_SCHEDULE', `must be an NCRONTAB expression with 6 fields (second minute hour day month weekday); got "${schedule}"`);
+  const fieldProblem =
+    fields.length === 6
+      ? fields.map((f, i) => ncrontabFieldProblem(f, NCRONTAB_FIELDS[i]!)).find((p) => p !== null)
+      : `it has ${fields.length}`;
+  if (fieldProblem) {
+    bad('AUDIT_SCHEDULE', `must be an NCRONTAB expression with 6 fields (second minute hour day month weekday); got "${schedule}": ${fieldProblem}`);
   }
 
   const clientId = get('AZURE_CLIENT_ID') ?? null;
@@ -209,7 +242,8 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     } catch (error) {
       const detail =
         error instanceof MatrixError
-          ? `${error.message}`
+          ? // One line per setting: the matrix's own problems are joined, not listed as settings.
+            `${error.message.split('\n')[0]}: ${error.problems.join('; ')}`
           : `could not be read as JSON: ${error instanceof Error ? error.message : String(error)}`;
       bad('AUDIT_MATRIX_FILE', `names a file that is not a valid matrix override: ${detail}`);
     }
@@ -218,15 +252,17 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
   if (problems.length) {
     throw new ConfigError(`Invalid settings:\n  - ${problems.join('\n  - ')}`, problems);
   }
+  // Frozen all the way down (the matrix excepted, which is shared), so no caller can change a setting.
+  const frozenList = (values: string[] | null): string[] | null => (values ? (Object.freeze(values) as string[]) : null);
   return Object.freeze({
     cloud: Object.freeze(cloud),
-    subscriptions: subscriptions?.map((s) => s.toLowerCase()) ?? null,
-    managementGroups,
+    subscriptions: frozenList(subscriptions?.map((s) => s.toLowerCase()) ?? null),
+    managementGroups: frozenList(managementGroups),
     schedule,
     clientId,
-    storage,
+    storage: storage && Object.freeze(storage),
     tablePrefix,
-    email: Object.freeze({ endpoint: emailEndpoint, connectionString: emailConnection, sender, to, mode }),
+    email: Object.freeze({ endpoint: emailEndpoint, connectionString: emailConnection, sender, to: frozenList(to)!, mode }),
     reportBaseUrl: reportBaseUrl?.replace(/\/+$/, '') ?? null,
     matrix,
     matrixFile,

@@ -65,6 +65,23 @@ export const fipsMatrixSchema = z
         }
       });
     }
+    // A default that names no SKU of its OS type would leave every pool without osSKU unjudgeable.
+    for (const osType of ['Linux', 'Windows'] as const) {
+      matrix.defaultOsSku[osType].forEach((entry, i) => {
+        const lower = entry.osSku.toLowerCase();
+        const skuKey = Object.keys(matrix.osSkus).find((k) => k.toLowerCase() === lower);
+        const sku = skuKey === undefined ? undefined : matrix.osSkus[skuKey];
+        if (!sku || sku.osType !== osType) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['defaultOsSku', osType, i, 'osSku'],
+            message: sku
+              ? `names OS SKU "${entry.osSku}", which is a ${sku.osType} SKU, as a ${osType} default`
+              : `names OS SKU "${entry.osSku}", which osSkus does not define`,
+          });
+        }
+      });
+    }
   });
 
 /** An override: any part of the matrix; entries replace the built-in ones of the same key. */

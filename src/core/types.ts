@@ -85,6 +85,8 @@ export interface Exemption {
 export interface PoolResult {
   id: string;
   subscriptionId: string;
+  /** Display name from Resource Graph's resourcecontainers; absent when it could not be read. */
+  subscriptionName?: string;
   resourceGroup: string;
   cluster: string;
   pool: string;

@@ -1,0 +1,55 @@
+// Retry rules as named data, and the reading of Azure's throttling headers.
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  maxAttempts: number;
+  baseDelayInMs: number;
+  maxDelayInMs: number;
+  retryableStatuses: ReadonlySet<number>;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 6,
+  baseDelayInMs: 1000,
+  maxDelayInMs: 60_000,
+  retryableStatuses: new Set([408, 429, 500, 502, 503, 504]),
+};
+
+export interface HeaderReader {
+  get(name: string): string | undefined;
+}
+
+/** `hh:mm:ss` (as in x-ms-user-quota-resets-after) to milliseconds; null when it is not that shape. */
+export function parseTimeSpanInMs(text: string | undefined): number | null {
+  if (!text) return null;
+  const match = /^(\d+):(\d{2}):(\d{2})(?:\.(\d+))?$/.exec(text.trim());
+  if (!match) return null;
+  const fraction = match[4] ? Number(`0.${match[4]}`) : 0;
+  return ((Number(match[1]) * 60 + Number(match[2])) * 60 + Number(match[3]) + fraction) * 1000;
+}
+
+/**
+ * How long the service asked us to wait: `retry-after-ms` / `x-ms-retry-after-ms`, then
+ * `Retry-After` (seconds or an HTTP date), then Resource Graph's `x-ms-user-quota-resets-after`.
+ */
+export function serverDelayInMs(headers: HeaderReader | undefined, now: Date): number | null {
+  if (!headers) return null;
+  for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
+    const ms = Number(headers.get(name));
+    if (headers.get(name) !== undefined && Number.isFinite(ms) && ms >= 0) return ms;
+  }
+  const retryAfter = headers.get('retry-after');
+  if (retryAfter !== undefined) {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+    const date = Date.parse(retryAfter);
+    if (!Number.isNaN(date)) return Math.max(0, date - now.getTime());
+  }
+  return parseTimeSpanInMs(headers.get('x-ms-user-quota-resets-after'));
+}
+
+/** Exponential backoff with full jitter for attempt n (1 = the first retry). */
+export function backoffDelayInMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.maxDelayInMs, policy.baseDelayInMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}

@@ -1,0 +1,868 @@
+// Stores audit runs, per-run results, pool states and the audit lease in Azure Table Storage.
+
+import type { TokenCredential } from '@azure/core-auth';
+import { odata, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+
+import type {
+  ClusterResult,
+  PoolResult,
+  PoolStatus,
+  Report,
+  RunInfo,
+  RunStatus,
+  ScopeError,
+  Summary,
+} from '../core/types';
+import {
+  invertedTimeKey,
+  KEY_SEPARATOR,
+  KEY_SEPARATOR_END,
+  resourceIdKey,
+  runIdPattern,
+  runIdTime,
+  stableHash,
+} from './tableKeys';
+
+export interface RunProgress {
+  pagesRead: number;
+  clustersRead: number;
+  poolsJudged: number;
+}
+
+/** One run as stored: the report's run info plus what the audit tracks while it goes. */
+export type RunRecord = RunInfo & {
+  summary: Summary;
+  errors: ScopeError[];
+  progress: RunProgress;
+  scope: { subscriptions: string[] | null; managementGroups: string[] | null };
+  /** Outcome of the report email, as the mailer records it. */
+  email?: unknown;
+};
+
+/** The latest known state of one pool, kept across runs. */
+export interface PoolState {
+  id: string;
+  subscriptionId: string;
+  /** The scope the pool was read through (a subscription or management group ID, or `/`). */
+  scope: string;
+  status: PoolStatus;
+  /** Sorted, distinct finding codes. */
+  codes: string[];
+  firstSeen: string;
+  lastSeen: string;
+  lastRunId: string;
+  /** When the pool last became noncompliant; null unless it is noncompliant now. */
+  noncompliantSince: string | null;
+  snapshot: PoolResult;
+}
+
+/** One change of a pool's status or finding codes. */
+export interface PoolHistoryEntry {
+  runId: string;
+  at: string;
+  status: PoolStatus;
+  codes: string[];
+}
+
+export type AcquireLeaseResult = { acquired: true } | { acquired: false; holderRunId: string; expiresAt: string };
+
+export interface LeaseOptions {
+  ttlInMs: number;
+  now: Date;
+}
+
+export interface RunStoreOptions {
+  /** Prefix of every table (letters and digits, starting with a letter), e.g. `fipsaudit`. */
+  tablePrefix: string;
+  /** Account or SAS connection string (Azurite, keys). Exclusive with `endpoint`. */
+  connectionString?: string;
+  /** `https://<account>.table.core.windows.net`; needs `credential`. */
+  endpoint?: string;
+  credential?: TokenCredential;
+  /** Only for plain-http endpoints such as Azurite. */
+  allowInsecureConnection?: boolean;
+  /** Transactions (and partition reads) in flight at once; 8 by default. */
+  concurrency?: number;
+}
+
+/** Counters for the benchmark. */
+export interface RunStoreStats {
+  /** HTTP requests sent, retries included (a transaction is one request). */
+  requests: number;
+  transactions: number;
+  entitiesWritten: number;
+  entitiesDeleted: number;
+  entitiesRead: number;
+}
+
+/**
+ * Part of the stored format: the findings of run R are spread over partitions `R-00` … `R-15`.
+ * Changing it makes older runs unreadable.
+ */
+export const FINDINGS_SHARDS = 16;
+
+const RUNS_PARTITION = 'run';
+const LEASE_PARTITION = 'lease';
+const LEASE_ROW = 'audit';
+const POOL_PREFIX = `p${KEY_SEPARATOR}`;
+const CLUSTER_PREFIX = `c${KEY_SEPARATOR}`;
+
+const MAX_TRANSACTION_ENTITIES = 100;
+// The service allows 4 MiB per transaction; leave room for the multipart headers around each entity.
+const TRANSACTION_BUDGET_IN_BYTES = 3.5 * 1024 * 1024;
+const OPERATION_OVERHEAD_IN_BYTES = 600;
+// A string property holds 64 KiB of UTF-16, i.e. 32,768 code units; stay a little below.
+const MAX_STRING_CHARS = 32_000;
+const MAX_ENTITY_BYTES = 1024 * 1024;
+const MAX_CUSTOM_PROPERTIES = 252;
+const LEASE_ATTEMPTS = 5;
+
+type Entity = TableEntity<Record<string, unknown>>;
+type StoredEntity = Record<string, unknown> & { partitionKey?: string; rowKey?: string; etag?: string };
+
+/** Thrown when a value cannot be stored within Table Storage's entity limits. */
+export class EntityTooLargeError extends Error {
+  override name = 'EntityTooLargeError';
+}
+
+function statusCodeOf(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null ? (error as { statusCode?: number }).statusCode : undefined;
+}
+
+/** The service's error code (`EntityAlreadyExists`, …): data-tables puts it in `code` or in the OData error body. */
+function errorCodeOf(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { code?: unknown; details?: { odataError?: { code?: unknown } } };
+  if (typeof e.code === 'string') return e.code;
+  const code = e.details?.odataError?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function isError(error: unknown, status: number, codes: string[]): boolean {
+  if (statusCodeOf(error) !== status) return false;
+  const code = errorCodeOf(error);
+  // Some paths (e.g. a 404 on a HEAD-like read) carry no body and so no code: the status is then enough.
+  return code === undefined || codes.includes(code);
+}
+
+const isNotFound = (e: unknown) => isError(e, 404, ['ResourceNotFound', 'EntityNotFound', 'TableNotFound']);
+const isEntityExists = (e: unknown) => isError(e, 409, ['EntityAlreadyExists']);
+const isConditionFailed = (e: unknown) => isError(e, 412, ['UpdateConditionNotSatisfied', 'ConditionNotMet']);
+const isTableExists = (e: unknown) => isError(e, 409, ['TableAlreadyExists']);
+
+/** Splits at code-unit boundaries, never between the two halves of a surrogate pair. */
+function splitString(s: string, size: number): string[] {
+  const parts: string[] = [];
+  for (let i = 0; i < s.length; ) {
+    let end = Math.min(i + size, s.length);
+    const last = s.charCodeAt(end - 1);
+    if (end < s.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    parts.push(s.slice(i, end));
+    i = end;
+  }
+  return parts;
+}
+
+/** Stores `value` as JSON in `name`, or in `name_0`, `name_1`, … with the count in `name_parts` when it is long. */
+function packJson(into: Record<string, unknown>, name: string, value: unknown): void {
+  const json = JSON.stringify(value);
+  if (json.length <= MAX_STRING_CHARS) {
+    into[name] = json;
+    return;
+  }
+  const parts = splitString(json, MAX_STRING_CHARS);
+  into[`${name}_parts`] = parts.length;
+  parts.forEach((part, i) => (into[`${name}_${i}`] = part));
+}
+
+function unpackJson<T>(entity: StoredEntity, name: string): T | undefined {
+  const whole = entity[name];
+  if (typeof whole === 'string') return JSON.parse(whole) as T;
+  const count = entity[`${name}_parts`];
+  if (typeof count !== 'number') return undefined;
+  let json = '';
+  for (let i = 0; i < count; i++) {
+    const part = entity[`${name}_${i}`];
+    if (typeof part !== 'string') throw new Error(`Stored entity is missing part ${i} of ${name}`);
+    json += part;
+  }
+  return JSON.parse(json) as T;
+}
+
+/** The entity's size as the service counts it toward the 1 MiB limit (strings are UTF-16). */
+function entitySizeInBytes(entity: Entity): number {
+  let size = 4 + (entity.partitionKey.length + entity.rowKey.length) * 2;
+  for (const [name, value] of Object.entries(entity)) {
+    if (name === 'partitionKey' || name === 'rowKey') continue;
+    size += 8 + name.length * 2 + (typeof value === 'string' ? 4 + value.length * 2 : 8);
+  }
+  return size;
+}
+
+function checkEntity(entity: Entity, what: string): Entity {
+  const properties = Object.keys(entity).length - 2;
+  const size = entitySizeInBytes(entity);
+  if (size > MAX_ENTITY_BYTES || properties > MAX_CUSTOM_PROPERTIES) {
+    throw new EntityTooLargeError(
+      `${what} does not fit in one table entity: ${size} bytes in ${properties} properties ` +
+        `(Table Storage allows ${MAX_ENTITY_BYTES} bytes and ${MAX_CUSTOM_PROPERTIES} properties)`,
+    );
+  }
+  return entity;
+}
+
+function requireString(entity: StoredEntity, name: string): string {
+  const value = entity[name];
+  if (typeof value !== 'string') {
+    throw new Error(`Stored entity ${entity.partitionKey}/${entity.rowKey} has no string property ${name}`);
+  }
+  return value;
+}
+
+function optionalString(entity: StoredEntity, name: string): string | null {
+  const value = entity[name];
+  return typeof value === 'string' ? value : null;
+}
+
+function requireRunId(runId: string): string {
+  if (!runIdPattern.test(runId)) {
+    throw new RangeError(`Not a run ID: "${runId}" (the store keys runs by IDs like 20261129T043420Z-3f9a1c)`);
+  }
+  return runId;
+}
+
+function runRowKey(runId: string): string {
+  return `${invertedTimeKey(runIdTime(runId))}${KEY_SEPARATOR}${requireRunId(runId)}`;
+}
+
+function findingsPartition(runId: string, shard: number): string {
+  return `${runId}-${String(shard).padStart(2, '0')}`;
+}
+
+function shardOf(resourceId: string): number {
+  return stableHash(resourceId.toLowerCase()) % FINDINGS_SHARDS;
+}
+
+const SUBSCRIPTION_IN_ID = /^\/subscriptions\/([^/]+)(?:\/|$)/i;
+
+/** Partition of a pool in the pools and poolhistory tables: its subscription, lowercased (IDs compare case-insensitively). */
+function subscriptionPartition(poolId: string, fallbackSubscriptionId?: string): string {
+  const fromId = SUBSCRIPTION_IN_ID.exec(poolId)?.[1] ?? fallbackSubscriptionId;
+  if (!fromId) throw new RangeError(`Pool ID has no /subscriptions/{id} segment: "${poolId}"`);
+  return resourceIdKey(fromId);
+}
+
+function codesOf(pool: PoolResult): string[] {
+  return [...new Set(pool.findings.map((f) => f.code))].sort();
+}
+
+function sameCodes(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((code, i) => code === b[i]);
+}
+
+/** The report's order; the same comparison the audit uses, so a rebuilt report equals the one returned. */
+function byIdIgnoringCase(a: { id: string }, b: { id: string }): number {
+  return a.id.toLowerCase().localeCompare(b.id.toLowerCase());
+}
+
+function estimateOperationBytes(action: TransactionAction): number {
+  return Buffer.byteLength(JSON.stringify(action[1])) + OPERATION_OVERHEAD_IN_BYTES;
+}
+
+const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,51}$/;
+
+/**
+ * Table layout (PK = PartitionKey, RK = RowKey; `|` never occurs inside an encoded key):
+ * - runs: PK `run`, RK `invertedTime(run ID time)|runId`: newest first, time ranges are a key range.
+ * - findings: PK `runId-NN` (NN = hash of the lowercased resource ID mod 16), RK `p|key(pool id)` or
+ *   `c|key(cluster id)`: big runs spread over 16 partitions, one run is deleted or read by partition.
+ * - pools: PK key(subscription), RK key(pool id): latest state, one range query per subscription.
+ * - poolhistory: PK key(subscription), RK `key(pool id)|invertedTime(run ID time)|runId`: one pool's
+ *   history is one range query, newest first.
+ * - locks: PK `lease`, RK `audit`: the audit lease.
+ */
+export class RunStore {
+  readonly stats: RunStoreStats = {
+    requests: 0,
+    transactions: 0,
+    entitiesWritten: 0,
+    entitiesDeleted: 0,
+    entitiesRead: 0,
+  };
+  private readonly runs: TableClient;
+  private readonly findings: TableClient;
+  private readonly pools: TableClient;
+  private readonly history: TableClient;
+  private readonly locks: TableClient;
+  private readonly concurrency: number;
+
+  constructor(options: RunStoreOptions) {
+    const { tablePrefix, connectionString, endpoint, credential } = options;
+    if (!TABLE_PREFIX.test(tablePrefix)) {
+      throw new RangeError(
+        `tablePrefix must be 1-52 letters or digits starting with a letter (table names are alphanumeric); got "${tablePrefix}"`,
+      );
+    }
+    if ((connectionString === undefined) === (endpoint === undefined)) {
+      throw new TypeError('RunStore needs exactly one of connectionString or endpoint (with credential)');
+    }
+    if (endpoint !== undefined && !credential) throw new TypeError('RunStore with an endpoint needs a credential');
+    this.concurrency = options.concurrency ?? 8;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+      throw new RangeError(`concurrency must be a positive integer; got ${String(options.concurrency)}`);
+    }
+
+    const stats = this.stats;
+    const requestCounter: PipelinePolicy = {
+      name: 'runStoreRequestCounter',
+      sendRequest: (request, next) => {
+        stats.requests += 1;
+        return next(request);
+      },
+    };
+    // Per retry, so every request that goes on the wire is counted.
+    const clientOptions = { additionalPolicies: [{ policy: requestCounter, position: 'perRetry' as const }] };
+    const tableClient = (suffix: string): TableClient => {
+      const table = `${tablePrefix}${suffix}`;
+      if (connectionString !== undefined) {
+        const allowInsecureConnection = /http:\/\/|DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(
+          connectionString,
+        );
+        return TableClient.fromConnectionString(connectionString, table, { ...clientOptions, allowInsecureConnection });
+      }
+      return new TableClient(endpoint as string, table, credential as TokenCredential, {
+        ...clientOptions,
+        allowInsecureConnection: options.allowInsecureConnection ?? false,
+      });
+    };
+    this.runs = tableClient('runs');
+    this.findings = tableClient('findings');
+    this.pools = tableClient('pools');
+    this.history = tableClient('poolhistory');
+    this.locks = tableClient('locks');
+  }
+
+  /** Creates the tables that are missing; safe to call on every start. */
+  async ensureTables(): Promise<void> {
+    await Promise.all(
+      [this.runs, this.findings, this.pools, this.history, this.locks].map(async (client) => {
+        try {
+          await client.createTable();
+        } catch (error) {
+          // data-tables already treats TableAlreadyExists as success; this covers versions that do not.
+          if (!isTableExists(error)) throw error;
+        }
+      }),
+    );
+  }
+
+  // ---- runs ----
+
+  async upsertRun(run: RunRecord): Promise<void> {
+    const entity: Entity = {
+      partitionKey: RUNS_PARTITION,
+      rowKey: runRowKey(run.id),
+      id: run.id,
+      trigger: run.trigger,
+      status: run.status,
+      startedAt: run.startedAt,
+      cloud: run.cloud,
+    };
+    if (run.finishedAt !== null) entity.finishedAt = run.finishedAt;
+    packJson(entity, 'matrix', run.matrix);
+    packJson(entity, 'summary', run.summary);
+    packJson(entity, 'errors', run.errors);
+    packJson(entity, 'progress', run.progress);
+    packJson(entity, 'scope', run.scope);
+    if (run.email !== undefined) packJson(entity, 'email', run.email);
+    checkEntity(entity, `Run ${run.id}`);
+    // Replace, not merge: parts of a long value that got shorter must not linger.
+    await this.runs.upsertEntity(entity, 'Replace');
+    this.stats.entitiesWritten += 1;
+  }
+
+  /** The run, or undefined when none is stored under that ID (or it is not a run ID at all). */
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    if (!runIdPattern.test(runId)) return undefined;
+    try {
+      const response = await this.runs.getEntity(RUNS_PARTITION, runRowKey(runId));
+      this.stats.entitiesRead += 1;
+      return toRunRecord(response);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Runs newest first. `since` keeps runs whose ID time (when the run was first started, to the
+   * second) is at or after it; `top` caps the count.
+   */
+  async *listRuns(opts: { top?: number; since?: Date } = {}): AsyncIterableIterator<RunRecord> {
+    let filter = odata`PartitionKey eq ${RUNS_PARTITION}`;
+    if (opts.since) {
+      const since = new Date(Math.floor(opts.since.getTime() / 1000) * 1000);
+      filter += odata` and RowKey lt ${invertedTimeKey(since) + KEY_SEPARATOR_END}`;
+    }
+    yield* this.queryRuns(filter, opts.top);
+  }
+
+  /** The newest run, optionally only among runs with one of `statuses`. */
+  async getLatestRun(opts: { statuses?: RunStatus[] } = {}): Promise<RunRecord | undefined> {
+    let filter = odata`PartitionKey eq ${RUNS_PARTITION}`;
+    if (opts.statuses) {
+      if (opts.statuses.length === 0) return undefined;
+      filter += ` and (${opts.statuses.map((s) => odata`status eq ${s}`).join(' or ')})`;
+    }
+    for await (const run of this.queryRuns(filter, 1)) return run;
+    return undefined;
+  }
+
+  private async *queryRuns(filter: string, top: number | undefined): AsyncIterableIterator<RunRecord> {
+    if (top !== undefined && top <= 0) return;
+    let left = top ?? Number.POSITIVE_INFINITY;
+    const pages = this.runs
+      .listEntities({ queryOptions: { filter } })
+      .byPage({ maxPageSize: Math.min(left, 1000) });
+    for await (const page of pages) {
+      for (const entity of page) {
+        this.stats.entitiesRead += 1;
+        yield toRunRecord(entity);
+        if (--left <= 0) return;
+      }
+    }
+  }
+
+  // ---- lease ----
+
+  /**
+   * Takes the audit lease for `runId` unless another run holds an unexpired one. A conditional insert
+   * decides between racing callers (409 = someone holds it); an expired lease, or one this same run ID
+   * holds (a retry of the run), is taken over with If-Match on its ETag, so of two racing takeovers
+   * exactly one succeeds (412 for the other).
+   */
+  async acquireAuditLease(runId: string, opts: LeaseOptions): Promise<AcquireLeaseResult> {
+    const entity = leaseEntity(runId, opts);
+    for (let attempt = 0; attempt < LEASE_ATTEMPTS; attempt++) {
+      try {
+        await this.locks.createEntity(entity);
+        this.stats.entitiesWritten += 1;
+        return { acquired: true };
+      } catch (error) {
+        if (!isEntityExists(error)) throw error;
+      }
+      const current = await this.getLease();
+      if (!current) continue; // released between our insert and our read: insert again
+      const expired = Date.parse(current.expiresAt) <= opts.now.getTime();
+      if (current.holderRunId !== runId && !expired) {
+        return { acquired: false, holderRunId: current.holderRunId, expiresAt: current.expiresAt };
+      }
+      try {
+        await this.locks.updateEntity(entity, 'Replace', { etag: current.etag });
+        this.stats.entitiesWritten += 1;
+        return { acquired: true };
+      } catch (error) {
+        if (isNotFound(error)) continue;
+        if (!isConditionFailed(error)) throw error;
+        const winner = await this.getLease();
+        if (winner) return { acquired: false, holderRunId: winner.holderRunId, expiresAt: winner.expiresAt };
+      }
+    }
+    throw new Error(`Could not settle the audit lease for ${runId} in ${LEASE_ATTEMPTS} attempts`);
+  }
+
+  /** Extends the lease if `runId` still holds it; false when it was lost (expired and taken over, or released). */
+  async renewAuditLease(runId: string, opts: LeaseOptions): Promise<boolean> {
+    const current = await this.getLease();
+    if (!current || current.holderRunId !== runId) return false;
+    const entity = leaseEntity(runId, opts);
+    entity.acquiredAt = current.acquiredAt;
+    try {
+      await this.locks.updateEntity(entity, 'Replace', { etag: current.etag });
+      this.stats.entitiesWritten += 1;
+      return true;
+    } catch (error) {
+      if (isNotFound(error) || isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Deletes the lease only if `runId` still holds it; true when it did. */
+  async releaseAuditLease(runId: string): Promise<boolean> {
+    const current = await this.getLease();
+    if (!current || current.holderRunId !== runId) return false;
+    try {
+      await this.locks.deleteEntity(LEASE_PARTITION, LEASE_ROW, { etag: current.etag });
+      this.stats.entitiesDeleted += 1;
+      return true;
+    } catch (error) {
+      if (isNotFound(error) || isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  private async getLease(): Promise<
+    { holderRunId: string; expiresAt: string; acquiredAt: string; etag: string } | undefined
+  > {
+    try {
+      const entity = await this.locks.getEntity(LEASE_PARTITION, LEASE_ROW);
+      this.stats.entitiesRead += 1;
+      return {
+        holderRunId: requireString(entity, 'holderRunId'),
+        expiresAt: requireString(entity, 'expiresAt'),
+        acquiredAt: requireString(entity, 'acquiredAt'),
+        etag: entity.etag,
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  // ---- per-run results ----
+
+  /**
+   * Stores a run's full results. A retry of the same run ID first deletes what the earlier attempt
+   * stored, so the run overwrites itself: exactly `pools` and `clusters` are left, never a mix.
+   */
+  async replaceRunResults(runId: string, pools: PoolResult[], clusters: ClusterResult[]): Promise<void> {
+    await this.deleteRunResults(runId);
+    await this.appendRunResults(runId, pools, clusters);
+  }
+
+  /**
+   * Adds results page by page as the audit reads them (upserts; a pool written twice keeps the last).
+   * Call deleteRunResults first when the run ID may have been used by an earlier attempt.
+   */
+  async appendRunResults(runId: string, pools: PoolResult[], clusters: ClusterResult[]): Promise<void> {
+    requireRunId(runId);
+    const actions: TransactionAction[] = [];
+    for (const pool of pools) {
+      const entity: Entity = {
+        partitionKey: findingsPartition(runId, shardOf(pool.id)),
+        rowKey: POOL_PREFIX + resourceIdKey(pool.id),
+        kind: 'pool',
+        id: pool.id,
+        status: pool.status,
+      };
+      packJson(entity, 'data', pool);
+      actions.push(['upsert', checkEntity(entity, `Pool ${pool.id}`), 'Replace']);
+    }
+    for (const cluster of clusters) {
+      const entity: Entity = {
+        partitionKey: findingsPartition(runId, shardOf(cluster.id)),
+        rowKey: CLUSTER_PREFIX + resourceIdKey(cluster.id),
+        kind: 'cluster',
+        id: cluster.id,
+      };
+      packJson(entity, 'data', cluster);
+      actions.push(['upsert', checkEntity(entity, `Cluster ${cluster.id}`), 'Replace']);
+    }
+    await this.submit(this.findings, actions);
+  }
+
+  /** Deletes every result stored for the run; returns how many entities went. */
+  async deleteRunResults(runId: string): Promise<number> {
+    requireRunId(runId);
+    let deleted = 0;
+    await forEachLimited(shards(), this.concurrency, async (shard) => {
+      const partitionKey = findingsPartition(runId, shard);
+      const actions: TransactionAction[] = [];
+      // Keys first, then deletes: paging over a partition while deleting from it is not worth the doubt.
+      const entities = this.findings.listEntities({
+        queryOptions: { filter: odata`PartitionKey eq ${partitionKey}`, select: ['RowKey'] },
+      });
+      for await (const entity of entities) {
+        actions.push(['delete', { partitionKey, rowKey: entity.rowKey as string }]);
+      }
+      await this.submit(this.findings, actions);
+      deleted += actions.length;
+    });
+    return deleted;
+  }
+
+  /** The run's pool results, in storage order (by shard, then key); getReport sorts them. */
+  async *listRunPools(runId: string): AsyncIterableIterator<PoolResult> {
+    if (!runIdPattern.test(runId)) return;
+    for (const shard of shards()) yield* this.listShard<PoolResult>(runId, shard, POOL_PREFIX);
+  }
+
+  async *listRunClusters(runId: string): AsyncIterableIterator<ClusterResult> {
+    if (!runIdPattern.test(runId)) return;
+    for (const shard of shards()) yield* this.listShard<ClusterResult>(runId, shard, CLUSTER_PREFIX);
+  }
+
+  private async *listShard<T>(runId: string, shard: number, prefix: string): AsyncIterableIterator<T> {
+    const partitionKey = findingsPartition(runId, shard);
+    const end = prefix.slice(0, -1) + KEY_SEPARATOR_END;
+    const filter = odata`PartitionKey eq ${partitionKey} and RowKey ge ${prefix} and RowKey lt ${end}`;
+    for await (const entity of this.findings.listEntities({ queryOptions: { filter } })) {
+      this.stats.entitiesRead += 1;
+      const value = unpackJson<T>(entity, 'data');
+      if (value === undefined) throw new Error(`Stored result ${partitionKey}/${entity.rowKey} has no data`);
+      yield value;
+    }
+  }
+
+  /** Rebuilds the report JSON of a stored run (pools and clusters sorted by ID), or undefined if there is no such run. */
+  async getReport(runId: string): Promise<Report | undefined> {
+    const run = await this.getRun(runId);
+    if (!run) return undefined;
+    const pools: PoolResult[] = [];
+    const clusters: ClusterResult[] = [];
+    // The 16 shards are independent partitions: read them in parallel.
+    await forEachLimited(shards(), this.concurrency, async (shard) => {
+      for await (const pool of this.listShard<PoolResult>(runId, shard, POOL_PREFIX)) pools.push(pool);
+      for await (const cluster of this.listShard<ClusterResult>(runId, shard, CLUSTER_PREFIX)) clusters.push(cluster);
+    });
+    return {
+      schemaVersion: 1,
+      run: {
+        id: run.id,
+        trigger: run.trigger,
+        status: run.status,
+        startedAt: run.startedAt,
+        finishedAt: run.finishedAt,
+        cloud: run.cloud,
+        matrix: run.matrix,
+      },
+      summary: run.summary,
+      pools: pools.sort(byIdIgnoringCase),
+      clusters: clusters.sort(byIdIgnoringCase),
+      errors: run.errors,
+    };
+  }
+
+  // ---- pool states ----
+
+  /**
+   * Records what run `runId` (at `at`) saw of `pools`: upserts each pool's latest state, keeping
+   * `firstSeen` and a running `noncompliantSince`, and appends a history entry when a pool is new or its
+   * status or finding codes changed. Pass only pools actually read in this run: pools not passed are left
+   * untouched, so a partial run never overwrites a pool's good state with missing data.
+   * A retry of the same run ID compares against what the earlier attempt stored, and its history entries
+   * land on the same keys (they are keyed by the run ID's time), so it overwrites rather than duplicates.
+   */
+  async updatePoolStates(
+    runId: string,
+    at: Date,
+    pools: PoolResult[],
+    scopeOf: (p: PoolResult) => string,
+  ): Promise<{ changed: number }> {
+    const runKey = `${invertedTimeKey(runIdTime(requireRunId(runId)))}${KEY_SEPARATOR}${runId}`;
+    const atIso = at.toISOString();
+    const byPartition = new Map<string, Map<string, PoolResult>>();
+    for (const pool of pools) {
+      const partitionKey = subscriptionPartition(pool.id, pool.subscriptionId);
+      let partition = byPartition.get(partitionKey);
+      if (!partition) byPartition.set(partitionKey, (partition = new Map()));
+      partition.set(resourceIdKey(pool.id), pool); // the same pool twice (other casing): the last wins
+    }
+
+    let changed = 0;
+    await forEachLimited([...byPartition], this.concurrency, async ([partitionKey, partition]) => {
+      const existing = new Map<string, StoredEntity>();
+      const entities = this.pools.listEntities({
+        queryOptions: {
+          filter: odata`PartitionKey eq ${partitionKey}`,
+          select: ['RowKey', 'status', 'codes', 'firstSeen', 'noncompliantSince'],
+        },
+      });
+      for await (const entity of entities) {
+        this.stats.entitiesRead += 1;
+        existing.set(entity.rowKey as string, entity);
+      }
+
+      const stateActions: TransactionAction[] = [];
+      const historyActions: TransactionAction[] = [];
+      for (const [rowKey, pool] of partition) {
+        const before = existing.get(rowKey);
+        const codes = codesOf(pool);
+        const beforeStatus = before ? optionalString(before, 'status') : null;
+        const beforeCodes = before ? (unpackJson<string[]>(before, 'codes') ?? []) : [];
+        const beforeSince = before ? optionalString(before, 'noncompliantSince') : null;
+        const isNew = !before;
+        const transition = isNew || beforeStatus !== pool.status || !sameCodes(beforeCodes, codes);
+
+        const state: Entity = {
+          partitionKey,
+          rowKey,
+          id: pool.id,
+          subscriptionId: pool.subscriptionId,
+          scope: scopeOf(pool),
+          status: pool.status,
+          codes: JSON.stringify(codes),
+          firstSeen: (before && optionalString(before, 'firstSeen')) ?? atIso,
+          lastSeen: atIso,
+          lastRunId: runId,
+        };
+        if (pool.status === 'noncompliant') {
+          state.noncompliantSince = beforeStatus === 'noncompliant' && beforeSince ? beforeSince : atIso;
+        }
+        packJson(state, 'snapshot', pool);
+        stateActions.push(['upsert', checkEntity(state, `State of pool ${pool.id}`), 'Replace']);
+
+        if (transition) {
+          changed += 1;
+          const entry: Entity = {
+            partitionKey,
+            rowKey: `${rowKey}${KEY_SEPARATOR}${runKey}`,
+            poolId: pool.id,
+            runId,
+            at: atIso,
+            status: pool.status,
+            codes: JSON.stringify(codes),
+          };
+          historyActions.push(['upsert', checkEntity(entry, `History of pool ${pool.id}`), 'Replace']);
+        }
+      }
+      await Promise.all([this.submit(this.pools, stateActions), this.submit(this.history, historyActions)]);
+    });
+    return { changed };
+  }
+
+  /** Latest pool states, all or of one subscription (a single-partition query). */
+  async *listPoolStates(opts: { subscriptionId?: string } = {}): AsyncIterableIterator<PoolState> {
+    const queryOptions =
+      opts.subscriptionId === undefined
+        ? {}
+        : { filter: odata`PartitionKey eq ${resourceIdKey(opts.subscriptionId)}` };
+    for await (const entity of this.pools.listEntities({ queryOptions })) {
+      this.stats.entitiesRead += 1;
+      yield toPoolState(entity);
+    }
+  }
+
+  /** One pool's status changes, newest first; the ID compares case-insensitively. */
+  async getPoolHistory(poolId: string): Promise<PoolHistoryEntry[]> {
+    const partitionKey = subscriptionPartition(poolId);
+    const key = resourceIdKey(poolId);
+    const filter = odata`PartitionKey eq ${partitionKey} and RowKey ge ${key + KEY_SEPARATOR} and RowKey lt ${key + KEY_SEPARATOR_END}`;
+    const entries: PoolHistoryEntry[] = [];
+    for await (const entity of this.history.listEntities({ queryOptions: { filter } })) {
+      this.stats.entitiesRead += 1;
+      entries.push({
+        runId: requireString(entity, 'runId'),
+        at: requireString(entity, 'at'),
+        status: requireString(entity, 'status') as PoolStatus,
+        codes: unpackJson<string[]>(entity, 'codes') ?? [],
+      });
+    }
+    return entries;
+  }
+
+  // ---- writing ----
+
+  /** Submits upserts/deletes as transactions: per partition, ≤ 100 entities and ≤ 4 MiB each, `concurrency` at a time. */
+  private async submit(client: TableClient, actions: TransactionAction[]): Promise<void> {
+    const byPartition = new Map<string, TransactionAction[]>();
+    for (const action of actions) {
+      const partitionKey = action[1].partitionKey;
+      let list = byPartition.get(partitionKey);
+      if (!list) byPartition.set(partitionKey, (list = []));
+      list.push(action);
+    }
+    const batches: TransactionAction[][] = [];
+    for (const list of byPartition.values()) {
+      let batch: TransactionAction[] = [];
+      let bytes = 0;
+      for (const action of list) {
+        const size = estimateOperationBytes(action);
+        if (batch.length === MAX_TRANSACTION_ENTITIES || (batch.length > 0 && bytes + size > TRANSACTION_BUDGET_IN_BYTES)) {
+          batches.push(batch);
+          batch = [];
+          bytes = 0;
+        }
+        batch.push(action);
+        bytes += size;
+      }
+      if (batch.length) batches.push(batch);
+    }
+    await forEachLimited(batches, this.concurrency, async (batch) => {
+      await client.submitTransaction(batch);
+      this.stats.transactions += 1;
+      for (const [kind] of batch) {
+        if (kind === 'delete') this.stats.entitiesDeleted += 1;
+        else this.stats.entitiesWritten += 1;
+      }
+    });
+  }
+}
+
+function leaseEntity(runId: string, opts: LeaseOptions): Entity {
+  if (!(opts.ttlInMs > 0)) throw new RangeError(`ttlInMs must be positive; got ${opts.ttlInMs}`);
+  return {
+    partitionKey: LEASE_PARTITION,
+    rowKey: LEASE_ROW,
+    holderRunId: runId,
+    acquiredAt: opts.now.toISOString(),
+    expiresAt: new Date(opts.now.getTime() + opts.ttlInMs).toISOString(),
+  };
+}
+
+function toRunRecord(entity: StoredEntity): RunRecord {
+  const run: RunRecord = {
+    id: requireString(entity, 'id'),
+    trigger: requireString(entity, 'trigger') as RunRecord['trigger'],
+    status: requireString(entity, 'status') as RunStatus,
+    startedAt: requireString(entity, 'startedAt'),
+    finishedAt: optionalString(entity, 'finishedAt'),
+    cloud: requireString(entity, 'cloud') as RunRecord['cloud'],
+    matrix: unpackJson<RunRecord['matrix']>(entity, 'matrix') ?? { version: '', sources: [] },
+    summary: unpackJson<Summary>(entity, 'summary') ?? {
+      subscriptions: 0,
+      clusters: 0,
+      pools: 0,
+      compliant: 0,
+      noncompliant: 0,
+      exempt: 0,
+      unknown: 0,
+    },
+    errors: unpackJson<ScopeError[]>(entity, 'errors') ?? [],
+    progress: unpackJson<RunProgress>(entity, 'progress') ?? { pagesRead: 0, clustersRead: 0, poolsJudged: 0 },
+    scope: unpackJson<RunRecord['scope']>(entity, 'scope') ?? { subscriptions: null, managementGroups: null },
+  };
+  const email = unpackJson<unknown>(entity, 'email');
+  if (email !== undefined) run.email = email;
+  return run;
+}
+
+function toPoolState(entity: StoredEntity): PoolState {
+  const snapshot = unpackJson<PoolResult>(entity, 'snapshot');
+  if (!snapshot) throw new Error(`Stored pool state ${entity.partitionKey}/${entity.rowKey} has no snapshot`);
+  return {
+    id: requireString(entity, 'id'),
+    subscriptionId: requireString(entity, 'subscriptionId'),
+    scope: requireString(entity, 'scope'),
+    status: requireString(entity, 'status') as PoolStatus,
+    codes: unpackJson<string[]>(entity, 'codes') ?? [],
+    firstSeen: requireString(entity, 'firstSeen'),
+    lastSeen: requireString(entity, 'lastSeen'),
+    lastRunId: requireString(entity, 'lastRunId'),
+    noncompliantSince: optionalString(entity, 'noncompliantSince'),
+    snapshot,
+  };
+}
+
+function shards(): number[] {
+  return Array.from({ length: FINDINGS_SHARDS }, (_, i) => i);
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; stops starting new ones after the first failure. */
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

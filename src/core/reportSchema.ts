@@ -1,0 +1,70 @@
+// The report JSON (schemaVersion 1) as a schema: what dashboards rely on, checked in tests and the API.
+
+import { z } from 'zod';
+
+import { FINDING_CODES } from './types';
+
+const isoDateTime = z.iso.datetime({ offset: true });
+
+export const findingSchema = z.object({
+  code: z.enum(FINDING_CODES),
+  severity: z.enum(['high', 'medium', 'low', 'info']),
+  message: z.string().min(1),
+  remediation: z.string().min(1),
+  undecided: z.literal(true).optional(),
+});
+
+export const exemptionSchema = z.object({
+  id: z.string(),
+  scope: z.string(),
+  codes: z.array(z.enum(FINDING_CODES)).nullable(),
+  reason: z.string(),
+  ticket: z.string().nullable(),
+  owner: z.string(),
+  createdBy: z.string(),
+  createdAt: isoDateTime,
+  expiresOn: isoDateTime,
+});
+
+export const poolResultSchema = z.object({
+  id: z.string().regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerService\/managedClusters\/[^/]+\/agentPools\/[^/]+$/i),
+  subscriptionId: z.string(),
+  subscriptionName: z.string().optional(),
+  resourceGroup: z.string(),
+  cluster: z.string(),
+  pool: z.string(),
+  location: z.string(),
+  osType: z.string().nullable(),
+  osSku: z.string().nullable(),
+  kubernetesVersion: z.string().nullable(),
+  nodeImageVersion: z.string().nullable(),
+  enableFips: z.boolean().nullable(),
+  status: z.enum(['compliant', 'noncompliant', 'exempt', 'unknown']),
+  findings: z.array(findingSchema),
+  exemption: exemptionSchema.nullable(),
+});
+
+export const reportSchema = z.object({
+  schemaVersion: z.literal(1),
+  run: z.object({
+    id: z.string(),
+    trigger: z.enum(['timer', 'http', 'cli']),
+    status: z.enum(['running', 'succeeded', 'partial', 'failed']),
+    startedAt: isoDateTime,
+    finishedAt: isoDateTime.nullable(),
+    cloud: z.enum(['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud']),
+    matrix: z.object({ version: z.string(), sources: z.array(z.string()) }),
+  }),
+  summary: z.object({
+    subscriptions: z.number().int().nonnegative(),
+    clusters: z.number().int().nonnegative(),
+    pools: z.number().int().nonnegative(),
+    compliant: z.number().int().nonnegative(),
+    noncompliant: z.number().int().nonnegative(),
+    exempt: z.number().int().nonnegative(),
+    unknown: z.number().int().nonnegative(),
+  }),
+  pools: z.array(poolResultSchema),
+  clusters: z.array(z.object({ id: z.string(), findings: z.array(findingSchema) })),
+  errors: z.array(z.object({ scope: z.string(), code: z.string(), message: z.string() })),
+});

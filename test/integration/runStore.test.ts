@@ -1,0 +1,456 @@
+// RunStore against a real Azurite: runs, per-run results, the audit lease, pool states and history.
+
+import { randomBytes } from 'node:crypto';
+
+import { type AzuriteInstance, startAzurite } from '../../emulators/azurite';
+import { EntityTooLargeError, type RunRecord, RunStore } from '../../src/azure/runStore';
+import { newRunId } from '../../src/azure/tableKeys';
+import type { ClusterResult, Finding, PoolResult, PoolStatus } from '../../src/core/types';
+
+let azurite: AzuriteInstance;
+let tableCount = 0;
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+});
+
+afterAll(async () => {
+  await azurite?.stop();
+});
+
+/** A store over fresh tables, so tests do not see each other's data. */
+async function freshStore(): Promise<RunStore> {
+  tableCount += 1;
+  const store = new RunStore({
+    tablePrefix: `t${tableCount}${randomBytes(3).toString('hex')}`,
+    connectionString: azurite.connectionString,
+  });
+  await store.ensureTables();
+  return store;
+}
+
+const SUBSCRIPTIONS = [
+  '0b1f6471-1bf0-4dda-aec3-111111111111',
+  '0b1f6471-1bf0-4dda-aec3-222222222222',
+  '0b1f6471-1bf0-4dda-aec3-333333333333',
+  '0b1f6471-1bf0-4dda-aec3-444444444444',
+  '0B1F6471-1BF0-4DDA-AEC3-555555555555',
+];
+
+const FIPS_DISABLED: Finding = {
+  code: 'FIPS_DISABLED',
+  severity: 'high',
+  message: 'FIPS is off on this pool.',
+  remediation: 'Create a new pool with --enable-fips-image and move the workloads.',
+};
+const IMAGE_OUTDATED: Finding = {
+  code: 'NODE_IMAGE_OUTDATED',
+  severity: 'medium',
+  message: 'The node image is 45 days behind.',
+  remediation: 'az aks nodepool upgrade --node-image-only',
+};
+
+function clusterId(subscription: string, cluster: string): string {
+  return `/subscriptions/${subscription}/resourceGroups/rg-Payments/providers/Microsoft.ContainerService/managedClusters/${cluster}`;
+}
+
+function makePool(
+  i: number,
+  overrides: Partial<PoolResult> & { subscription?: string; clusterName?: string; poolName?: string } = {},
+): PoolResult {
+  const { subscription: sub, clusterName, poolName, ...rest } = overrides;
+  const subscriptionId = sub ?? (SUBSCRIPTIONS[i % SUBSCRIPTIONS.length] as string);
+  const cluster = clusterName ?? `aks-${Math.floor(i / 4)}`;
+  const pool = poolName ?? `np${i % 4}x${i}`;
+  const statuses: PoolStatus[] = ['compliant', 'noncompliant', 'exempt', 'unknown'];
+  const status = statuses[i % statuses.length] as PoolStatus;
+  const result: PoolResult = {
+    id: `${clusterId(subscriptionId, cluster)}/agentPools/${pool}`,
+    subscriptionId,
+    resourceGroup: 'rg-Payments',
+    cluster,
+    pool,
+    location: 'eastus',
+    osType: i % 5 === 0 ? 'Windows' : 'Linux',
+    osSku: i % 5 === 0 ? 'Windows2022' : 'Ubuntu',
+    kubernetesVersion: '1.33.2',
+    nodeImageVersion: i % 7 === 0 ? null : 'AKSUbuntu-2204gen2fipscontainerd-202511.20.0',
+    enableFips: i % 3 === 0 ? null : i % 2 === 0,
+    status,
+    findings: status === 'noncompliant' || status === 'exempt' ? [FIPS_DISABLED, IMAGE_OUTDATED] : [],
+    exemption:
+      status === 'exempt'
+        ? {
+            id: `ex-${i}`,
+            scope: clusterId(subscriptionId, cluster),
+            codes: ['FIPS_DISABLED'],
+            reason: 'Vendor appliance, replacement planned',
+            ticket: 'CHG-1234',
+            owner: 'platform@contoso.com',
+            createdBy: 'alice@contoso.com',
+            createdAt: '2026-10-01T00:00:00.000Z',
+            expiresOn: '2027-01-01T00:00:00.000Z',
+          }
+        : null,
+    ...rest,
+  };
+  if (i % 2 === 1) result.subscriptionName = `Subscription ${subscriptionId.slice(-4)}`;
+  return result;
+}
+
+function makeRun(id: string, overrides: Partial<RunRecord> = {}): RunRecord {
+  return {
+    id,
+    trigger: 'timer',
+    status: 'succeeded',
+    startedAt: new Date(Date.parse(`${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T00:00:00Z`)).toISOString(),
+    finishedAt: null,
+    cloud: 'AzureCloud',
+    matrix: { version: '2026-06-16', sources: ['https://learn.microsoft.com/azure/aks/enable-fips-nodes'] },
+    summary: { subscriptions: 1, clusters: 2, pools: 3, compliant: 1, noncompliant: 1, exempt: 0, unknown: 1 },
+    errors: [],
+    progress: { pagesRead: 1, clustersRead: 2, poolsJudged: 3 },
+    scope: { subscriptions: null, managementGroups: null },
+    ...overrides,
+  };
+}
+
+const byId = (a: { id: string }, b: { id: string }) => a.id.toLowerCase().localeCompare(b.id.toLowerCase());
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+function timing(label: string, startedAt: number): void {
+  // Printed only on request, so ordinary test output stays quiet.
+  if (process.env.RUNSTORE_TIMINGS) process.stderr.write(`${label}: ${Date.now() - startedAt} ms\n`);
+}
+
+describe('RunStore tables', () => {
+  it('creates its tables idempotently', async () => {
+    const store = await freshStore();
+    await expect(store.ensureTables()).resolves.toBeUndefined();
+    await expect(Promise.all([store.ensureTables(), store.ensureTables()])).resolves.toBeDefined();
+  });
+
+  it('refuses a bad configuration with a clear message', () => {
+    expect(() => new RunStore({ tablePrefix: 'fips-audit', connectionString: azurite.connectionString })).toThrow(
+      /tablePrefix/,
+    );
+    expect(() => new RunStore({ tablePrefix: 'fipsaudit' })).toThrow(/exactly one of connectionString or endpoint/);
+  });
+});
+
+describe('runs', () => {
+  it('reads back an upserted run, and its later update', async () => {
+    const store = await freshStore();
+    const id = newRunId(new Date('2026-11-29T04:34:20Z'), 'aaaaaa');
+    const run = makeRun(id, { status: 'running', scope: { subscriptions: [SUBSCRIPTIONS[0] as string], managementGroups: null } });
+    await store.upsertRun(run);
+    expect(await store.getRun(id)).toStrictEqual(run);
+
+    const finished = makeRun(id, {
+      status: 'partial',
+      finishedAt: '2026-11-29T04:40:00.000Z',
+      errors: [{ scope: '/subscriptions/x', code: 'AuthorizationFailed', message: 'no access' }],
+      email: { sent: true, operationId: 'op-1' },
+    });
+    await store.upsertRun(finished);
+    expect(await store.getRun(id)).toStrictEqual(finished);
+  });
+
+  it('returns undefined for a run that is not stored or is not a run ID', async () => {
+    const store = await freshStore();
+    expect(await store.getRun(newRunId(new Date()))).toBeUndefined();
+    expect(await store.getRun("x' or PartitionKey ne '")).toBeUndefined();
+    expect(await store.getReport('nope')).toBeUndefined();
+  });
+
+  it('splits values over 64 KiB across properties and refuses a run over 1 MiB clearly', async () => {
+    const store = await freshStore();
+    const id = newRunId(new Date('2026-11-01T00:00:00Z'), 'bbbbbb');
+    const errors = Array.from({ length: 800 }, (_, i) => ({
+      scope: `/subscriptions/${i}`,
+      code: 'AuthorizationFailed',
+      message: `The client does not have authorization 🚫 to read subscription ${i}. `.repeat(3),
+    }));
+    const run = makeRun(id, { errors });
+    await store.upsertRun(run);
+    expect(await store.getRun(id)).toStrictEqual(run);
+
+    const huge = makeRun(id, { errors: Array.from({ length: 6 }, () => errors).flat() });
+    await expect(store.upsertRun(huge)).rejects.toThrow(EntityTooLargeError);
+    await expect(store.upsertRun(huge)).rejects.toThrow(/does not fit in one table entity/);
+  });
+
+  it('lists runs newest first, with top and since', async () => {
+    const store = await freshStore();
+    const days = ['2026-08-01', '2026-09-15', '2026-10-01', '2026-11-01', '2026-11-29'];
+    const ids = days.map((d, i) => newRunId(new Date(`${d}T06:00:00Z`), `00000${i}`));
+    // Written out of order: the order comes from the keys, not from insertion.
+    for (const i of [2, 0, 4, 1, 3]) await store.upsertRun(makeRun(ids[i] as string, { status: i === 4 ? 'running' : 'succeeded' }));
+
+    const all = await collect(store.listRuns());
+    expect(all.map((r) => r.id)).toEqual([...ids].reverse());
+    expect((await collect(store.listRuns({ top: 2 }))).map((r) => r.id)).toEqual([ids[4], ids[3]]);
+    expect((await collect(store.listRuns({ since: new Date('2026-10-01T06:00:00.500Z') }))).map((r) => r.id)).toEqual([
+      ids[4],
+      ids[3],
+      ids[2],
+    ]);
+    expect(await collect(store.listRuns({ top: 0 }))).toEqual([]);
+    expect((await store.getLatestRun())?.id).toBe(ids[4]);
+    expect((await store.getLatestRun({ statuses: ['succeeded', 'partial'] }))?.id).toBe(ids[3]);
+    expect(await store.getLatestRun({ statuses: ['failed'] })).toBeUndefined();
+  });
+});
+
+describe('per-run results', () => {
+  it('stores 3,000 pool results and rebuilds a report equal to the input', async () => {
+    const store = await freshStore();
+    const runId = newRunId(new Date('2026-11-29T06:00:00Z'), 'cccccc');
+    const pools = Array.from({ length: 3000 }, (_, i) => makePool(i));
+    const clusters: ClusterResult[] = Array.from({ length: 750 }, (_, i) => ({
+      id: clusterId(SUBSCRIPTIONS[i % SUBSCRIPTIONS.length] as string, `aks-${i}`),
+      findings: i % 10 === 0 ? [{ ...IMAGE_OUTDATED, code: 'NODE_AUTOPROVISIONING_UNAUDITED' }] : [],
+    }));
+    const run = makeRun(runId, {
+      status: 'partial',
+      finishedAt: '2026-11-29T06:05:00.000Z',
+      errors: [{ scope: '/providers/Microsoft.Management/managementGroups/mg', code: 'AuthorizationFailed', message: 'x' }],
+    });
+    await store.upsertRun(run);
+
+    let t = Date.now();
+    await store.replaceRunResults(runId, [...pools].reverse(), clusters);
+    timing('replaceRunResults 3,000 pools + 750 clusters', t);
+    t = Date.now();
+    await store.updatePoolStates(runId, new Date('2026-11-29T06:00:00Z'), pools, (p) => `/subscriptions/${p.subscriptionId}`);
+    timing('updatePoolStates 3,000 pools (all new)', t);
+    t = Date.now();
+    const report = await store.getReport(runId);
+    timing('getReport 3,000 pools', t);
+
+    expect(report).toStrictEqual({
+      schemaVersion: 1,
+      run: {
+        id: run.id,
+        trigger: run.trigger,
+        status: run.status,
+        startedAt: run.startedAt,
+        finishedAt: run.finishedAt,
+        cloud: run.cloud,
+        matrix: run.matrix,
+      },
+      summary: run.summary,
+      pools: [...pools].sort(byId),
+      clusters: [...clusters].sort(byId),
+      errors: run.errors,
+    });
+    expect(await collect(store.listRunPools(runId))).toHaveLength(3000);
+    expect(await collect(store.listRunClusters(runId))).toHaveLength(750);
+    expect((await collect(store.listPoolStates())).length).toBe(3000);
+    expect((await collect(store.listPoolStates({ subscriptionId: SUBSCRIPTIONS[1] as string }))).length).toBe(600);
+    expect(store.stats.transactions).toBeGreaterThan(0);
+    expect(store.stats.requests).toBeGreaterThanOrEqual(store.stats.transactions);
+    expect(store.stats.entitiesWritten).toBeGreaterThanOrEqual(3000 + 750 + 3000 + 3000);
+  });
+
+  it('lets a retried run with the same ID and fewer pools leave exactly the new set', async () => {
+    const store = await freshStore();
+    const runId = newRunId(new Date('2026-11-29T06:00:00Z'), 'dddddd');
+    const other = newRunId(new Date('2026-11-28T06:00:00Z'), 'eeeeee');
+    const first = Array.from({ length: 400 }, (_, i) => makePool(i));
+    await store.upsertRun(makeRun(runId));
+    await store.upsertRun(makeRun(other));
+    await store.appendRunResults(runId, first.slice(0, 200), []);
+    await store.appendRunResults(runId, first.slice(200), [{ id: clusterId(SUBSCRIPTIONS[0] as string, 'gone'), findings: [] }]);
+    await store.replaceRunResults(other, first.slice(0, 10), []);
+
+    // The retry: some pools gone, some changed (other casing of the same ID), some new.
+    const second = [
+      ...first.slice(0, 150).map((p) => ({ ...p, status: 'compliant' as const, findings: [] })),
+      { ...(first[150] as PoolResult), id: (first[150] as PoolResult).id.toUpperCase() },
+      ...Array.from({ length: 20 }, (_, i) => makePool(1000 + i)),
+    ];
+    await store.replaceRunResults(runId, second, []);
+
+    const report = await store.getReport(runId);
+    expect(report?.pools).toStrictEqual([...second].sort(byId));
+    expect(report?.clusters).toEqual([]);
+    // The other run is untouched.
+    expect((await store.getReport(other))?.pools).toHaveLength(10);
+    expect(await store.deleteRunResults(runId)).toBe(second.length);
+    expect(await collect(store.listRunPools(runId))).toEqual([]);
+  });
+
+  it('round-trips IDs with /, #, ?, quotes and unicode', async () => {
+    const store = await freshStore();
+    const runId = newRunId(new Date('2026-11-29T06:00:00Z'), 'ffffff');
+    const sub = SUBSCRIPTIONS[0] as string;
+    const names = ['a#b', 'q?x', "it's", 'back\\slash', 'ünï名前🚀', 'sp ace%2F', 'slash/inside'];
+    const pools = names.map((n, i) => makePool(i, { subscription: sub, clusterName: `c-${n}`, poolName: n }));
+    await store.upsertRun(makeRun(runId));
+    await store.replaceRunResults(runId, pools, [{ id: clusterId(sub, 'c-#?/ü'), findings: [] }]);
+    await store.updatePoolStates(runId, new Date('2026-11-29T06:00:00Z'), pools, () => `/subscriptions/${sub}`);
+
+    const report = await store.getReport(runId);
+    expect(report?.pools).toStrictEqual([...pools].sort(byId));
+    expect(report?.clusters.map((c) => c.id)).toEqual([clusterId(sub, 'c-#?/ü')]);
+    const states = await collect(store.listPoolStates({ subscriptionId: sub.toUpperCase() }));
+    expect(states.map((s) => s.id).sort()).toEqual(pools.map((p) => p.id).sort());
+    for (const pool of pools) {
+      expect(await store.getPoolHistory(pool.id)).toEqual([
+        { runId, at: '2026-11-29T06:00:00.000Z', status: pool.status, codes: pool.findings.map((f) => f.code).sort() },
+      ]);
+    }
+  });
+});
+
+describe('audit lease', () => {
+  const ttlInMs = 60_000;
+  const now = new Date('2026-11-29T06:00:00Z');
+  const runA = newRunId(now, 'a00000');
+  const runB = newRunId(now, 'b00000');
+
+  it('lets exactly one of two concurrent callers acquire it', async () => {
+    const store = await freshStore();
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = await Promise.all([
+        store.acquireAuditLease(runA, { ttlInMs, now }),
+        store.acquireAuditLease(runB, { ttlInMs, now }),
+      ]);
+      expect([a.acquired, b.acquired].filter(Boolean)).toHaveLength(1);
+      const loser = a.acquired ? b : a;
+      const winner = a.acquired ? runA : runB;
+      expect(loser).toEqual({ acquired: false, holderRunId: winner, expiresAt: '2026-11-29T06:01:00.000Z' });
+      expect(await store.releaseAuditLease(winner)).toBe(true);
+    }
+  });
+
+  it('lets exactly one of two concurrent callers take over an expired lease', async () => {
+    const store = await freshStore();
+    expect(await store.acquireAuditLease(runA, { ttlInMs, now })).toEqual({ acquired: true });
+    const later = new Date(now.getTime() + ttlInMs + 1);
+    const runC = newRunId(later, 'c00000');
+    const [b, c] = await Promise.all([
+      store.acquireAuditLease(runB, { ttlInMs, now: later }),
+      store.acquireAuditLease(runC, { ttlInMs, now: later }),
+    ]);
+    expect([b.acquired, c.acquired].filter(Boolean)).toHaveLength(1);
+    // The stalled holder cannot renew or release what it lost.
+    expect(await store.renewAuditLease(runA, { ttlInMs, now: later })).toBe(false);
+    expect(await store.releaseAuditLease(runA)).toBe(false);
+  });
+
+  it('refuses an unexpired lease held by another run, and lets the same run ID re-acquire it', async () => {
+    const store = await freshStore();
+    expect(await store.acquireAuditLease(runA, { ttlInMs, now })).toEqual({ acquired: true });
+    const soon = new Date(now.getTime() + 1000);
+    expect(await store.acquireAuditLease(runB, { ttlInMs, now: soon })).toEqual({
+      acquired: false,
+      holderRunId: runA,
+      expiresAt: '2026-11-29T06:01:00.000Z',
+    });
+    expect(await store.acquireAuditLease(runA, { ttlInMs, now: soon })).toEqual({ acquired: true });
+    expect(await store.renewAuditLease(runA, { ttlInMs, now: new Date(now.getTime() + 50_000) })).toBe(true);
+    // Renewed: still held at a time the first grant would have expired.
+    const afterFirstExpiry = new Date(now.getTime() + ttlInMs + 1000);
+    expect(await store.acquireAuditLease(runB, { ttlInMs, now: afterFirstExpiry })).toMatchObject({
+      acquired: false,
+      holderRunId: runA,
+      expiresAt: '2026-11-29T06:01:50.000Z',
+    });
+  });
+
+  it('ignores a release by a run that does not hold it', async () => {
+    const store = await freshStore();
+    expect(await store.releaseAuditLease(runA)).toBe(false);
+    expect(await store.acquireAuditLease(runA, { ttlInMs, now })).toEqual({ acquired: true });
+    expect(await store.releaseAuditLease(runB)).toBe(false);
+    expect(await store.acquireAuditLease(runB, { ttlInMs, now })).toMatchObject({ acquired: false, holderRunId: runA });
+    expect(await store.releaseAuditLease(runA)).toBe(true);
+    expect(await store.acquireAuditLease(runB, { ttlInMs, now })).toEqual({ acquired: true });
+  });
+});
+
+describe('pool states and history', () => {
+  it('keeps firstSeen, tracks noncompliantSince and records one history entry per transition', async () => {
+    const store = await freshStore();
+    const sub = SUBSCRIPTIONS[2] as string;
+    const base = makePool(0, { subscription: sub, clusterName: 'aks-hist', poolName: 'np1' });
+    const steady = makePool(1, { subscription: sub, clusterName: 'aks-hist', poolName: 'np2', status: 'compliant', findings: [] });
+    const times = ['2026-11-27T06:00:00Z', '2026-11-28T06:00:00Z', '2026-11-29T06:00:00Z', '2026-11-30T06:00:00Z'].map(
+      (t) => new Date(t),
+    );
+    const runs = times.map((t, i) => newRunId(t, `00000${i}`));
+    const scope = () => `/subscriptions/${sub}`;
+    const noncompliant = { ...base, status: 'noncompliant' as const, findings: [FIPS_DISABLED] };
+
+    // Run 1: both new; np1 noncompliant.
+    await store.updatePoolStates(runs[0] as string, times[0] as Date, [noncompliant, steady], scope);
+    // Run 2: np1 still noncompliant (no transition), np2 unchanged. The ID comes in other casing.
+    await store.updatePoolStates(runs[1] as string, times[1] as Date, [{ ...noncompliant, id: noncompliant.id.toUpperCase() }, steady], scope);
+    let state = (await collect(store.listPoolStates({ subscriptionId: sub }))).find((s) => s.id.toLowerCase() === base.id.toLowerCase());
+    expect(state).toMatchObject({
+      status: 'noncompliant',
+      codes: ['FIPS_DISABLED'],
+      firstSeen: '2026-11-27T06:00:00.000Z',
+      lastSeen: '2026-11-28T06:00:00.000Z',
+      lastRunId: runs[1],
+      noncompliantSince: '2026-11-27T06:00:00.000Z',
+      scope: `/subscriptions/${sub}`,
+    });
+
+    // Run 3: np1 fixed; np2 not read (a partial run): its state must stay as it was.
+    const fixed = { ...base, status: 'compliant' as const, findings: [] };
+    await store.updatePoolStates(runs[2] as string, times[2] as Date, [fixed], scope);
+    // Run 4: np1 noncompliant again, with another code set.
+    const again = { ...base, status: 'noncompliant' as const, findings: [IMAGE_OUTDATED, FIPS_DISABLED] };
+    const result = await store.updatePoolStates(runs[3] as string, times[3] as Date, [again], scope);
+    expect(result.changed).toBe(1);
+
+    const states = await collect(store.listPoolStates({ subscriptionId: sub }));
+    state = states.find((s) => s.id === base.id);
+    expect(state).toStrictEqual({
+      id: base.id,
+      subscriptionId: sub,
+      scope: `/subscriptions/${sub}`,
+      status: 'noncompliant',
+      codes: ['FIPS_DISABLED', 'NODE_IMAGE_OUTDATED'],
+      firstSeen: '2026-11-27T06:00:00.000Z',
+      lastSeen: '2026-11-30T06:00:00.000Z',
+      lastRunId: runs[3],
+      noncompliantSince: '2026-11-30T06:00:00.000Z',
+      snapshot: again,
+    });
+    const afterFix = states.find((s) => s.id === steady.id);
+    expect(afterFix).toMatchObject({ lastRunId: runs[1], lastSeen: '2026-11-28T06:00:00.000Z', noncompliantSince: null });
+
+    const history = await store.getPoolHistory(base.id.toUpperCase());
+    expect(history).toEqual([
+      { runId: runs[3], at: '2026-11-30T06:00:00.000Z', status: 'noncompliant', codes: ['FIPS_DISABLED', 'NODE_IMAGE_OUTDATED'] },
+      { runId: runs[2], at: '2026-11-29T06:00:00.000Z', status: 'compliant', codes: [] },
+      { runId: runs[0], at: '2026-11-27T06:00:00.000Z', status: 'noncompliant', codes: ['FIPS_DISABLED'] },
+    ]);
+    expect(await store.getPoolHistory(steady.id)).toHaveLength(1);
+  });
+
+  it('clears noncompliantSince when a pool becomes exempt, and a retried run does not duplicate history', async () => {
+    const store = await freshStore();
+    const pool = makePool(5, { status: 'noncompliant', findings: [FIPS_DISABLED] });
+    const t1 = new Date('2026-11-01T06:00:00Z');
+    const t2 = new Date('2026-11-02T06:00:00Z');
+    const r1 = newRunId(t1, '111111');
+    const r2 = newRunId(t2, '222222');
+    await store.updatePoolStates(r1, t1, [pool], () => '/');
+    const exempt = { ...pool, status: 'exempt' as const };
+    await store.updatePoolStates(r2, t2, [exempt], () => '/');
+    await store.updatePoolStates(r2, new Date(t2.getTime() + 60_000), [exempt], () => '/');
+    const [state] = await collect(store.listPoolStates());
+    expect(state).toMatchObject({ status: 'exempt', noncompliantSince: null, firstSeen: t1.toISOString() });
+    expect((await store.getPoolHistory(pool.id)).map((h) => h.status)).toEqual(['exempt', 'noncompliant']);
+  });
+});

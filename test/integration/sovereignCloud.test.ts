@@ -1,0 +1,40 @@
+// Azure Government: the app asks the identity endpoint for the Government ARM audience, not the public one.
+
+import { generateEstate } from '../../emulators/estateGenerator';
+import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
+import { AuditService } from '../../src/auditService';
+import { loadConfig } from '../../src/config';
+
+let local: LocalAzure;
+
+beforeAll(async () => {
+  local = await startLocalAzure(generateEstate({ seed: 3, pools: 40, subscriptions: 2 }), {
+    audience: 'https://management.usgovcloudapi.net/',
+  });
+});
+
+afterAll(async () => {
+  await local?.stop();
+});
+
+it('audits with Government-cloud tokens when AZURE_CLOUD is AzureUSGovernment', async () => {
+  const service = new AuditService(loadConfig({ ...local.env, AZURE_CLOUD: 'AzureUSGovernment' }));
+  const report = await service.audit({ trigger: 'cli', store: false });
+  expect(report.run.status).toBe('succeeded');
+  expect(report.run.cloud).toBe('AzureUSGovernment');
+  expect(report.summary.pools).toBe(40);
+  const resources = local.identity.requests.map((r) => r.resource);
+  expect(resources.length).toBeGreaterThan(0);
+  expect(resources.every((r) => r.startsWith('https://management.usgovcloudapi.net'))).toBe(true);
+  expect(local.arm.stats.unauthorized).toBe(0);
+});
+
+it('is refused by a Government ARM when it asks for public-cloud tokens', async () => {
+  const service = new AuditService(loadConfig({ ...local.env, AZURE_CLOUD: 'AzureCloud' }));
+  const report = await service.audit({ trigger: 'cli', store: false });
+  // Every scope fails with 401: the run is partial with the tenant scope in errors, never a silent pass.
+  expect(report.run.status).toBe('partial');
+  expect(report.errors[0]).toMatchObject({ scope: '/' });
+  expect(report.summary.compliant).toBe(0);
+  expect(local.arm.stats.unauthorized).toBeGreaterThan(0);
+});

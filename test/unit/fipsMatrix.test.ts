@@ -1,0 +1,485 @@
+// The built-in FIPS matrix against docs/fips-matrix.md, operator overrides, and OS SKU resolution.
+
+import builtInMatrixJson from '../../data/fips-matrix.json';
+import { evaluatePool } from '../../src/core/evaluatePool';
+import {
+  applyMatrixOverride,
+  builtInMatrix,
+  type FipsMatrix,
+  fipsMatrixSchema,
+  MatrixError,
+  resolveOs,
+} from '../../src/core/fipsMatrix';
+import { parseKubernetesVersion } from '../../src/core/kubernetesVersion';
+import type { ClusterRecord, PoolRecord } from '../../src/core/types';
+
+const ASOF = new Date('2026-11-29T06:00:00Z');
+
+// The osSKU column of docs/fips-matrix.md, with the OS type and how FIPS works on each.
+const DOC_SKUS: [osSku: string, osType: 'Linux' | 'Windows', floating: boolean][] = [
+  ['Ubuntu', 'Linux', true],
+  ['Ubuntu2204', 'Linux', false],
+  ['Ubuntu2404', 'Linux', false],
+  ['Ubuntu2604', 'Linux', false],
+  ['AzureLinux', 'Linux', true],
+  ['AzureLinux3', 'Linux', false],
+  ['CBLMariner', 'Linux', false],
+  ['Mariner', 'Linux', false],
+  ['AzureLinuxOSGuard', 'Linux', false],
+  ['AzureContainerLinux', 'Linux', false],
+  ['Flatcar', 'Linux', false],
+  ['Windows2019', 'Windows', false],
+  ['Windows2022', 'Windows', false],
+  ['Windows2025', 'Windows', false],
+  ['WindowsAnnual', 'Windows', false],
+];
+
+function resolve(
+  osSku: string | null,
+  version: string | null,
+  nodeImageVersion: string | null = null,
+  osType: string | null = 'Linux',
+  matrix: FipsMatrix = builtInMatrix,
+) {
+  return resolveOs(matrix, { osType, osSku, nodeImageVersion }, parseKubernetesVersion(version));
+}
+
+/** Catches the error a function throws, failing the test when it throws none. */
+function thrownBy(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('the built-in matrix', () => {
+  it('validates against the schema', () => {
+    const parsed = fipsMatrixSchema.safeParse(builtInMatrixJson);
+    expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
+  });
+
+  it('carries a dated version and its sources', () => {
+    expect(builtInMatrix.version).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    expect(builtInMatrix.sources.length).toBeGreaterThanOrEqual(3);
+    expect(builtInMatrix.sources.join('\n')).toContain('enable-fips-nodes');
+    expect(builtInMatrix.sources.join('\n')).toContain('CHANGELOG');
+  });
+
+  it('states the cross-SKU facts of the doc: FIPS from Kubernetes 1.19, 140-2 Historical since 2026-09-21', () => {
+    expect(builtInMatrix.minKubernetesVersion).toBe('1.19');
+    expect(builtInMatrix.fips1402HistoricalSince).toBe('2026-09-21');
+  });
+
+  it('knows exactly the osSKUs of fips-matrix.md', () => {
+    expect(Object.keys(builtInMatrix.osSkus).sort()).toEqual(DOC_SKUS.map(([s]) => s).sort());
+  });
+
+  it.each(DOC_SKUS)('has %s as a %s SKU (floating: %s)', (osSku, osType, floating) => {
+    const entry = builtInMatrix.osSkus[osSku];
+    expect(entry).toBeDefined();
+    expect(entry!.osType).toBe(osType);
+    expect(entry!.releases.length > 1).toBe(floating);
+  });
+
+  it.each(Object.entries(builtInMatrix.osSkus))(
+    'has %s releases that name defined operating systems',
+    (_sku, entry) => {
+      for (const release of entry.releases) expect(builtInMatrix.operatingSystems[release.os]).toBeDefined();
+    },
+  );
+
+  it.each<[string, string, string | null]>([
+    ['Azure Linux 2.0', 'azurelinux2', '2025-11-30'],
+    ['Windows Server 2019', 'windows2019', '2026-03-01'],
+    ['the Windows annual channel', 'windowsannual', '2026-05-15'],
+    ['Ubuntu 20.04', 'ubuntu2004', '2027-03-17'],
+    ['Ubuntu 22.04', 'ubuntu2204', '2027-06-30'],
+    ['Azure Linux 3.0', 'azurelinux3', null],
+    ['Windows Server 2022', 'windows2022', null],
+    ['Windows Server 2025', 'windows2025', null],
+  ])('retires %s (%s) on %s', (_name, key, retiredOn) => {
+    expect(builtInMatrix.operatingSystems[key]?.retiredOn).toBe(retiredOn);
+  });
+
+  it.each<[string, string, string | undefined]>([
+    ['Ubuntu', 'opt-in', undefined],
+    ['Ubuntu2204', 'opt-in', '140-3'],
+    ['Ubuntu2404', 'none', undefined],
+    ['Ubuntu2604', 'none', undefined],
+    ['AzureLinux3', 'opt-in', '140-3'],
+    ['CBLMariner', 'opt-in', undefined],
+    ['Mariner', 'opt-in', undefined],
+    ['AzureLinuxOSGuard', 'always', '140-3'],
+    ['AzureContainerLinux', 'opt-in', undefined],
+    ['Flatcar', 'none', undefined],
+    ['Windows2019', 'opt-in', undefined],
+    ['Windows2022', 'platform-default', undefined],
+    ['Windows2025', 'always', undefined],
+    ['WindowsAnnual', 'none', undefined],
+  ])('gives %s FIPS mode %s', (osSku, fips, fipsModule) => {
+    const entry = builtInMatrix.osSkus[osSku]!;
+    for (const release of entry.releases) {
+      const os = builtInMatrix.operatingSystems[release.os]!;
+      expect(os.fips).toBe(fips);
+      if (fipsModule) expect(os.fipsModule).toBe(fipsModule);
+    }
+  });
+
+  it.each<[string, string]>([
+    ['ubuntu1804', '140-2'],
+    ['ubuntu2004', '140-2'],
+    ['ubuntu2204', '140-3'],
+    ['azurelinux3', '140-3'],
+  ])('gives %s FIPS %s modules', (key, module) => {
+    expect(builtInMatrix.operatingSystems[key]?.fipsModule).toBe(module);
+  });
+
+  it.each<[string, string]>([
+    ['ubuntu2204', '2026-05-29'],
+    ['azurecontainerlinux', '2026-05-29'],
+  ])('gives %s a FIPS image only since %s', (key, since) => {
+    expect(builtInMatrix.operatingSystems[key]?.fipsSince).toBe(since);
+  });
+
+  it.each<[string, { from?: string; below?: string }]>([
+    ['windows2019', { below: '1.33' }],
+    ['windows2022', { from: '1.23', below: '1.37' }],
+    ['windows2025', { from: '1.32' }],
+  ])('limits %s to Kubernetes %o', (key, range) => {
+    expect(builtInMatrix.operatingSystems[key]?.kubernetes).toEqual(range);
+  });
+
+  it('allows Arm64 FIPS only on Azure Linux 3.0, from Kubernetes 1.31', () => {
+    const arm = Object.entries(builtInMatrix.operatingSystems).filter(([, os]) => os.arm64);
+    expect(arm.map(([k, os]) => [k, os.arm64])).toEqual([['azurelinux3', { fromKubernetes: '1.31' }]]);
+  });
+
+  it('combines Trusted Launch and FIPS only on Ubuntu 22.04', () => {
+    const tl = Object.entries(builtInMatrix.operatingSystems).filter(([, os]) => os.trustedLaunchWithFips);
+    expect(tl.map(([k]) => k)).toEqual(['ubuntu2204']);
+  });
+
+  // The image names the doc gives as examples must be recognised, each by its own OS only.
+  it.each<[string, string]>([
+    ['AKSUbuntu-2004fipscontainerd-202511.20.0', 'ubuntu2004'],
+    ['AKSUbuntu-2004gen2fipscontainerd-202511.20.0', 'ubuntu2004'],
+    ['AKSUbuntu-2204gen2fipscontainerd-202511.20.0', 'ubuntu2204'],
+    ['AKSUbuntu-1804fipscontainerd-202405.20.0', 'ubuntu1804'],
+    ['AKSAzureLinuxV3-gen2fips-202511.20.0', 'azurelinux3'],
+    ['AKSCBLMarinerV2-gen2fips-202511.20.0', 'azurelinux2'],
+    ['AKSAzureLinuxV2-gen2fips-202511.20.0', 'azurelinux2'],
+  ])('recognises %s as %s and as nothing else', (image, key) => {
+    const matches = Object.entries(builtInMatrix.operatingSystems)
+      .filter(([, os]) => os.imagePattern && new RegExp(os.imagePattern, 'i').test(image))
+      .map(([k]) => k);
+    expect(matches).toEqual([key]);
+  });
+});
+
+describe('resolveOs', () => {
+  it.each<[string, string | null, string | null, string | null, string, string]>([
+    ['Ubuntu', '1.26.6', null, 'ubuntu1804', 'kubernetesVersion', 'floating Ubuntu below 1.27'],
+    ['Ubuntu', '1.27.0', null, 'ubuntu2004', 'kubernetesVersion', 'floating Ubuntu from 1.27'],
+    ['Ubuntu', '1.34.9', null, 'ubuntu2004', 'kubernetesVersion', 'floating Ubuntu up to 1.34'],
+    ['Ubuntu', '1.35.0', null, 'ubuntu2204', 'kubernetesVersion', 'floating Ubuntu from 1.35'],
+    [
+      'Ubuntu',
+      '1.30.1',
+      'AKSUbuntu-2204gen2fipscontainerd-202511.20.0',
+      'ubuntu2204',
+      'nodeImage',
+      'floating Ubuntu named by its image',
+    ],
+    [
+      'Ubuntu',
+      '1.35.1',
+      'AKSUbuntu-2004gen2fipscontainerd-202511.20.0',
+      'ubuntu2004',
+      'nodeImage',
+      'floating Ubuntu named by its image',
+    ],
+    [
+      'Ubuntu',
+      '1.35.1',
+      'AKSUbuntu-2404gen2containerd-202511.20.0',
+      'ubuntu2204',
+      'kubernetesVersion',
+      'an image of no Ubuntu release',
+    ],
+    ['AzureLinux', '1.31.9', null, 'azurelinux2', 'kubernetesVersion', 'floating Azure Linux up to 1.31'],
+    ['AzureLinux', '1.32.0', null, 'azurelinux3', 'kubernetesVersion', 'floating Azure Linux from 1.32'],
+    [
+      'AzureLinux',
+      '1.31.9',
+      'AKSAzureLinuxV3-gen2fips-202511.20.0',
+      'azurelinux3',
+      'nodeImage',
+      'floating Azure Linux named by its image',
+    ],
+    ['AzureLinux3', '1.30.0', null, 'azurelinux3', 'fixed', 'a fixed SKU'],
+    ['ubuntu2204', '1.33.0', null, 'ubuntu2204', 'fixed', 'a SKU in other casing'],
+    ['Mariner', null, null, 'azurelinux2', 'fixed', 'a fixed SKU without a version'],
+  ])('resolves %s on %s with image %s to %s by %s (%s)', (osSku, version, image, key, basis) => {
+    const resolved = resolve(osSku, version, image);
+    expect(resolved).toMatchObject({ osKey: key, basis, defaulted: false });
+  });
+
+  it.each<[string, string | null, string | null, string]>([
+    ['Linux', '1.33.2', null, 'Ubuntu'],
+    [null as unknown as string, '1.33.2', null, 'Ubuntu'],
+    ['Windows', '1.24.9', null, 'Windows2019'],
+    ['Windows', '1.25.0', null, 'Windows2022'],
+    ['Windows', '1.33.2', null, 'Windows2022'],
+    ['windows', '1.20.0', null, 'Windows2019'],
+    ['Windows', null, null, 'Windows2022'],
+  ])('gives a %s pool on %s without osSKU the AKS default %s', (osType, version, _image, osSku) => {
+    const resolved = resolve(null, version, null, osType);
+    expect(resolved).toMatchObject({ osSku, defaulted: true });
+  });
+
+  it('keeps the canonical SKU name when matched in other casing', () => {
+    expect(resolve('aZuReLiNuX3', '1.33.0')?.osSku).toBe('AzureLinux3');
+  });
+
+  it.each<[string | null, string | null]>([
+    ['FooOS', '1.33.2'],
+    ['Ubuntu24', '1.33.2'],
+    ['Ubuntu', null],
+    ['AzureLinux', null],
+  ])('returns null (never "supported") for %s on %s', (osSku, version) => {
+    expect(resolve(osSku, version)).toBeNull();
+  });
+});
+
+describe('applyMatrixOverride', () => {
+  const contosoLinux = {
+    version: '2026-12-01-contoso',
+    sources: ['https://contoso.example/fips-review-2026-12'],
+    osSkus: { ContosoLinux: { osType: 'Linux', releases: [{ os: 'contosolinux1' }] } },
+    operatingSystems: {
+      contosolinux1: {
+        name: 'Contoso Linux 1',
+        fips: 'opt-in',
+        fipsModule: '140-3',
+        retiredOn: null,
+        imagePattern: 'ContosoLinux',
+      },
+    },
+  };
+  const retireUbuntu2204Early = {
+    version: '2026-11-01-ops',
+    operatingSystems: {
+      ubuntu2204: { ...builtInMatrix.operatingSystems.ubuntu2204!, retiredOn: '2026-10-01' },
+    },
+  };
+
+  const cluster: ClusterRecord = {
+    id: '/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks',
+    name: 'aks',
+    subscriptionId: '0b1f6471-1bf0-4dda-aec3-111122223333',
+    resourceGroup: 'rg',
+    location: 'eastus',
+    tags: {},
+    kubernetesVersion: '1.33.2',
+    currentKubernetesVersion: '1.33.2',
+    nodeProvisioningMode: null,
+    provisioningState: 'Succeeded',
+    powerState: 'Running',
+    pools: [],
+  };
+  const pool = (osSku: string, nodeImageVersion: string): PoolRecord => ({
+    id: `${cluster.id}/agentPools/np1`,
+    name: 'np1',
+    osType: 'Linux',
+    osSku,
+    enableFips: true,
+    orchestratorVersion: '1.33.2',
+    currentOrchestratorVersion: '1.33.2',
+    nodeImageVersion,
+    vmSize: 'Standard_D4s_v5',
+    mode: 'User',
+    count: 3,
+    workloadRuntime: null,
+    trustedLaunch: false,
+    provisioningState: 'Succeeded',
+    powerState: 'Running',
+  });
+
+  it('extends the matrix: a new SKU becomes judgeable', () => {
+    const contosoPool = pool('ContosoLinux', 'AKSContosoLinux-gen2fips-202611.20.0');
+    expect(
+      evaluatePool(cluster, contosoPool, { matrix: builtInMatrix, asOf: ASOF, nodeImageMaxAgeInDays: 30 })
+        .status,
+    ).toBe('unknown');
+    const matrix = applyMatrixOverride(builtInMatrix, contosoLinux, 'contoso.json');
+    const result = evaluatePool(cluster, contosoPool, { matrix, asOf: ASOF, nodeImageMaxAgeInDays: 30 });
+    expect(result).toMatchObject({ status: 'compliant', findings: [] });
+    expect(
+      evaluatePool(
+        cluster,
+        { ...contosoPool, enableFips: false },
+        { matrix, asOf: ASOF, nodeImageMaxAgeInDays: 30 },
+      ).findings.map((f) => f.code),
+    ).toEqual(['FIPS_DISABLED']);
+  });
+
+  it('keeps every built-in entry when extending', () => {
+    const matrix = applyMatrixOverride(builtInMatrix, contosoLinux, 'contoso.json');
+    expect(Object.keys(matrix.osSkus)).toEqual(expect.arrayContaining(Object.keys(builtInMatrix.osSkus)));
+    expect(matrix.operatingSystems.ubuntu2204).toEqual(builtInMatrix.operatingSystems.ubuntu2204);
+  });
+
+  it('overrides the matrix: an existing OS retired earlier', () => {
+    const ubuntuPool = pool('Ubuntu2204', 'AKSUbuntu-2204gen2fipscontainerd-202611.20.0');
+    const before = evaluatePool(cluster, ubuntuPool, {
+      matrix: builtInMatrix,
+      asOf: ASOF,
+      nodeImageMaxAgeInDays: 30,
+    });
+    expect(before.status).toBe('compliant');
+    const matrix = applyMatrixOverride(builtInMatrix, retireUbuntu2204Early, 'ops.json');
+    expect(matrix.operatingSystems.ubuntu2204?.retiredOn).toBe('2026-10-01');
+    const after = evaluatePool(cluster, ubuntuPool, { matrix, asOf: ASOF, nodeImageMaxAgeInDays: 30 });
+    expect(after.status).toBe('noncompliant');
+    expect(after.findings.map((f) => f.code)).toEqual(['OS_RETIRED']);
+    expect(after.findings[0]!.message).toContain('2026-10-01');
+  });
+
+  it('overrides the cross-SKU facts', () => {
+    const matrix = applyMatrixOverride(
+      builtInMatrix,
+      { version: 'v2', minKubernetesVersion: '1.21', fips1402HistoricalSince: '2026-10-01' },
+      'x.json',
+    );
+    expect(matrix).toMatchObject({ minKubernetesVersion: '1.21', fips1402HistoricalSince: '2026-10-01' });
+  });
+
+  it("carries the override's version and both lists of sources, the override's first", () => {
+    const matrix = applyMatrixOverride(builtInMatrix, contosoLinux, 'contoso.json');
+    expect(matrix.version).toBe('2026-12-01-contoso');
+    expect(matrix.sources).toEqual(['https://contoso.example/fips-review-2026-12', ...builtInMatrix.sources]);
+  });
+
+  it('keeps the built-in sources when the override lists none', () => {
+    expect(applyMatrixOverride(builtInMatrix, retireUbuntu2204Early, 'ops.json').sources).toEqual(
+      builtInMatrix.sources,
+    );
+  });
+
+  it('leaves the built-in matrix untouched', () => {
+    const before = JSON.stringify(builtInMatrix);
+    applyMatrixOverride(builtInMatrix, contosoLinux, 'contoso.json');
+    applyMatrixOverride(builtInMatrix, retireUbuntu2204Early, 'ops.json');
+    expect(JSON.stringify(builtInMatrix)).toBe(before);
+  });
+
+  const ubuntu2204 = builtInMatrix.operatingSystems.ubuntu2204!;
+  it.each<[string, unknown, string[]]>([
+    [
+      'a bad date',
+      { version: 'v', operatingSystems: { ubuntu2204: { ...ubuntu2204, retiredOn: '30/06/2027' } } },
+      ['operatingSystems.ubuntu2204.retiredOn', 'a date like'],
+    ],
+    [
+      'a bad fipsSince date',
+      { version: 'v', operatingSystems: { ubuntu2204: { ...ubuntu2204, fipsSince: '2026-5-29' } } },
+      ['operatingSystems.ubuntu2204.fipsSince'],
+    ],
+    ['a bad Historical date', { version: 'v', fips1402HistoricalSince: 'soon' }, ['fips1402HistoricalSince']],
+    [
+      'an unknown OS reference',
+      { version: 'v', osSkus: { Foo: { osType: 'Linux', releases: [{ os: 'nosuchos' }] } } },
+      ['osSkus.Foo.releases.0.os', 'nosuchos'],
+    ],
+    [
+      'a bad regex',
+      { version: 'v', operatingSystems: { ubuntu2204: { ...ubuntu2204, imagePattern: 'Ubuntu-(2204' } } },
+      ['operatingSystems.ubuntu2204.imagePattern', 'regular expression'],
+    ],
+    ['a missing version', { sources: ['x'] }, ['version']],
+    ['an empty version', { version: '' }, ['version']],
+    ['an extra unknown field at the top', { version: 'v', osSKUs: {} }, ['(root)', 'osSKUs']],
+    [
+      'an extra unknown field in an OS',
+      { version: 'v', operatingSystems: { ubuntu2204: { ...ubuntu2204, retiredOnn: '2027-01-01' } } },
+      ['operatingSystems.ubuntu2204', 'retiredOnn'],
+    ],
+    [
+      'an extra unknown field in a SKU',
+      {
+        version: 'v',
+        osSkus: { Ubuntu2204: { osType: 'Linux', releases: [{ os: 'ubuntu2204' }], fips: true } },
+      },
+      ['osSkus.Ubuntu2204', 'fips'],
+    ],
+    [
+      'an unknown FIPS mode',
+      { version: 'v', operatingSystems: { ubuntu2204: { ...ubuntu2204, fips: 'yes' } } },
+      ['operatingSystems.ubuntu2204.fips'],
+    ],
+    [
+      'an unknown OS type',
+      { version: 'v', osSkus: { Foo: { osType: 'Mac', releases: [{ os: 'ubuntu2204' }] } } },
+      ['osSkus.Foo.osType'],
+    ],
+    [
+      'a SKU without releases',
+      { version: 'v', osSkus: { Foo: { osType: 'Linux', releases: [] } } },
+      ['osSkus.Foo.releases'],
+    ],
+    [
+      'a full version where a minor is expected',
+      { version: 'v', minKubernetesVersion: '1.19.0' },
+      ['minKubernetesVersion'],
+    ],
+    [
+      'a default SKU the matrix does not define',
+      {
+        version: 'v',
+        defaultOsSku: { Linux: [{ osSku: 'Ubuntu2404x' }], Windows: [{ osSku: 'Windows2022' }] },
+      },
+      ['defaultOsSku.Linux.0.osSku', 'Ubuntu2404x'],
+    ],
+    [
+      'a default SKU of the wrong OS type',
+      {
+        version: 'v',
+        defaultOsSku: { Linux: [{ osSku: 'Windows2022' }], Windows: [{ osSku: 'Windows2022' }] },
+      },
+      ['defaultOsSku.Linux.0.osSku', 'Windows2022'],
+    ],
+  ])('rejects an override with %s, naming the bad path', (_title, override, mentions) => {
+    const error = thrownBy(() => applyMatrixOverride(builtInMatrix, override, '/etc/fips-override.json'));
+    expect(error).toBeInstanceOf(MatrixError);
+    expect(error.message).toContain('/etc/fips-override.json');
+    for (const text of mentions) expect(error.message).toContain(text);
+    expect((error as MatrixError).problems.length).toBeGreaterThan(0);
+  });
+
+  it.each<[string, unknown]>([
+    ['null', null],
+    ['an array', []],
+    ['a string', 'override'],
+  ])('rejects %s as an override with a MatrixError', (_title, override) => {
+    expect(() => applyMatrixOverride(builtInMatrix, override, 'x.json')).toThrow(MatrixError);
+  });
+
+  it('lists every problem of an override, not only the first', () => {
+    const error = thrownBy(() =>
+      applyMatrixOverride(
+        builtInMatrix,
+        { fips1402HistoricalSince: 'soon', minKubernetesVersion: 'one' },
+        'x.json',
+      ),
+    ) as MatrixError;
+    expect(error.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('version'),
+        expect.stringContaining('fips1402HistoricalSince'),
+        expect.stringContaining('minKubernetesVersion'),
+      ]),
+    );
+  });
+});
