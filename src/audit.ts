@@ -1,14 +1,25 @@
 // One audit run: read clusters → judge pools → store results and pool states. Dependencies are passed in.
 
-import type { FipsMatrix } from './core/fipsMatrix';
+import type { FreshnessSource } from './azure/nodeImageLookup';
+import type { SourceEvent } from './azure/resourceGraphSource';
+import type { RunProgress, RunRecord } from './azure/runStore';
+import { applyExemptions } from './core/applyExemptions';
 import { evaluateCluster, evaluatePool, unreadablePool } from './core/evaluatePool';
+import type { FipsMatrix } from './core/fipsMatrix';
 import { ClusterShapeError, normalizeCluster } from './core/normalizeCluster';
 import { summarizeRun } from './core/summarizeRun';
-import type { ClusterRecord, ClusterResult, CloudName, PoolResult, Report, RunStatus, RunTrigger, ScopeError } from './core/types';
+import type {
+  CloudName,
+  ClusterRecord,
+  ClusterResult,
+  Exemption,
+  PoolResult,
+  Report,
+  RunStatus,
+  RunTrigger,
+  ScopeError,
+} from './core/types';
 import { AuditInProgressError, describeError } from './errors';
-import type { FreshnessSource } from './azure/nodeImageLookup';
-import type { RunProgress, RunRecord } from './azure/runStore';
-import type { SourceEvent } from './azure/resourceGraphSource';
 
 export type { RunProgress, RunRecord };
 
@@ -30,7 +41,12 @@ export interface AuditStore {
   upsertRun(run: RunRecord): Promise<unknown>;
   deleteRunResults(runId: string): Promise<unknown>;
   appendRunResults(runId: string, pools: PoolResult[], clusters: ClusterResult[]): Promise<unknown>;
-  updatePoolStates(runId: string, at: Date, pools: PoolResult[], scopeOf: (p: PoolResult) => string): Promise<unknown>;
+  updatePoolStates(
+    runId: string,
+    at: Date,
+    pools: PoolResult[],
+    scopeOf: (p: PoolResult) => string,
+  ): Promise<unknown>;
   listPoolStates(opts?: { subscriptionId?: string }): AsyncIterable<PoolStateLike>;
 }
 
@@ -47,6 +63,8 @@ export interface AuditDependencies {
   cloud: CloudName;
   nodeImageMaxAgeInDays: number;
   scope: RunRecord['scope'];
+  /** Waivers to apply; only those active at the run's start count. */
+  exemptions?: readonly Exemption[];
   now?: () => Date;
   log?: (message: string) => void;
   onProgress?: (progress: RunProgress) => void;
@@ -114,7 +132,12 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
     const seenClusters = new Set<string>();
     const poolScopes = new Map<string, string>();
     const failures: ScopeError[] = [];
-    const evaluation = { matrix: deps.matrix, asOf: startedAt, nodeImageMaxAgeInDays: deps.nodeImageMaxAgeInDays };
+    const exemptions = deps.exemptions ?? [];
+    const evaluation = {
+      matrix: deps.matrix,
+      asOf: startedAt,
+      nodeImageMaxAgeInDays: deps.nodeImageMaxAgeInDays,
+    };
     let lastProgressWrite = startedAt.getTime();
 
     for await (const event of deps.source.readClusters()) {
@@ -138,14 +161,20 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
         seenClusters.add(key);
         fresh.push(cluster);
       }
-      await deps.freshness.prepare(fresh.flatMap((cluster) => cluster.pools.map((pool) => ({ cluster, pool }))));
+      await deps.freshness.prepare(
+        fresh.flatMap((cluster) => cluster.pools.map((pool) => ({ cluster, pool }))),
+      );
       const pagePools: PoolResult[] = [];
       const pageClusters: ClusterResult[] = [];
       for (const cluster of fresh) {
         pageClusters.push(evaluateCluster(cluster));
         const scope = event.scope ?? `/subscriptions/${cluster.subscriptionId}`;
         for (const pool of cluster.pools) {
-          const result = evaluatePool(cluster, pool, evaluation, deps.freshness.freshnessOf(cluster, pool));
+          const result = applyExemptions(
+            evaluatePool(cluster, pool, evaluation, deps.freshness.freshnessOf(cluster, pool)),
+            exemptions,
+            startedAt,
+          );
           const name = names.get(cluster.subscriptionId);
           if (name !== undefined) result.subscriptionName = name;
           pagePools.push(result);
@@ -186,14 +215,21 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
         seenPools.add(state.id.toLowerCase());
       }
       if (unreadable.length) await store.appendRunResults(run.id, unreadable, []);
-      log(`${failures.length} scope(s) could not be read; ${unreadable.length} pool(s) seen before are reported unknown`);
+      log(
+        `${failures.length} scope(s) could not be read; ${unreadable.length} pool(s) seen before are reported unknown`,
+      );
     }
 
     const allPools = [...pools, ...unreadable];
 
     const status: RunStatus = failures.length ? 'partial' : 'succeeded';
     if (store) {
-      await store.updatePoolStates(run.id, startedAt, pools, (p) => poolScopes.get(p.id.toLowerCase()) ?? '/');
+      await store.updatePoolStates(
+        run.id,
+        startedAt,
+        pools,
+        (p) => poolScopes.get(p.id.toLowerCase()) ?? '/',
+      );
     }
     run.status = status;
     run.errors = failures;
@@ -226,12 +262,16 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
     run.finishedAt = now().toISOString();
     run.errors = [...run.errors, { scope: '/', code: 'AuditFailed', message: describeError(error) }];
     if (store) {
-      await store.upsertRun(run).catch((e: unknown) => log(`Could not record the failed run: ${describeError(e)}`));
+      await store
+        .upsertRun(run)
+        .catch((e: unknown) => log(`Could not record the failed run: ${describeError(e)}`));
     }
     throw error;
   } finally {
     if (store) {
-      await store.releaseAuditLease(run.id).catch((e: unknown) => log(`Could not release the lease: ${describeError(e)}`));
+      await store
+        .releaseAuditLease(run.id)
+        .catch((e: unknown) => log(`Could not release the lease: ${describeError(e)}`));
     }
   }
 }
