@@ -2,12 +2,12 @@
 
 import type { TokenCredential } from '@azure/core-auth';
 
+import { type AuditDependencies, type ClusterSource, runAudit, type RunProgress } from './audit';
 import { createCredential, createLatestImageFetcher, createResourceGraphClient } from './azure/azureClients';
 import { buildDateOnly, type FreshnessSource, NodeImageLookup } from './azure/nodeImageLookup';
 import { ResourceGraphSource } from './azure/resourceGraphSource';
 import { RunStore } from './azure/runStore';
 import { newRunId } from './azure/tableKeys';
-import { type AuditDependencies, type ClusterSource, runAudit, type RunProgress } from './audit';
 import { type Config, requireStorage } from './config';
 import type { Report, RunTrigger } from './core/types';
 

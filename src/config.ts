@@ -41,8 +41,7 @@ export const CLOUDS: Record<CloudName, Omit<CloudSettings, 'name'>> = {
 export type EmailMode = 'always' | 'changes' | 'off';
 
 export type StorageSettings =
-  | { kind: 'connectionString'; connectionString: string }
-  | { kind: 'endpoint'; endpoint: string };
+  { kind: 'connectionString'; connectionString: string } | { kind: 'endpoint'; endpoint: string };
 
 export interface Config {
   cloud: CloudSettings;
@@ -95,7 +94,12 @@ const NCRONTAB_FIELDS: readonly { name: string; min: number; max: number; names?
   { name: 'minute', min: 0, max: 59 },
   { name: 'hour', min: 0, max: 23 },
   { name: 'day', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'] },
+  {
+    name: 'month',
+    min: 1,
+    max: 12,
+    names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
+  },
   { name: 'weekday', min: 0, max: 6, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] },
 ];
 
@@ -109,7 +113,8 @@ function ncrontabFieldProblem(text: string, field: (typeof NCRONTAB_FIELDS)[numb
   for (const part of text.split(',')) {
     const match = /^(\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(part);
     if (!match) return `${field.name} "${part}" is not a value, range, list or step`;
-    if (match[4] !== undefined && Number(match[4]) < 1) return `${field.name} step "${part}" must be at least 1`;
+    if (match[4] !== undefined && Number(match[4]) < 1)
+      return `${field.name} step "${part}" must be at least 1`;
     if (match[1] === '*') continue;
     const from = value(match[2]!);
     const to = match[3] === undefined ? from : value(match[3]);
@@ -136,7 +141,10 @@ const httpsUrl = z.url({ protocol: /^https?$/ });
  * Reads and validates every setting. Throws one ConfigError listing every problem, each naming
  * the setting and an example value. Reads the matrix override file when AUDIT_MATRIX_FILE is set.
  */
-export function loadConfig(env: Env, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): Config {
+export function loadConfig(
+  env: Env,
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): Config {
   const problems: string[] = [];
   const get = (name: SettingName): string | undefined => {
     const v = env[name];
@@ -164,11 +172,15 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
 
   const subscriptions = list(get('AUDIT_SUBSCRIPTIONS'));
   const badSubs = subscriptions?.filter((s) => !GUID.test(s)) ?? [];
-  if (badSubs.length) bad('AUDIT_SUBSCRIPTIONS', `must be subscription GUIDs; not GUIDs: ${badSubs.join(', ')}`);
+  if (badSubs.length)
+    bad('AUDIT_SUBSCRIPTIONS', `must be subscription GUIDs; not GUIDs: ${badSubs.join(', ')}`);
   const managementGroups = list(get('AUDIT_MANAGEMENT_GROUPS'));
   const badMgs = managementGroups?.filter((m) => !MANAGEMENT_GROUP.test(m)) ?? [];
   if (badMgs.length) {
-    bad('AUDIT_MANAGEMENT_GROUPS', `must be management group IDs (letters, digits, - _ . ( ), at most 90); bad: ${badMgs.join(', ')}`);
+    bad(
+      'AUDIT_MANAGEMENT_GROUPS',
+      `must be management group IDs (letters, digits, - _ . ( ), at most 90); bad: ${badMgs.join(', ')}`,
+    );
   }
 
   const schedule = get('AUDIT_SCHEDULE') ?? '0 0 6 * * *';
@@ -178,7 +190,10 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
       ? fields.map((f, i) => ncrontabFieldProblem(f, NCRONTAB_FIELDS[i]!)).find((p) => p !== null)
       : `it has ${fields.length}`;
   if (fieldProblem) {
-    bad('AUDIT_SCHEDULE', `must be an NCRONTAB expression with 6 fields (second minute hour day month weekday); got "${schedule}": ${fieldProblem}`);
+    bad(
+      'AUDIT_SCHEDULE',
+      `must be an NCRONTAB expression with 6 fields (second minute hour day month weekday); got "${schedule}": ${fieldProblem}`,
+    );
   }
 
   const clientId = get('AZURE_CLIENT_ID') ?? null;
@@ -194,7 +209,10 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     storage = { kind: 'endpoint', endpoint: tablesEndpoint.replace(/\/+$/, '') };
   } else if (tablesConnection) {
     if (!/TableEndpoint=|AccountName=|UseDevelopmentStorage=true/i.test(tablesConnection)) {
-      bad('AUDIT_TABLES_CONNECTION_STRING', 'is not a storage connection string (it has no AccountName or TableEndpoint)');
+      bad(
+        'AUDIT_TABLES_CONNECTION_STRING',
+        'is not a storage connection string (it has no AccountName or TableEndpoint)',
+      );
     }
     storage = { kind: 'connectionString', connectionString: tablesConnection };
   }
@@ -202,7 +220,10 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
   const tablePrefix = get('AUDIT_TABLE_PREFIX') ?? 'fipsaudit';
   // Table names are 3-63 alphanumerics starting with a letter; the longest suffix added is 11 characters.
   if (!/^[A-Za-z][A-Za-z0-9]{0,51}$/.test(tablePrefix)) {
-    bad('AUDIT_TABLE_PREFIX', `must be letters and digits, starting with a letter, at most 52 characters; got "${tablePrefix}"`);
+    bad(
+      'AUDIT_TABLE_PREFIX',
+      `must be letters and digits, starting with a letter, at most 52 characters; got "${tablePrefix}"`,
+    );
   }
 
   const emailEndpoint = get('EMAIL_ENDPOINT') ?? null;
@@ -219,7 +240,8 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
   const badTo = to.filter((a) => !EMAIL.test(a));
   if (badTo.length) bad('EMAIL_TO', `must be email addresses; bad: ${badTo.join(', ')}`);
   const mode = (get('EMAIL_MODE') ?? 'always') as EmailMode;
-  if (!['always', 'changes', 'off'].includes(mode)) bad('EMAIL_MODE', `must be always, changes or off; got "${mode}"`);
+  if (!['always', 'changes', 'off'].includes(mode))
+    bad('EMAIL_MODE', `must be always, changes or off; got "${mode}"`);
   if ((emailEndpoint || emailConnection) && mode !== 'off') {
     if (!sender) bad('EMAIL_SENDER', 'is required when EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING is set');
     if (to.length === 0) bad('EMAIL_TO', 'is required when EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING is set');
@@ -231,7 +253,10 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
   const maxAgeText = get('AUDIT_NODE_IMAGE_MAX_AGE_DAYS') ?? '30';
   const nodeImageMaxAgeInDays = Number(maxAgeText);
   if (!/^\d+$/.test(maxAgeText) || nodeImageMaxAgeInDays < 1 || nodeImageMaxAgeInDays > 3650) {
-    bad('AUDIT_NODE_IMAGE_MAX_AGE_DAYS', `must be a whole number of days from 1 to 3650; got "${maxAgeText}"`);
+    bad(
+      'AUDIT_NODE_IMAGE_MAX_AGE_DAYS',
+      `must be a whole number of days from 1 to 3650; got "${maxAgeText}"`,
+    );
   }
 
   const matrixFile = get('AUDIT_MATRIX_FILE') ?? null;
@@ -253,7 +278,8 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     throw new ConfigError(`Invalid settings:\n  - ${problems.join('\n  - ')}`, problems);
   }
   // Frozen all the way down (the matrix excepted, which is shared), so no caller can change a setting.
-  const frozenList = (values: string[] | null): string[] | null => (values ? (Object.freeze(values) as string[]) : null);
+  const frozenList = (values: string[] | null): string[] | null =>
+    values ? (Object.freeze(values) as string[]) : null;
   return Object.freeze({
     cloud: Object.freeze(cloud),
     subscriptions: frozenList(subscriptions?.map((s) => s.toLowerCase()) ?? null),
@@ -262,7 +288,13 @@ export function loadConfig(env: Env, readFile: (path: string) => string = (p) =>
     clientId,
     storage: storage && Object.freeze(storage),
     tablePrefix,
-    email: Object.freeze({ endpoint: emailEndpoint, connectionString: emailConnection, sender, to: frozenList(to)!, mode }),
+    email: Object.freeze({
+      endpoint: emailEndpoint,
+      connectionString: emailConnection,
+      sender,
+      to: frozenList(to)!,
+      mode,
+    }),
     reportBaseUrl: reportBaseUrl?.replace(/\/+$/, '') ?? null,
     matrix,
     matrixFile,

@@ -58,8 +58,11 @@ export function ensureError(value: unknown): Error {
 const SECRET_PATTERNS: [RegExp, string][] = [
   [/(AccountKey|SharedAccessKey|accesskey|AccessKey)=[^;\s"']+/gi, '$1=***'],
   [/([?&](sig|code|client_secret|access_token)=)[^&\s"']+/gi, '$1***'],
-  [/(Bearer\s+)[A-Za-z0-9\-._~+/]+=*/g, '$1***'],
-  [/(\/\/)[^/\s:@]+:[^/\s@]+@/g, '$1***:***@'],
+  // HTTP auth schemes are case-insensitive: `bearer` leaks as easily as `Bearer`.
+  [/(\bBearer\s+)[A-Za-z0-9\-._~+/]+=*/gi, '$1***'],
+  [/(x-functions-key"?\s*[:=]\s*"?)[^"\s,}]+/gi, '$1***'],
+  // user:password@host, where the password itself may contain @ or /: up to the last @ before the host.
+  [/(\/\/)[^/\s:@]+:\S*@(?=[^@\s]*(?:[/?#\s]|$))/g, '$1***:***@'],
   [/("?(access_token|password|secret)"?\s*[:=]\s*"?)[^",\s}]+/gi, '$1***'],
 ];
 

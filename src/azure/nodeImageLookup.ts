@@ -118,7 +118,10 @@ export class NodeImageLookup implements FreshnessSource {
       try {
         return await this.fetchLatest(cluster.subscriptionId, cluster.resourceGroup, cluster.name, pool.name);
       } catch (error) {
-        const e = error as { statusCode?: number; response?: { headers?: { get?: (n: string) => string | undefined } } };
+        const e = error as {
+          statusCode?: number;
+          response?: { headers?: { get?: (n: string) => string | undefined } };
+        };
         const status = e.statusCode;
         if (status === 404) return null;
         const transient = status === undefined || this.retry.retryableStatuses.has(status);

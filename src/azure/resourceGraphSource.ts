@@ -130,7 +130,10 @@ export class ResourceGraphSource {
       for (let i = 0; i < subscriptions.length; i += batchSize) {
         const batch = subscriptions.slice(i, i + batchSize);
         scopes.push({
-          label: batch.length === 1 ? `/subscriptions/${batch[0]}` : `/subscriptions/{${batch.length} subscriptions}`,
+          label:
+            batch.length === 1
+              ? `/subscriptions/${batch[0]}`
+              : `/subscriptions/{${batch.length} subscriptions}`,
           subscriptions: batch,
           perSubscription: true,
         });
@@ -273,15 +276,21 @@ export class ResourceGraphSource {
         headers ??= headerReader(e.response?.headers);
         this.observeQuota(headers);
         const status = e.statusCode;
-        const transient = status === undefined ? !(error instanceof ScopeReadError) : this.retry.retryableStatuses.has(status);
+        const transient =
+          status === undefined
+            ? !(error instanceof ScopeReadError)
+            : this.retry.retryableStatuses.has(status);
         if (status === 429) this.stats.throttled += 1;
         if (!transient || attempt >= this.retry.maxAttempts) throw error;
         const serverDelay = serverDelayInMs(headers, this.now());
         const backoff = backoffDelayInMs(this.retry, attempt);
         // A bare 429 (no Retry-After) is not retried by the core pipeline: wait for the quota window.
-        const delay = status === 429 && serverDelay !== null ? serverDelay : Math.max(serverDelay ?? 0, backoff);
+        const delay =
+          status === 429 && serverDelay !== null ? serverDelay : Math.max(serverDelay ?? 0, backoff);
         this.stats.retries += 1;
-        this.log(`Resource Graph ${what}: ${status ?? e.code ?? 'network error'}; retry ${attempt} in ${delay} ms`);
+        this.log(
+          `Resource Graph ${what}: ${status ?? e.code ?? 'network error'}; retry ${attempt} in ${delay} ms`,
+        );
         if (status === 429) this.quotaRemaining = null;
         await this.sleep(delay);
       }

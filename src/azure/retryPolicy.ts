@@ -49,7 +49,11 @@ export function serverDelayInMs(headers: HeaderReader | undefined, now: Date): n
 }
 
 /** Exponential backoff with full jitter for attempt n (1 = the first retry). */
-export function backoffDelayInMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffDelayInMs(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(policy.maxDelayInMs, policy.baseDelayInMs * 2 ** (attempt - 1));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

@@ -1,8 +1,8 @@
 // Stores audit runs, per-run results, pool states and the audit lease in Azure Table Storage.
 
 import type { TokenCredential } from '@azure/core-auth';
-import { odata, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { odata, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 
 import type {
   ClusterResult,
@@ -16,10 +16,10 @@ import type {
 } from '../core/types';
 import {
   invertedTimeKey,
+  isRunId,
   KEY_SEPARATOR,
   KEY_SEPARATOR_END,
   resourceIdKey,
-  runIdPattern,
   runIdTime,
   stableHash,
 } from './tableKeys';
@@ -65,7 +65,8 @@ export interface PoolHistoryEntry {
   codes: string[];
 }
 
-export type AcquireLeaseResult = { acquired: true } | { acquired: false; holderRunId: string; expiresAt: string };
+export type AcquireLeaseResult =
+  { acquired: true } | { acquired: false; holderRunId: string; expiresAt: string };
 
 export interface LeaseOptions {
   ttlInMs: number;
@@ -127,7 +128,9 @@ export class EntityTooLargeError extends Error {
 }
 
 function statusCodeOf(error: unknown): number | undefined {
-  return typeof error === 'object' && error !== null ? (error as { statusCode?: number }).statusCode : undefined;
+  return typeof error === 'object' && error !== null
+    ? (error as { statusCode?: number }).statusCode
+    : undefined;
 }
 
 /** The service's error code (`EntityAlreadyExists`, …): data-tables puts it in `code` or in the OData error body. */
@@ -154,7 +157,7 @@ const isTableExists = (e: unknown) => isError(e, 409, ['TableAlreadyExists']);
 /** Splits at code-unit boundaries, never between the two halves of a surrogate pair. */
 function splitString(s: string, size: number): string[] {
   const parts: string[] = [];
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     let end = Math.min(i + size, s.length);
     const last = s.charCodeAt(end - 1);
     if (end < s.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
@@ -226,8 +229,10 @@ function optionalString(entity: StoredEntity, name: string): string | null {
 }
 
 function requireRunId(runId: string): string {
-  if (!runIdPattern.test(runId)) {
-    throw new RangeError(`Not a run ID: "${runId}" (the store keys runs by IDs like 20261129T043420Z-3f9a1c)`);
+  if (!isRunId(runId)) {
+    throw new RangeError(
+      `Not a run ID: "${runId}" (the store keys runs by IDs like 20261129T043420Z-3f9a1c)`,
+    );
   }
   return runId;
 }
@@ -307,7 +312,9 @@ export class RunStore {
     if ((connectionString === undefined) === (endpoint === undefined)) {
       throw new TypeError('RunStore needs exactly one of connectionString or endpoint (with credential)');
     }
-    if (endpoint !== undefined && !credential) throw new TypeError('RunStore with an endpoint needs a credential');
+    if (endpoint !== undefined && !credential) {
+      throw new TypeError('RunStore with an endpoint needs a credential');
+    }
     this.concurrency = options.concurrency ?? 8;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new RangeError(`concurrency must be a positive integer; got ${String(options.concurrency)}`);
@@ -326,10 +333,12 @@ export class RunStore {
     const tableClient = (suffix: string): TableClient => {
       const table = `${tablePrefix}${suffix}`;
       if (connectionString !== undefined) {
-        const allowInsecureConnection = /http:\/\/|DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(
-          connectionString,
-        );
-        return TableClient.fromConnectionString(connectionString, table, { ...clientOptions, allowInsecureConnection });
+        const allowInsecureConnection =
+          /http:\/\/|DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(connectionString);
+        return TableClient.fromConnectionString(connectionString, table, {
+          ...clientOptions,
+          allowInsecureConnection,
+        });
       }
       return new TableClient(endpoint as string, table, credential as TokenCredential, {
         ...clientOptions,
@@ -384,7 +393,7 @@ export class RunStore {
 
   /** The run, or undefined when none is stored under that ID (or it is not a run ID at all). */
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    if (!runIdPattern.test(runId)) return undefined;
+    if (!isRunId(runId)) return undefined;
     try {
       const response = await this.runs.getEntity(RUNS_PARTITION, runRowKey(runId));
       this.stats.entitiesRead += 1;
@@ -584,12 +593,12 @@ export class RunStore {
 
   /** The run's pool results, in storage order (by shard, then key); getReport sorts them. */
   async *listRunPools(runId: string): AsyncIterableIterator<PoolResult> {
-    if (!runIdPattern.test(runId)) return;
+    if (!isRunId(runId)) return;
     for (const shard of shards()) yield* this.listShard<PoolResult>(runId, shard, POOL_PREFIX);
   }
 
   async *listRunClusters(runId: string): AsyncIterableIterator<ClusterResult> {
-    if (!runIdPattern.test(runId)) return;
+    if (!isRunId(runId)) return;
     for (const shard of shards()) yield* this.listShard<ClusterResult>(runId, shard, CLUSTER_PREFIX);
   }
 
@@ -614,7 +623,8 @@ export class RunStore {
     // The 16 shards are independent partitions: read them in parallel.
     await forEachLimited(shards(), this.concurrency, async (shard) => {
       for await (const pool of this.listShard<PoolResult>(runId, shard, POOL_PREFIX)) pools.push(pool);
-      for await (const cluster of this.listShard<ClusterResult>(runId, shard, CLUSTER_PREFIX)) clusters.push(cluster);
+      for await (const cluster of this.listShard<ClusterResult>(runId, shard, CLUSTER_PREFIX))
+        clusters.push(cluster);
     });
     return {
       schemaVersion: 1,
@@ -656,7 +666,7 @@ export class RunStore {
     for (const pool of pools) {
       const partitionKey = subscriptionPartition(pool.id, pool.subscriptionId);
       let partition = byPartition.get(partitionKey);
-      if (!partition) byPartition.set(partitionKey, (partition = new Map()));
+      if (!partition) byPartition.set(partitionKey, (partition = new Map<string, PoolResult>()));
       partition.set(resourceIdKey(pool.id), pool); // the same pool twice (other casing): the last wins
     }
 
@@ -756,20 +766,26 @@ export class RunStore {
 
   /** Submits upserts/deletes as transactions: per partition, ≤ 100 entities and ≤ 4 MiB each, `concurrency` at a time. */
   private async submit(client: TableClient, actions: TransactionAction[]): Promise<void> {
-    const byPartition = new Map<string, TransactionAction[]>();
+    // Keyed by row as well: a transaction may not touch one entity twice, so for a repeated key the last wins.
+    const byPartition = new Map<string, Map<string, TransactionAction>>();
     for (const action of actions) {
-      const partitionKey = action[1].partitionKey;
-      let list = byPartition.get(partitionKey);
-      if (!list) byPartition.set(partitionKey, (list = []));
-      list.push(action);
+      const { partitionKey, rowKey } = action[1];
+      let partition = byPartition.get(partitionKey);
+      if (!partition) byPartition.set(partitionKey, (partition = new Map<string, TransactionAction>()));
+      partition.delete(rowKey);
+      partition.set(rowKey, action);
     }
     const batches: TransactionAction[][] = [];
-    for (const list of byPartition.values()) {
+    for (const partition of byPartition.values()) {
+      const list = [...partition.values()];
       let batch: TransactionAction[] = [];
       let bytes = 0;
       for (const action of list) {
         const size = estimateOperationBytes(action);
-        if (batch.length === MAX_TRANSACTION_ENTITIES || (batch.length > 0 && bytes + size > TRANSACTION_BUDGET_IN_BYTES)) {
+        if (
+          batch.length === MAX_TRANSACTION_ENTITIES ||
+          (batch.length > 0 && bytes + size > TRANSACTION_BUDGET_IN_BYTES)
+        ) {
           batches.push(batch);
           batch = [];
           bytes = 0;
@@ -820,7 +836,11 @@ function toRunRecord(entity: StoredEntity): RunRecord {
       unknown: 0,
     },
     errors: unpackJson<ScopeError[]>(entity, 'errors') ?? [],
-    progress: unpackJson<RunProgress>(entity, 'progress') ?? { pagesRead: 0, clustersRead: 0, poolsJudged: 0 },
+    progress: unpackJson<RunProgress>(entity, 'progress') ?? {
+      pagesRead: 0,
+      clustersRead: 0,
+      poolsJudged: 0,
+    },
     scope: unpackJson<RunRecord['scope']>(entity, 'scope') ?? { subscriptions: null, managementGroups: null },
   };
   const email = unpackJson<unknown>(entity, 'email');
@@ -849,7 +869,10 @@ function shards(): number[] {
   return Array.from({ length: FINDINGS_SHARDS }, (_, i) => i);
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; stops starting new ones after the first failure. */
+/**
+ * Runs `fn` over `items` with at most `limit` in flight. After a failure it starts nothing new, waits for
+ * what is in flight (so nothing writes behind the caller's back), then throws the first error.
+ */
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failed = false;
@@ -864,5 +887,7 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }

@@ -29,7 +29,9 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 export function encodeKey(s: string): string {
   if (LONE_SURROGATE.test(s)) {
     // Buffer.from would turn every lone surrogate into U+FFFD, so two different strings could collide.
-    throw new RangeError(`Cannot make a table key of a string with a lone UTF-16 surrogate: ${JSON.stringify(s)}`);
+    throw new RangeError(
+      `Cannot make a table key of a string with a lone UTF-16 surrogate: ${JSON.stringify(s)}`,
+    );
   }
   let out = '';
   for (const ch of s) {
@@ -37,7 +39,8 @@ export function encodeKey(s: string): string {
       out += ch;
       continue;
     }
-    for (const byte of Buffer.from(ch, 'utf8')) out += ESCAPE + byte.toString(16).toUpperCase().padStart(2, '0');
+    for (const byte of Buffer.from(ch, 'utf8'))
+      out += ESCAPE + byte.toString(16).toUpperCase().padStart(2, '0');
   }
   if (out.length > MAX_KEY_LENGTH) {
     throw new RangeError(
@@ -50,11 +53,12 @@ export function encodeKey(s: string): string {
 /** The inverse of encodeKey. */
 export function decodeKey(key: string): string {
   const bytes: number[] = [];
-  for (let i = 0; i < key.length; ) {
+  for (let i = 0; i < key.length;) {
     const ch = key[i] as string;
     if (ch === ESCAPE) {
       const hex = key.slice(i + 1, i + 3);
-      if (!/^[0-9A-F]{2}$/.test(hex)) throw new RangeError(`Not an encoded table key: ${JSON.stringify(key)}`);
+      if (!/^[0-9A-F]{2}$/.test(hex))
+        throw new RangeError(`Not an encoded table key: ${JSON.stringify(key)}`);
       bytes.push(Number.parseInt(hex, 16));
       i += 3;
     } else {
@@ -107,7 +111,8 @@ export function isRunId(value: string): boolean {
  * `random` (6 lowercase hex digits) makes IDs reproducible in tests.
  */
 export function newRunId(now: Date, random: string = randomBytes(3).toString('hex')): string {
-  if (!/^[0-9a-f]{6}$/.test(random)) throw new RangeError(`random must be 6 lowercase hex digits; got "${random}"`);
+  if (!/^[0-9a-f]{6}$/.test(random))
+    throw new RangeError(`random must be 6 lowercase hex digits; got "${random}"`);
   if (Number.isNaN(now.getTime())) throw new RangeError('newRunId needs a valid date');
   const stamp = now.toISOString(); // 2026-11-29T04:34:20.123Z
   const compact = `${stamp.slice(0, 4)}${stamp.slice(5, 7)}${stamp.slice(8, 10)}T${stamp.slice(11, 13)}${stamp.slice(14, 16)}${stamp.slice(17, 19)}Z`;

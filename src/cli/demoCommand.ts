@@ -14,7 +14,6 @@ import { summaryText } from '../render/summaryText';
 import type { CliIo } from './main';
 import { createProgressDisplay } from './progress';
 
-
 export async function demoCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -39,7 +38,11 @@ export async function demoCommand(args: string[], io: CliIo): Promise<number> {
       logHandler: (_level, ...message) => progress.log(message.map(String).join(' ')),
     });
     await handler(
-      { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: '', next: '', lastUpdated: '' } },
+      {
+        isPastDue: false,
+        schedule: { adjustForDST: true },
+        scheduleStatus: { last: '', next: '', lastUpdated: '' },
+      },
       context,
     );
     progress.done();

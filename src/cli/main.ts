@@ -87,11 +87,16 @@ async function reportCommand(args: string[], io: CliIo): Promise<number> {
     io.stderr.write(values.run ? `No stored run ${values.run}.\n` : 'No completed run is stored yet.\n');
     return EXIT.failed;
   }
-  io.stdout.write(values.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${summaryText(report)}\n`);
+  io.stdout.write(
+    values.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${summaryText(report)}\n`,
+  );
   return EXIT.ok;
 }
 
-export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
   const [command, ...args] = argv;
   try {
     switch (command) {

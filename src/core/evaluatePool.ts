@@ -73,7 +73,8 @@ function replacePoolCommand(ctx: PoolContext, osType: 'Linux' | 'Windows', osSku
 
 /** Arm64 VM sizes carry a `p` in their feature letters (Standard_D4ps_v5, Standard_E8pds_v6). */
 export function isArm64VmSize(vmSize: string | null): boolean {
-  return !!vmSize && /^Standard_[A-Z]+\d+[a-z]*p[a-z]*_v\d+/.test(vmSize);
+  // Feature letters come after the core count, so the family letters (e.g. NP) never match the `p`.
+  return !!vmSize && /^Standard_[A-Z]+\d+[A-Z]*p[A-Z]*_v\d+/i.test(vmSize);
 }
 
 /** Confidential VM sizes (AMD SEV-SNP and Intel TDX): DCasv5, ECadsv5, DCesv5, ECedsv5 and their kin. */
@@ -99,7 +100,11 @@ function isoDay(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
 
-function featureFindings(ctx: PoolContext, os: OperatingSystem, k8s: [number, number, number] | null): Finding[] {
+function featureFindings(
+  ctx: PoolContext,
+  os: OperatingSystem,
+  k8s: [number, number, number] | null,
+): Finding[] {
   const { pool } = ctx;
   const out: Finding[] = [];
   const linuxSkus = 'create the pool with `--os-sku AzureLinux3`';
@@ -309,7 +314,13 @@ export function evaluatePool(
 
   if (fipsBySku) findings.push(...featureFindings(ctx, os, k8s));
 
-  if (fipsOn && osType === 'Linux' && os.fips === 'opt-in' && pool.nodeImageVersion && !/fips/i.test(pool.nodeImageVersion)) {
+  if (
+    fipsOn &&
+    osType === 'Linux' &&
+    os.fips === 'opt-in' &&
+    pool.nodeImageVersion &&
+    !/fips/i.test(pool.nodeImageVersion)
+  ) {
     findings.push(
       finding(
         'NODE_IMAGE_NOT_FIPS',

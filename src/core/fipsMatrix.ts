@@ -117,7 +117,8 @@ export class MatrixError extends Error {
 /** The matrix shipped with this version of the auditor, validated once. */
 export const builtInMatrix: FipsMatrix = (() => {
   const parsed = fipsMatrixSchema.safeParse(builtInMatrixJson);
-  if (!parsed.success) throw new MatrixError('The built-in FIPS matrix is invalid', formatIssues(parsed.error));
+  if (!parsed.success)
+    throw new MatrixError('The built-in FIPS matrix is invalid', formatIssues(parsed.error));
   return parsed.data;
 })();
 
@@ -128,7 +129,10 @@ export const builtInMatrix: FipsMatrix = (() => {
 export function applyMatrixOverride(base: FipsMatrix, override: unknown, origin: string): FipsMatrix {
   const parsedOverride = fipsMatrixOverrideSchema.safeParse(override);
   if (!parsedOverride.success) {
-    throw new MatrixError(`The FIPS matrix override ${origin} is invalid`, formatIssues(parsedOverride.error));
+    throw new MatrixError(
+      `The FIPS matrix override ${origin} is invalid`,
+      formatIssues(parsedOverride.error),
+    );
   }
   const o = parsedOverride.data;
   const merged = {
@@ -184,8 +188,9 @@ export function resolveOs(
     const osType = (pool.osType ?? 'Linux').toLowerCase() === 'windows' ? 'Windows' : 'Linux';
     const candidates = matrix.defaultOsSku[osType];
     const pick =
-      candidates.find((c) => (kubernetesVersion ? inRange(kubernetesVersion, c.kubernetes) : !c.kubernetes?.below)) ??
-      candidates[candidates.length - 1];
+      candidates.find((c) =>
+        kubernetesVersion ? inRange(kubernetesVersion, c.kubernetes) : !c.kubernetes?.below,
+      ) ?? candidates[candidates.length - 1];
     if (!pick) return null;
     osSku = pick.osSku;
     defaulted = true;
@@ -201,7 +206,9 @@ export function resolveOs(
   };
   if (sku.releases.length === 1) return releaseOs(sku.releases[0]!.os);
 
-  const image = pool.nodeImageVersion ?? '';
+  // Only a FIPS image names the release a floating SKU gives FIPS pools: the non-FIPS default image
+  // differs (Ubuntu on 1.30 runs 22.04 without FIPS but 20.04 with it), so it would mislead.
+  const image = /fips/i.test(pool.nodeImageVersion ?? '') ? (pool.nodeImageVersion ?? '') : '';
   const byImage = sku.releases.find((r) => {
     const pattern = matrix.operatingSystems[r.os]?.imagePattern;
     return pattern !== undefined && image !== '' && new RegExp(pattern, 'i').test(image);

@@ -92,7 +92,9 @@ export function normalizeCluster(raw: unknown): ClusterRecord {
     resourceGroup: str(raw, 'resourceGroup') ?? match[2]!,
     location: str(raw, 'location') ?? '',
     tags: isObject(tags)
-      ? Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]))
+      ? Object.fromEntries(
+          Object.entries(tags).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+        )
       : {},
     kubernetesVersion: clusterK8s,
     currentKubernetesVersion: str(props, 'currentKubernetesVersion'),

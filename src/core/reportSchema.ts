@@ -27,7 +27,11 @@ export const exemptionSchema = z.object({
 });
 
 export const poolResultSchema = z.object({
-  id: z.string().regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerService\/managedClusters\/[^/]+\/agentPools\/[^/]+$/i),
+  id: z
+    .string()
+    .regex(
+      /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerService\/managedClusters\/[^/]+\/agentPools\/[^/]+$/i,
+    ),
   subscriptionId: z.string(),
   subscriptionName: z.string().optional(),
   resourceGroup: z.string(),

@@ -67,8 +67,7 @@ export interface ClusterRecord {
 
 /** What is known of the latest node image for a pool, and how it was learnt. */
 export type ImageFreshness =
-  | { basis: 'upgradeProfile'; latestNodeImageVersion: string }
-  | { basis: 'buildDate'; reason: string };
+  { basis: 'upgradeProfile'; latestNodeImageVersion: string } | { basis: 'buildDate'; reason: string };
 
 export interface Exemption {
   id: string;

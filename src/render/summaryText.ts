@@ -14,18 +14,27 @@ export function summaryText(report: Report): string {
     `  compliant ${summary.compliant} · noncompliant ${summary.noncompliant} · exempt ${summary.exempt} · unknown ${summary.unknown} (${percent.toFixed(1)}% of judged pools compliant)`,
   ];
   const codes = new Map<string, number>();
-  for (const pool of report.pools) for (const f of pool.findings) codes.set(f.code, (codes.get(f.code) ?? 0) + 1);
-  for (const cluster of report.clusters) for (const f of cluster.findings) codes.set(f.code, (codes.get(f.code) ?? 0) + 1);
+  for (const pool of report.pools)
+    for (const f of pool.findings) codes.set(f.code, (codes.get(f.code) ?? 0) + 1);
+  for (const cluster of report.clusters)
+    for (const f of cluster.findings) codes.set(f.code, (codes.get(f.code) ?? 0) + 1);
   if (codes.size) {
     lines.push('  findings:');
-    for (const [code, count] of [...codes.entries()].sort((a, b) => b[1] - a[1])) lines.push(`    ${code.padEnd(32)} ${count}`);
+    for (const [code, count] of [...codes.entries()].sort((a, b) => b[1] - a[1]))
+      lines.push(`    ${code.padEnd(32)} ${count}`);
   }
   const bad = report.pools.filter((p) => p.status === 'noncompliant' || p.status === 'unknown');
   if (bad.length) {
-    lines.push(`  pools to look at (${bad.length}${bad.length > LISTED_POOLS ? `, first ${LISTED_POOLS}` : ''}):`);
+    lines.push(
+      `  pools to look at (${bad.length}${bad.length > LISTED_POOLS ? `, first ${LISTED_POOLS}` : ''}):`,
+    );
     for (const pool of bad.slice(0, LISTED_POOLS)) {
-      const codesOfPool = pool.findings.filter((f) => f.severity === 'high' || f.code === 'OS_SKU_UNRECOGNIZED' || f.code === 'SCOPE_UNREADABLE');
-      lines.push(`    ${pool.status.padEnd(12)} ${pool.subscriptionName ?? pool.subscriptionId}/${pool.resourceGroup}/${pool.cluster}/${pool.pool}: ${codesOfPool.map((f) => f.code).join(', ')}`);
+      const codesOfPool = pool.findings.filter(
+        (f) => f.severity === 'high' || f.code === 'OS_SKU_UNRECOGNIZED' || f.code === 'SCOPE_UNREADABLE',
+      );
+      lines.push(
+        `    ${pool.status.padEnd(12)} ${pool.subscriptionName ?? pool.subscriptionId}/${pool.resourceGroup}/${pool.cluster}/${pool.pool}: ${codesOfPool.map((f) => f.code).join(', ')}`,
+      );
     }
   }
   if (report.errors.length) {

@@ -16,7 +16,9 @@ let prefixCounter = 0;
 
 function service(extra: Record<string, string> = {}): AuditService {
   prefixCounter += 1;
-  return new AuditService(loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: `t${prefixCounter}audit`, ...extra }));
+  return new AuditService(
+    loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: `t${prefixCounter}audit`, ...extra }),
+  );
 }
 
 /** What the pure evaluator says of the estate, with the latest images the emulator serves. */
@@ -72,7 +74,9 @@ it('audits a 3,000-pool estate over several pages and subscriptions, stores it, 
   const started = Date.now();
   const report = await svc.audit({ trigger: 'cli' });
   const elapsed = Date.now() - started;
-  process.stdout.write(`3,000-pool audit end to end (Resource Graph, upgrade profiles, Azurite): ${elapsed} ms\n`);
+  process.stdout.write(
+    `3,000-pool audit end to end (Resource Graph, upgrade profiles, Azurite): ${elapsed} ms\n`,
+  );
 
   expect(report.run.status).toBe('succeeded');
   expect(report.summary.pools).toBe(3000);
@@ -97,18 +101,21 @@ it('audits a 3,000-pool estate over several pages and subscriptions, stores it, 
 it.each([
   ['with Retry-After', 'retryAfter'],
   ['bare, as Azure documents it', 'bare'],
-] as const)('survives a 429 (%s) in the middle of paging with the same result and no duplicate pools', async (_title, throttle) => {
-  const svc = service();
-  const baseline = await svc.audit({ trigger: 'cli', store: false });
-  const throttledBefore = local.arm.stats.throttled;
-  local.arm.faults.queue.push({ kind: 'graph', page: 2, status: 429, throttle });
-  const report = await svc.audit({ trigger: 'cli' });
-  expect(local.arm.stats.throttled - throttledBefore).toBe(1);
-  expect(report.run.status).toBe('succeeded');
-  expect(idsOf(report)).toEqual(idsOf(baseline));
-  expect(new Set(idsOf(report)).size).toBe(report.pools.length);
-  expect((await svc.store.getReport(report.run.id))?.pools.length).toBe(3000);
-});
+] as const)(
+  'survives a 429 (%s) in the middle of paging with the same result and no duplicate pools',
+  async (_title, throttle) => {
+    const svc = service();
+    const baseline = await svc.audit({ trigger: 'cli', store: false });
+    const throttledBefore = local.arm.stats.throttled;
+    local.arm.faults.queue.push({ kind: 'graph', page: 2, status: 429, throttle });
+    const report = await svc.audit({ trigger: 'cli' });
+    expect(local.arm.stats.throttled - throttledBefore).toBe(1);
+    expect(report.run.status).toBe('succeeded');
+    expect(idsOf(report)).toEqual(idsOf(baseline));
+    expect(new Set(idsOf(report)).size).toBe(report.pools.length);
+    expect((await svc.store.getReport(report.run.id))?.pools.length).toBe(3000);
+  },
+);
 
 it('marks the run partial when one subscription cannot be read, reports its pools unknown and keeps their good state', async () => {
   const subscriptions = estate.subscriptions.map((s) => s.subscriptionId);
@@ -121,11 +128,15 @@ it('marks the run partial when one subscription cannot be read, reports its pool
   const second = await svc.audit({ trigger: 'cli' });
 
   expect(second.run.status).toBe('partial');
-  expect(second.errors).toEqual([expect.objectContaining({ scope: `/subscriptions/${failing}`, code: 'AuthorizationFailed' })]);
+  expect(second.errors).toEqual([
+    expect.objectContaining({ scope: `/subscriptions/${failing}`, code: 'AuthorizationFailed' }),
+  ]);
   const ofFailing = (r: Report) => r.pools.filter((p) => p.subscriptionId === failing.toLowerCase());
   expect(ofFailing(second).length).toBe(ofFailing(first).length);
   expect(ofFailing(second).length).toBeGreaterThan(0);
-  expect(ofFailing(second).every((p) => p.status === 'unknown' && p.findings[0]?.code === 'SCOPE_UNREADABLE')).toBe(true);
+  expect(
+    ofFailing(second).every((p) => p.status === 'unknown' && p.findings[0]?.code === 'SCOPE_UNREADABLE'),
+  ).toBe(true);
   const others = (r: Report) => r.pools.filter((p) => p.subscriptionId !== failing.toLowerCase());
   expect(others(second).map((p) => [p.id, p.status])).toEqual(others(first).map((p) => [p.id, p.status]));
   expect(second.summary.pools).toBe(3000);
@@ -134,7 +145,9 @@ it('marks the run partial when one subscription cannot be read, reports its pool
   for await (const state of svc.store.listPoolStates({ subscriptionId: failing })) states.push(state);
   expect(states.length).toBe(ofFailing(first).length);
   const firstStatus = new Map(ofFailing(first).map((p) => [p.id.toLowerCase(), p.status]));
-  expect(states.every((s) => s.lastRunId === first.run.id && s.status === firstStatus.get(s.id.toLowerCase()))).toBe(true);
+  expect(
+    states.every((s) => s.lastRunId === first.run.id && s.status === firstStatus.get(s.id.toLowerCase())),
+  ).toBe(true);
 });
 
 it('overwrites a run retried with the same run ID instead of duplicating it', async () => {
@@ -161,5 +174,7 @@ it('runs one of two audits started together and refuses the other', async () => 
   expect(rejected).toHaveLength(1);
   expect(rejected[0]!.reason).toBeInstanceOf(AuditInProgressError);
   // The lease is released afterwards: the next audit runs.
-  await expect(svc.audit({ trigger: 'cli', store: true })).resolves.toMatchObject({ run: { status: 'succeeded' } });
+  await expect(svc.audit({ trigger: 'cli', store: true })).resolves.toMatchObject({
+    run: { status: 'succeeded' },
+  });
 });

@@ -16,8 +16,14 @@ const half = Math.floor(estate.clusters.length / 2);
 const aksList = join(dir, 'aks-list.json');
 const graph = join(dir, 'graph.json');
 const all = join(dir, 'all.json');
-writeFileSync(aksList, JSON.stringify(toAzAksListExport({ ...estate, clusters: estate.clusters.slice(0, half) })));
-writeFileSync(graph, JSON.stringify(toGraphQueryExport({ ...estate, clusters: estate.clusters.slice(half) })));
+writeFileSync(
+  aksList,
+  JSON.stringify(toAzAksListExport({ ...estate, clusters: estate.clusters.slice(0, half) })),
+);
+writeFileSync(
+  graph,
+  JSON.stringify(toGraphQueryExport({ ...estate, clusters: estate.clusters.slice(half) })),
+);
 writeFileSync(all, JSON.stringify(toAzAksListExport(estate)));
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,7 +59,9 @@ it('audits an az aks list export with --json: exit 0, only the report on stdout,
 });
 
 it('audits several exports of mixed casing as one estate', async () => {
-  const split = JSON.parse((await run(['audit', '--input', aksList, '--input', graph, '--no-store', '--json'])).stdout) as Report;
+  const split = JSON.parse(
+    (await run(['audit', '--input', aksList, '--input', graph, '--no-store', '--json'])).stdout,
+  ) as Report;
   const whole = JSON.parse((await run(['audit', '--input', all, '--no-store', '--json'])).stdout) as Report;
   expect(split.summary).toEqual(whole.summary);
   expect(split.pools.map((p) => [p.id, p.status])).toEqual(whole.pools.map((p) => [p.id, p.status]));
@@ -74,11 +82,26 @@ it('exits 3 with --fail-on noncompliant when noncompliant pools were found', asy
 it.each([
   ['an unknown command', ['frobnicate'], {}, /Unknown command "frobnicate"/],
   ['an unknown option', ['audit', '--frob'], {}, /Unknown option '--frob'/],
-  ['a bad --fail-on', ['audit', '--input', all, '--no-store', '--fail-on', 'always'], {}, /--fail-on takes "noncompliant"/],
+  [
+    'a bad --fail-on',
+    ['audit', '--input', all, '--no-store', '--fail-on', 'always'],
+    {},
+    /--fail-on takes "noncompliant"/,
+  ],
   ['a missing input file', ['audit', '--input', join(dir, 'nope.json'), '--no-store'], {}, /cannot be read/],
   ['an input that is not JSON', ['audit', '--input', __filename, '--no-store'], {}, /is not valid JSON/],
-  ['a bad setting', ['audit', '--input', all, '--no-store'], { AZURE_CLOUD: 'Mars' }, /AZURE_CLOUD must be one of .*example: AZURE_CLOUD=/],
-  ['storage needed but not set', ['audit', '--input', all], {}, /AUDIT_TABLES_ENDPOINT or AUDIT_TABLES_CONNECTION_STRING must be set/],
+  [
+    'a bad setting',
+    ['audit', '--input', all, '--no-store'],
+    { AZURE_CLOUD: 'Mars' },
+    /AZURE_CLOUD must be one of .*example: AZURE_CLOUD=/,
+  ],
+  [
+    'storage needed but not set',
+    ['audit', '--input', all],
+    {},
+    /AUDIT_TABLES_ENDPOINT or AUDIT_TABLES_CONNECTION_STRING must be set/,
+  ],
   ['a malformed run ID', ['report', '--run', 'latest; drop'], {}, /--run must be a run ID/],
 ])('exits 2 for %s, saying what is wrong', async (_title, args, env, message) => {
   const result = await run(args, env);

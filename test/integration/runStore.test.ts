@@ -37,6 +37,12 @@ const SUBSCRIPTIONS = [
   '0B1F6471-1BF0-4DDA-AEC3-555555555555',
 ];
 
+function subscriptionAt(i: number): string {
+  const subscription = SUBSCRIPTIONS[i % SUBSCRIPTIONS.length];
+  if (subscription === undefined) throw new Error('unreachable: the index is taken modulo the length');
+  return subscription;
+}
+
 const FIPS_DISABLED: Finding = {
   code: 'FIPS_DISABLED',
   severity: 'high',
@@ -59,7 +65,7 @@ function makePool(
   overrides: Partial<PoolResult> & { subscription?: string; clusterName?: string; poolName?: string } = {},
 ): PoolResult {
   const { subscription: sub, clusterName, poolName, ...rest } = overrides;
-  const subscriptionId = sub ?? (SUBSCRIPTIONS[i % SUBSCRIPTIONS.length] as string);
+  const subscriptionId = sub ?? subscriptionAt(i);
   const cluster = clusterName ?? `aks-${Math.floor(i / 4)}`;
   const pool = poolName ?? `np${i % 4}x${i}`;
   const statuses: PoolStatus[] = ['compliant', 'noncompliant', 'exempt', 'unknown'];
@@ -103,11 +109,21 @@ function makeRun(id: string, overrides: Partial<RunRecord> = {}): RunRecord {
     id,
     trigger: 'timer',
     status: 'succeeded',
-    startedAt: new Date(Date.parse(`${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T00:00:00Z`)).toISOString(),
+    startedAt: new Date(
+      Date.parse(`${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T00:00:00Z`),
+    ).toISOString(),
     finishedAt: null,
     cloud: 'AzureCloud',
     matrix: { version: '2026-06-16', sources: ['https://learn.microsoft.com/azure/aks/enable-fips-nodes'] },
-    summary: { subscriptions: 1, clusters: 2, pools: 3, compliant: 1, noncompliant: 1, exempt: 0, unknown: 1 },
+    summary: {
+      subscriptions: 1,
+      clusters: 2,
+      pools: 3,
+      compliant: 1,
+      noncompliant: 1,
+      exempt: 0,
+      unknown: 1,
+    },
     errors: [],
     progress: { pagesRead: 1, clustersRead: 2, poolsJudged: 3 },
     scope: { subscriptions: null, managementGroups: null },
@@ -136,10 +152,12 @@ describe('RunStore tables', () => {
   });
 
   it('refuses a bad configuration with a clear message', () => {
-    expect(() => new RunStore({ tablePrefix: 'fips-audit', connectionString: azurite.connectionString })).toThrow(
-      /tablePrefix/,
+    expect(
+      () => new RunStore({ tablePrefix: 'fips-audit', connectionString: azurite.connectionString }),
+    ).toThrow(/tablePrefix/);
+    expect(() => new RunStore({ tablePrefix: 'fipsaudit' })).toThrow(
+      /exactly one of connectionString or endpoint/,
     );
-    expect(() => new RunStore({ tablePrefix: 'fipsaudit' })).toThrow(/exactly one of connectionString or endpoint/);
   });
 });
 
@@ -147,7 +165,10 @@ describe('runs', () => {
   it('reads back an upserted run, and its later update', async () => {
     const store = await freshStore();
     const id = newRunId(new Date('2026-11-29T04:34:20Z'), 'aaaaaa');
-    const run = makeRun(id, { status: 'running', scope: { subscriptions: [SUBSCRIPTIONS[0] as string], managementGroups: null } });
+    const run = makeRun(id, {
+      status: 'running',
+      scope: { subscriptions: [subscriptionAt(0)], managementGroups: null },
+    });
     await store.upsertRun(run);
     expect(await store.getRun(id)).toStrictEqual(run);
 
@@ -190,16 +211,15 @@ describe('runs', () => {
     const days = ['2026-08-01', '2026-09-15', '2026-10-01', '2026-11-01', '2026-11-29'];
     const ids = days.map((d, i) => newRunId(new Date(`${d}T06:00:00Z`), `00000${i}`));
     // Written out of order: the order comes from the keys, not from insertion.
-    for (const i of [2, 0, 4, 1, 3]) await store.upsertRun(makeRun(ids[i] as string, { status: i === 4 ? 'running' : 'succeeded' }));
+    for (const i of [2, 0, 4, 1, 3])
+      await store.upsertRun(makeRun(ids[i] as string, { status: i === 4 ? 'running' : 'succeeded' }));
 
     const all = await collect(store.listRuns());
     expect(all.map((r) => r.id)).toEqual([...ids].reverse());
     expect((await collect(store.listRuns({ top: 2 }))).map((r) => r.id)).toEqual([ids[4], ids[3]]);
-    expect((await collect(store.listRuns({ since: new Date('2026-10-01T06:00:00.500Z') }))).map((r) => r.id)).toEqual([
-      ids[4],
-      ids[3],
-      ids[2],
-    ]);
+    expect(
+      (await collect(store.listRuns({ since: new Date('2026-10-01T06:00:00.500Z') }))).map((r) => r.id),
+    ).toEqual([ids[4], ids[3], ids[2]]);
     expect(await collect(store.listRuns({ top: 0 }))).toEqual([]);
     expect((await store.getLatestRun())?.id).toBe(ids[4]);
     expect((await store.getLatestRun({ statuses: ['succeeded', 'partial'] }))?.id).toBe(ids[3]);
@@ -213,13 +233,19 @@ describe('per-run results', () => {
     const runId = newRunId(new Date('2026-11-29T06:00:00Z'), 'cccccc');
     const pools = Array.from({ length: 3000 }, (_, i) => makePool(i));
     const clusters: ClusterResult[] = Array.from({ length: 750 }, (_, i) => ({
-      id: clusterId(SUBSCRIPTIONS[i % SUBSCRIPTIONS.length] as string, `aks-${i}`),
+      id: clusterId(subscriptionAt(i), `aks-${i}`),
       findings: i % 10 === 0 ? [{ ...IMAGE_OUTDATED, code: 'NODE_AUTOPROVISIONING_UNAUDITED' }] : [],
     }));
     const run = makeRun(runId, {
       status: 'partial',
       finishedAt: '2026-11-29T06:05:00.000Z',
-      errors: [{ scope: '/providers/Microsoft.Management/managementGroups/mg', code: 'AuthorizationFailed', message: 'x' }],
+      errors: [
+        {
+          scope: '/providers/Microsoft.Management/managementGroups/mg',
+          code: 'AuthorizationFailed',
+          message: 'x',
+        },
+      ],
     });
     await store.upsertRun(run);
 
@@ -227,7 +253,12 @@ describe('per-run results', () => {
     await store.replaceRunResults(runId, [...pools].reverse(), clusters);
     timing('replaceRunResults 3,000 pools + 750 clusters', t);
     t = Date.now();
-    await store.updatePoolStates(runId, new Date('2026-11-29T06:00:00Z'), pools, (p) => `/subscriptions/${p.subscriptionId}`);
+    await store.updatePoolStates(
+      runId,
+      new Date('2026-11-29T06:00:00Z'),
+      pools,
+      (p) => `/subscriptions/${p.subscriptionId}`,
+    );
     timing('updatePoolStates 3,000 pools (all new)', t);
     t = Date.now();
     const report = await store.getReport(runId);
@@ -252,7 +283,7 @@ describe('per-run results', () => {
     expect(await collect(store.listRunPools(runId))).toHaveLength(3000);
     expect(await collect(store.listRunClusters(runId))).toHaveLength(750);
     expect((await collect(store.listPoolStates())).length).toBe(3000);
-    expect((await collect(store.listPoolStates({ subscriptionId: SUBSCRIPTIONS[1] as string }))).length).toBe(600);
+    expect((await collect(store.listPoolStates({ subscriptionId: subscriptionAt(1) }))).length).toBe(600);
     expect(store.stats.transactions).toBeGreaterThan(0);
     expect(store.stats.requests).toBeGreaterThanOrEqual(store.stats.transactions);
     expect(store.stats.entitiesWritten).toBeGreaterThanOrEqual(3000 + 750 + 3000 + 3000);
@@ -266,7 +297,9 @@ describe('per-run results', () => {
     await store.upsertRun(makeRun(runId));
     await store.upsertRun(makeRun(other));
     await store.appendRunResults(runId, first.slice(0, 200), []);
-    await store.appendRunResults(runId, first.slice(200), [{ id: clusterId(SUBSCRIPTIONS[0] as string, 'gone'), findings: [] }]);
+    await store.appendRunResults(runId, first.slice(200), [
+      { id: clusterId(subscriptionAt(0), 'gone'), findings: [] },
+    ]);
     await store.replaceRunResults(other, first.slice(0, 10), []);
 
     // The retry: some pools gone, some changed (other casing of the same ID), some new.
@@ -289,12 +322,17 @@ describe('per-run results', () => {
   it('round-trips IDs with /, #, ?, quotes and unicode', async () => {
     const store = await freshStore();
     const runId = newRunId(new Date('2026-11-29T06:00:00Z'), 'ffffff');
-    const sub = SUBSCRIPTIONS[0] as string;
+    const sub = subscriptionAt(0);
     const names = ['a#b', 'q?x', "it's", 'back\\slash', 'ünï名前🚀', 'sp ace%2F', 'slash/inside'];
     const pools = names.map((n, i) => makePool(i, { subscription: sub, clusterName: `c-${n}`, poolName: n }));
     await store.upsertRun(makeRun(runId));
     await store.replaceRunResults(runId, pools, [{ id: clusterId(sub, 'c-#?/ü'), findings: [] }]);
-    await store.updatePoolStates(runId, new Date('2026-11-29T06:00:00Z'), pools, () => `/subscriptions/${sub}`);
+    await store.updatePoolStates(
+      runId,
+      new Date('2026-11-29T06:00:00Z'),
+      pools,
+      () => `/subscriptions/${sub}`,
+    );
 
     const report = await store.getReport(runId);
     expect(report?.pools).toStrictEqual([...pools].sort(byId));
@@ -303,7 +341,12 @@ describe('per-run results', () => {
     expect(states.map((s) => s.id).sort()).toEqual(pools.map((p) => p.id).sort());
     for (const pool of pools) {
       expect(await store.getPoolHistory(pool.id)).toEqual([
-        { runId, at: '2026-11-29T06:00:00.000Z', status: pool.status, codes: pool.findings.map((f) => f.code).sort() },
+        {
+          runId,
+          at: '2026-11-29T06:00:00.000Z',
+          status: pool.status,
+          codes: pool.findings.map((f) => f.code).sort(),
+        },
       ]);
     }
   });
@@ -370,7 +413,10 @@ describe('audit lease', () => {
     expect(await store.releaseAuditLease(runA)).toBe(false);
     expect(await store.acquireAuditLease(runA, { ttlInMs, now })).toEqual({ acquired: true });
     expect(await store.releaseAuditLease(runB)).toBe(false);
-    expect(await store.acquireAuditLease(runB, { ttlInMs, now })).toMatchObject({ acquired: false, holderRunId: runA });
+    expect(await store.acquireAuditLease(runB, { ttlInMs, now })).toMatchObject({
+      acquired: false,
+      holderRunId: runA,
+    });
     expect(await store.releaseAuditLease(runA)).toBe(true);
     expect(await store.acquireAuditLease(runB, { ttlInMs, now })).toEqual({ acquired: true });
   });
@@ -379,12 +425,21 @@ describe('audit lease', () => {
 describe('pool states and history', () => {
   it('keeps firstSeen, tracks noncompliantSince and records one history entry per transition', async () => {
     const store = await freshStore();
-    const sub = SUBSCRIPTIONS[2] as string;
+    const sub = subscriptionAt(2);
     const base = makePool(0, { subscription: sub, clusterName: 'aks-hist', poolName: 'np1' });
-    const steady = makePool(1, { subscription: sub, clusterName: 'aks-hist', poolName: 'np2', status: 'compliant', findings: [] });
-    const times = ['2026-11-27T06:00:00Z', '2026-11-28T06:00:00Z', '2026-11-29T06:00:00Z', '2026-11-30T06:00:00Z'].map(
-      (t) => new Date(t),
-    );
+    const steady = makePool(1, {
+      subscription: sub,
+      clusterName: 'aks-hist',
+      poolName: 'np2',
+      status: 'compliant',
+      findings: [],
+    });
+    const times = [
+      '2026-11-27T06:00:00Z',
+      '2026-11-28T06:00:00Z',
+      '2026-11-29T06:00:00Z',
+      '2026-11-30T06:00:00Z',
+    ].map((t) => new Date(t));
     const runs = times.map((t, i) => newRunId(t, `00000${i}`));
     const scope = () => `/subscriptions/${sub}`;
     const noncompliant = { ...base, status: 'noncompliant' as const, findings: [FIPS_DISABLED] };
@@ -392,8 +447,15 @@ describe('pool states and history', () => {
     // Run 1: both new; np1 noncompliant.
     await store.updatePoolStates(runs[0] as string, times[0] as Date, [noncompliant, steady], scope);
     // Run 2: np1 still noncompliant (no transition), np2 unchanged. The ID comes in other casing.
-    await store.updatePoolStates(runs[1] as string, times[1] as Date, [{ ...noncompliant, id: noncompliant.id.toUpperCase() }, steady], scope);
-    let state = (await collect(store.listPoolStates({ subscriptionId: sub }))).find((s) => s.id.toLowerCase() === base.id.toLowerCase());
+    await store.updatePoolStates(
+      runs[1] as string,
+      times[1] as Date,
+      [{ ...noncompliant, id: noncompliant.id.toUpperCase() }, steady],
+      scope,
+    );
+    let state = (await collect(store.listPoolStates({ subscriptionId: sub }))).find(
+      (s) => s.id.toLowerCase() === base.id.toLowerCase(),
+    );
     expect(state).toMatchObject({
       status: 'noncompliant',
       codes: ['FIPS_DISABLED'],
@@ -427,11 +489,20 @@ describe('pool states and history', () => {
       snapshot: again,
     });
     const afterFix = states.find((s) => s.id === steady.id);
-    expect(afterFix).toMatchObject({ lastRunId: runs[1], lastSeen: '2026-11-28T06:00:00.000Z', noncompliantSince: null });
+    expect(afterFix).toMatchObject({
+      lastRunId: runs[1],
+      lastSeen: '2026-11-28T06:00:00.000Z',
+      noncompliantSince: null,
+    });
 
     const history = await store.getPoolHistory(base.id.toUpperCase());
     expect(history).toEqual([
-      { runId: runs[3], at: '2026-11-30T06:00:00.000Z', status: 'noncompliant', codes: ['FIPS_DISABLED', 'NODE_IMAGE_OUTDATED'] },
+      {
+        runId: runs[3],
+        at: '2026-11-30T06:00:00.000Z',
+        status: 'noncompliant',
+        codes: ['FIPS_DISABLED', 'NODE_IMAGE_OUTDATED'],
+      },
       { runId: runs[2], at: '2026-11-29T06:00:00.000Z', status: 'compliant', codes: [] },
       { runId: runs[0], at: '2026-11-27T06:00:00.000Z', status: 'noncompliant', codes: ['FIPS_DISABLED'] },
     ]);

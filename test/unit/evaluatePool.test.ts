@@ -181,7 +181,7 @@ const SKU_ROWS: SkuRow[] = [
     'Ubuntu 20.04',
   ],
   [
-    'resolves floating Ubuntu on 1.35 without FIPS by its 20.04 node image',
+    'resolves floating Ubuntu without FIPS by Kubernetes version, not by its non-FIPS node image',
     on('1.35.1', {
       osSku: 'Ubuntu',
       enableFips: false,
@@ -189,7 +189,18 @@ const SKU_ROWS: SkuRow[] = [
     }),
     'noncompliant',
     ['FIPS_DISABLED'],
-    'resolved to Ubuntu 20.04 by its node image',
+    'resolved to Ubuntu 22.04 by its Kubernetes version',
+  ],
+  [
+    'names the FIPS release a non-FIPS Ubuntu 1.30 pool would get (20.04), not its 22.04 default image',
+    on('1.30.4', {
+      osSku: 'Ubuntu',
+      enableFips: null,
+      nodeImageVersion: 'AKSUbuntu-2204gen2containerd-202611.20.0',
+    }),
+    'noncompliant',
+    ['FIPS_DISABLED'],
+    'resolved to Ubuntu 20.04 by its Kubernetes version',
   ],
   // Ubuntu2204
   ['treats Ubuntu2204 with FIPS and a FIPS image as compliant', { osSku: 'Ubuntu2204' }, 'compliant', []],
@@ -781,6 +792,16 @@ describe('evaluatePool: features that cannot be combined with FIPS', () => {
       ['OS_NOT_FIPS_CAPABLE'],
     ],
     ['accepts Trusted Launch on Ubuntu2204', { osSku: 'Ubuntu2204', trustedLaunch: true }, []],
+    [
+      'accepts Trusted Launch on AzureLinuxOSGuard (its only image is Gen2 FIPS Trusted Launch)',
+      { osSku: 'AzureLinuxOSGuard', trustedLaunch: true, nodeImageVersion: IMG.osGuard },
+      [],
+    ],
+    [
+      'accepts Trusted Launch on AzureContainerLinux (it requires Trusted Launch)',
+      { osSku: 'AzureContainerLinux', trustedLaunch: true, nodeImageVersion: IMG.containerLinuxFips },
+      [],
+    ],
     [
       'accepts Trusted Launch on floating Ubuntu resolved to 22.04 (1.35)',
       on('1.35.1', { osSku: 'Ubuntu', trustedLaunch: true }),

@@ -156,9 +156,11 @@ describe('the built-in matrix', () => {
     expect(arm.map(([k, os]) => [k, os.arm64])).toEqual([['azurelinux3', { fromKubernetes: '1.31' }]]);
   });
 
-  it('combines Trusted Launch and FIPS only on Ubuntu 22.04', () => {
+  // The doc's rule (Ubuntu 22.04 Gen2 only) is the FIPS doc table's; OS Guard and Azure Container Linux are not in
+  // that table and exist only with Trusted Launch, so their FIPS images are Trusted Launch images.
+  it('combines Trusted Launch and FIPS only on Ubuntu 22.04 and the Trusted-Launch-only OSes', () => {
     const tl = Object.entries(builtInMatrix.operatingSystems).filter(([, os]) => os.trustedLaunchWithFips);
-    expect(tl.map(([k]) => k)).toEqual(['ubuntu2204']);
+    expect(tl.map(([k]) => k).sort()).toEqual(['azurecontainerlinux', 'azurelinuxosguard3', 'ubuntu2204']);
   });
 
   // The image names the doc gives as examples must be recognised, each by its own OS only.
