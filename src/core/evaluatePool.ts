@@ -62,12 +62,18 @@ function poolArgs({ cluster, pool }: PoolContext): string {
   return `--subscription ${shellQuote(cluster.subscriptionId)} --resource-group ${shellQuote(cluster.resourceGroup)} --cluster-name ${shellQuote(cluster.name)} --name ${shellQuote(pool.name)}`;
 }
 
-function replacePoolCommand(ctx: PoolContext, osType: 'Linux' | 'Windows', osSku: string): string {
+function replacePoolCommand(
+  ctx: PoolContext,
+  osType: 'Linux' | 'Windows',
+  osSku: string,
+  extraArgs = '',
+): string {
   const { cluster, pool } = ctx;
   const add =
     `az aks nodepool add --subscription ${shellQuote(cluster.subscriptionId)} --resource-group ${shellQuote(cluster.resourceGroup)} ` +
     `--cluster-name ${shellQuote(cluster.name)} --name <newpool> --os-type ${osType} --os-sku ${osSku} --enable-fips-image` +
-    (pool.mode ? ` --mode ${pool.mode}` : '');
+    (pool.mode ? ` --mode ${pool.mode}` : '') +
+    extraArgs;
   return `Create a FIPS pool and move the workloads to it: \`${add}\`, then cordon and drain the old nodes and remove the old pool: \`az aks nodepool delete ${poolArgs(ctx)}\`.`;
 }
 
@@ -103,9 +109,12 @@ function isoDay(date: Date): string {
 function featureFindings(
   ctx: PoolContext,
   os: OperatingSystem,
+  osType: 'Linux' | 'Windows',
   k8s: [number, number, number] | null,
 ): Finding[] {
   const { pool } = ctx;
+  // The SKU a replacement pool should use: the FIPS-capable default of the pool's OS type.
+  const fipsSku = osType === 'Windows' ? 'Windows2022' : 'AzureLinux3';
   const out: Finding[] = [];
   const linuxSkus = 'create the pool with `--os-sku AzureLinux3`';
   if (isArm64VmSize(pool.vmSize)) {
@@ -133,7 +142,7 @@ function featureFindings(
       finding(
         'OS_NOT_FIPS_CAPABLE',
         `Confidential VM size ${pool.vmSize} cannot be combined with FIPS on AKS.`,
-        `Use a non-confidential VM size for FIPS workloads: ${replacePoolCommand(ctx, 'Linux', 'AzureLinux3').replace('--enable-fips-image', '--enable-fips-image --node-vm-size <non-confidential size>')}`,
+        `Use a non-confidential VM size for FIPS workloads: ${replacePoolCommand(ctx, osType, fipsSku, ' --node-vm-size <non-confidential size>')}`,
       ),
     );
   }
@@ -142,7 +151,7 @@ function featureFindings(
       finding(
         'OS_NOT_FIPS_CAPABLE',
         `Pod Sandboxing (workloadRuntime ${pool.workloadRuntime}) cannot be combined with FIPS on AKS.`,
-        `Run FIPS workloads on a pool without Pod Sandboxing: ${replacePoolCommand(ctx, 'Linux', 'AzureLinux3')}`,
+        `Run FIPS workloads on a pool without Pod Sandboxing: ${replacePoolCommand(ctx, osType, fipsSku)}`,
       ),
     );
   }
@@ -151,7 +160,9 @@ function featureFindings(
       finding(
         'OS_NOT_FIPS_CAPABLE',
         `Trusted Launch combines with FIPS only on Ubuntu 22.04 Gen2; this pool runs ${os.name}.`,
-        `Use Ubuntu 22.04 for a Trusted Launch FIPS pool: ${replacePoolCommand(ctx, 'Linux', 'Ubuntu2204')} Otherwise ${linuxSkus} without Trusted Launch.`,
+        osType === 'Windows'
+          ? `Create the Windows pool without Trusted Launch: ${replacePoolCommand(ctx, 'Windows', fipsSku)}`
+          : `Use Ubuntu 22.04 for a Trusted Launch FIPS pool: ${replacePoolCommand(ctx, 'Linux', 'Ubuntu2204', ' --enable-secure-boot --enable-vtpm')} Otherwise ${linuxSkus} without Trusted Launch.`,
       ),
     );
   }
@@ -312,7 +323,7 @@ export function evaluatePool(
     );
   }
 
-  if (fipsBySku) findings.push(...featureFindings(ctx, os, k8s));
+  if (fipsBySku) findings.push(...featureFindings(ctx, os, osType, k8s));
 
   if (
     fipsOn &&
