@@ -1,0 +1,129 @@
+// Every role the auditor identity holds inside the resource group, generated from the one list below.
+// Reader on the audited scopes lives in readerAtSubscription.bicep / readerAtManagementGroup.bicep.
+
+import { builtInRoles } from 'roles.bicep'
+
+@description('Required. Principal (object) ID of the auditor\'s user-assigned managed identity.')
+param principalId string
+
+@description('Required. Name of the storage account holding the Functions host data and the audit tables.')
+param storageAccountName string
+
+@description('Required. Name of the Application Insights component the app reports to.')
+param applicationInsightsName string
+
+@description('Optional. Name of the Azure Communication Services resource; empty when mail does not go through ACS.')
+param communicationServiceName string = ''
+
+@description('Optional. Name of the Key Vault holding the SMTP password; empty when there is none.')
+param keyVaultName string = ''
+
+// One row per assignment: the resource it is scoped to, the role, and why the app needs it.
+var assignments = [
+  {
+    target: 'storage'
+    role: builtInRoles.storageBlobDataOwner
+    why: 'Functions host storage (AzureWebJobsStorage) and the Flex Consumption deployment package'
+  }
+  {
+    target: 'storage'
+    role: builtInRoles.storageTableDataContributor
+    why: 'audit runs, results, pool states and the audit lease (AUDIT_TABLES_ENDPOINT)'
+  }
+  {
+    target: 'applicationInsights'
+    role: builtInRoles.monitoringMetricsPublisher
+    why: 'telemetry ingestion with Entra ID (APPLICATIONINSIGHTS_AUTHENTICATION_STRING)'
+  }
+  {
+    target: 'communication'
+    role: builtInRoles.communicationAndEmailServiceOwner
+    why: 'sending the digest through ACS Email with the managed identity (EMAIL_ENDPOINT)'
+  }
+  {
+    target: 'keyVault'
+    role: builtInRoles.keyVaultSecretsUser
+    why: 'resolving the SMTP_PASSWORD Key Vault reference'
+  }
+]
+
+var enabledTargets = {
+  storage: true
+  applicationInsights: true
+  communication: !empty(communicationServiceName)
+  keyVault: !empty(keyVaultName)
+}
+
+var active = filter(assignments, x => enabledTargets[x.target])
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource communication 'Microsoft.Communication/communicationServices@2023-04-01' existing = {
+  name: empty(communicationServiceName) ? 'unused' : communicationServiceName
+}
+
+resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: empty(keyVaultName) ? 'unused' : keyVaultName
+}
+
+// Bicep needs a resource symbol as scope, so the list is split by target; each loop has the same shape.
+resource storageAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for a in filter(active, x => x.target == 'storage'): {
+    name: guid(storage.id, principalId, a.role)
+    scope: storage
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', a.role)
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      description: 'aks-fips-auditor: ${a.why}'
+    }
+  }
+]
+
+resource applicationInsightsAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for a in filter(active, x => x.target == 'applicationInsights'): {
+    name: guid(applicationInsights.id, principalId, a.role)
+    scope: applicationInsights
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', a.role)
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      description: 'aks-fips-auditor: ${a.why}'
+    }
+  }
+]
+
+resource communicationAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for a in filter(active, x => x.target == 'communication'): {
+    name: guid(communication.id, principalId, a.role)
+    scope: communication
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', a.role)
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      description: 'aks-fips-auditor: ${a.why}'
+    }
+  }
+]
+
+resource keyVaultAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for a in filter(active, x => x.target == 'keyVault'): {
+    name: guid(keyVault.id, principalId, a.role)
+    scope: keyVault
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', a.role)
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      description: 'aks-fips-auditor: ${a.why}'
+    }
+  }
+]
+
+@description('The assignments made, for the deployment record: target and role ID.')
+output ASSIGNED_ROLES array = [for a in active: { target: a.target, roleDefinitionId: a.role }]

@@ -1,0 +1,20 @@
+// The only place a role definition ID appears: every built-in role the auditor's identity is given.
+// IDs are the same in every cloud (Azure RBAC docs, "Understand role definitions"); each was checked
+// against the Azure built-in roles reference, see infra/README.md#roles.
+
+@export()
+@description('Built-in role definition IDs (GUIDs) by role, for the auditor identity and nothing else.')
+var builtInRoles = {
+  // Read every managed cluster and subscription name through Resource Graph and ARM.
+  reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
+  // The audit tables, and the Functions host's own tables.
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  // The Functions host (AzureWebJobsStorage: timer schedule status, locks) and the Flex deployment package.
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  // Application Insights ingestion with Entra ID authentication (local auth disabled).
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  // Sending mail through Azure Communication Services with the managed identity.
+  communicationAndEmailServiceOwner: '09976791-48a7-449e-bb21-39d1a415f350'
+  // Resolving the SMTP password Key Vault reference.
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+}
