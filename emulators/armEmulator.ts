@@ -1,4 +1,4 @@
-// Loopback HTTPS emulator of ARM for the auditor: Resource Graph `resources` and AKS agent pool upgrade profiles.
+// Loopback HTTPS emulator of ARM: Resource Graph `resources`, AKS upgrade profiles, and the subscription and cluster lists.
 
 import { createHash, randomUUID } from 'node:crypto';
 import type http from 'node:http';
@@ -41,9 +41,17 @@ export interface ArmStats {
   graphRequests: number;
   graphRows: number;
   upgradeProfileRequests: number;
+  /** `GET /subscriptions` pages served (the naive baseline's first call). */
+  subscriptionListRequests: number;
+  /** `GET /subscriptions/{id}/providers/Microsoft.ContainerService/managedClusters` pages served. */
+  managedClusterListRequests: number;
   throttled: number;
   unauthorized: number;
+  /** Every request by endpoint, errors included. */
+  requestsByEndpoint: Record<ArmEndpointName, number>;
 }
+
+export type ArmEndpointName = 'graph' | 'upgradeProfile' | 'subscriptions' | 'managedClusters' | 'other';
 
 export interface RequestLogEntry {
   method: string;
@@ -64,11 +72,18 @@ export interface ArmEmulatorOptions {
   quota?: { queries: number; windowInMs: number } | null;
   /** Send `Retry-After` on quota 429s. Default false: Azure documents only the quota headers. */
   quotaRetryAfter?: boolean;
+  /** Subscriptions per `GET /subscriptions` page; ARM pages this list at 50. */
+  subscriptionPageSize?: number;
+  /** Clusters per `managedClusters` list page. Default 100. */
+  clusterPageSize?: number;
 }
 
 const GRAPH_PATH = '/providers/microsoft.resourcegraph/resources';
 const UPGRADE_PROFILE_PATH =
   /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.containerservice\/managedclusters\/([^/]+)\/agentpools\/([^/]+)\/upgradeprofiles\/default\/?$/i;
+const SUBSCRIPTIONS_PATH = /^\/subscriptions\/?$/i;
+const MANAGED_CLUSTERS_PATH =
+  /^\/subscriptions\/([^/]+)\/providers\/microsoft\.containerservice\/managedclusters\/?$/i;
 const MAX_PAGE_SIZE = 1000;
 const TENANT_SUBSCRIPTION_LIMIT = 10_000;
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -174,10 +189,15 @@ export class ArmEmulator {
     graphRequests: 0,
     graphRows: 0,
     upgradeProfileRequests: 0,
+    subscriptionListRequests: 0,
+    managedClusterListRequests: 0,
     throttled: 0,
     unauthorized: 0,
+    requestsByEndpoint: { graph: 0, upgradeProfile: 0, subscriptions: 0, managedClusters: 0, other: 0 },
   };
   latencyInMs: number;
+  subscriptionPageSize: number;
+  clusterPageSize: number;
   quota: { queries: number; windowInMs: number } | null;
   quotaRetryAfter: boolean;
 
@@ -207,6 +227,8 @@ export class ArmEmulator {
     this.latencyInMs = opts.latencyInMs ?? 0;
     this.quota = opts.quota === undefined ? { queries: 15, windowInMs: 5000 } : opts.quota;
     this.quotaRetryAfter = opts.quotaRetryAfter ?? false;
+    this.subscriptionPageSize = opts.subscriptionPageSize ?? 50;
+    this.clusterPageSize = opts.clusterPageSize ?? 100;
     this.reindex();
   }
 
@@ -342,19 +364,32 @@ export class ArmEmulator {
     }
   }
 
+  private endpointOf(method: string | undefined, path: string): ArmEndpointName {
+    if (method === 'POST' && path.toLowerCase().replace(/\/$/, '') === GRAPH_PATH) return 'graph';
+    if (method !== 'GET') return 'other';
+    if (UPGRADE_PROFILE_PATH.test(path)) return 'upgradeProfile';
+    if (SUBSCRIPTIONS_PATH.test(path)) return 'subscriptions';
+    if (MANAGED_CLUSTERS_PATH.test(path)) return 'managedClusters';
+    return 'other';
+  }
+
   private route(req: http.IncomingMessage, url: URL, body: string): Reply {
+    const path = url.pathname;
+    const endpoint = this.endpointOf(req.method, path);
+    this.stats.requestsByEndpoint[endpoint]++;
     const auth = this.authenticate(req.headers.authorization);
     if ('status' in auth) return auth;
-    const path = url.pathname;
-    if (req.method === 'POST' && path.toLowerCase().replace(/\/$/, '') === GRAPH_PATH) {
-      return this.graph(auth.clientId, body);
-    }
-    const match = req.method === 'GET' ? UPGRADE_PROFILE_PATH.exec(path) : null;
-    if (match) {
+    if (endpoint === 'graph') return this.graph(auth.clientId, body);
+    if (endpoint === 'upgradeProfile') {
+      const match = UPGRADE_PROFILE_PATH.exec(path) ?? [];
       return this.upgradeProfile(
         url,
         match.slice(1).map((part) => decodeURIComponent(part)),
       );
+    }
+    if (endpoint === 'subscriptions') return this.subscriptionList(url);
+    if (endpoint === 'managedClusters') {
+      return this.managedClusterList(url, decodeURIComponent(MANAGED_CLUSTERS_PATH.exec(path)?.[1] ?? ''));
     }
     return armError(404, {
       code: 'NotFound',
@@ -657,6 +692,110 @@ export class ArmEmulator {
         : { code: 'InternalServerError', message: 'Encountered internal server error (injected fault).' },
       { ...quotaHeaders, ...headers },
     );
+  }
+
+  // ---- ARM lists (the naive baseline) -------------------------------------------------------------------------
+
+  /** The `$skiptoken` offset of a list page, or null when the parameter is absent or not a number. */
+  private listOffset(url: URL): number | 'invalid' {
+    const token = url.searchParams.get('$skiptoken');
+    if (token === null) return 0;
+    return /^\d+$/.test(token) ? Number(token) : 'invalid';
+  }
+
+  private nextLink(url: URL, offset: number): string {
+    const next = new URL(url.pathname, this.endpoint);
+    next.searchParams.set('api-version', url.searchParams.get('api-version') ?? '');
+    next.searchParams.set('$skiptoken', String(offset));
+    return next.toString();
+  }
+
+  private missingApiVersion(url: URL): Reply | null {
+    if (url.searchParams.get('api-version')) return null;
+    return armError(400, {
+      code: 'MissingApiVersionParameter',
+      message: 'The api-version query parameter (?api-version=) is required for all requests.',
+    });
+  }
+
+  /** `GET /subscriptions`: every subscription of the estate, 50 a page with `nextLink`, as ARM pages it. */
+  private subscriptionList(url: URL): Reply {
+    this.stats.subscriptionListRequests++;
+    const bad = this.missingApiVersion(url);
+    if (bad) return bad;
+    const offset = this.listOffset(url);
+    if (offset === 'invalid') return armError(400, { code: 'InvalidSkipToken', message: 'Bad $skiptoken.' });
+    const page = this.subscriptionOrder.slice(offset, offset + this.subscriptionPageSize);
+    const end = offset + page.length;
+    return {
+      status: 200,
+      body: {
+        value: page.map((key) => {
+          const sub = this.subscriptionsByKey.get(key);
+          const subscriptionId = sub?.subscriptionId ?? key;
+          return {
+            id: `/subscriptions/${subscriptionId}`,
+            authorizationSource: 'RoleBased',
+            managedByTenants: [],
+            subscriptionId,
+            tenantId: this.identity.tenantId,
+            displayName: sub?.name ?? subscriptionId,
+            state: 'Enabled',
+            subscriptionPolicies: {
+              locationPlacementId: 'Public_2014-09-01',
+              quotaId: 'EnterpriseAgreement_2014-09-01',
+              spendingLimit: 'Off',
+            },
+          };
+        }),
+        ...(end < this.subscriptionOrder.length ? { nextLink: this.nextLink(url, end) } : {}),
+      },
+    };
+  }
+
+  /**
+   * `GET /subscriptions/{id}/providers/Microsoft.ContainerService/managedClusters`: the subscription's
+   * clusters in ARM's REST shape (no Resource Graph columns such as `subscriptionId` or `resourceGroup`).
+   */
+  private managedClusterList(url: URL, subscription: string): Reply {
+    this.stats.managedClusterListRequests++;
+    const bad = this.missingApiVersion(url);
+    if (bad) return bad;
+    const key = subscription.toLowerCase();
+    if (!this.subscriptionsByKey.has(key)) {
+      return armError(404, {
+        code: 'SubscriptionNotFound',
+        message: `The subscription '${subscription}' could not be found.`,
+      });
+    }
+    if ([...this.faults.failingSubscriptions].some((s) => s.toLowerCase() === key)) {
+      return armError(403, {
+        code: 'AuthorizationFailed',
+        message: `The client does not have authorization to perform action 'Microsoft.ContainerService/managedClusters/read' over scope '/subscriptions/${subscription}' or the scope is invalid.`,
+      });
+    }
+    const offset = this.listOffset(url);
+    if (offset === 'invalid') return armError(400, { code: 'InvalidSkipToken', message: 'Bad $skiptoken.' });
+    const all = this.clustersBySubscription.get(key) ?? [];
+    const page = all.slice(offset, offset + this.clusterPageSize);
+    const end = offset + page.length;
+    return {
+      status: 200,
+      body: {
+        value: page.map((row) => ({
+          id: row.id,
+          name: row.name,
+          type: 'Microsoft.ContainerService/ManagedClusters',
+          location: row.location,
+          tags: row.tags,
+          sku: row.sku,
+          identity: row.identity,
+          kind: row.kind || undefined,
+          properties: row.properties,
+        })),
+        ...(end < all.length ? { nextLink: this.nextLink(url, end) } : {}),
+      },
+    };
   }
 
   // ---- AKS upgrade profile -----------------------------------------------------------------------------------

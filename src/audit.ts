@@ -18,8 +18,10 @@ import type {
   RunStatus,
   RunTrigger,
   ScopeError,
+  Summary,
 } from './core/types';
 import { AuditInProgressError, describeError } from './errors';
+import { PoolSpool, type SpooledPool } from './poolSpool';
 
 export type { RunProgress, RunRecord };
 
@@ -65,6 +67,12 @@ export interface AuditDependencies {
   scope: RunRecord['scope'];
   /** Waivers to apply; only those active at the run's start count. */
   exemptions?: readonly Exemption[];
+  /**
+   * Whether the returned report lists every pool and cluster (default true). With `false` it carries the
+   * run, summary and errors with empty `pools`/`clusters`: the results are in storage, and memory no longer
+   * grows with the estate.
+   */
+  retainPools?: boolean;
   now?: () => Date;
   log?: (message: string) => void;
   onProgress?: (progress: RunProgress) => void;
@@ -85,6 +93,29 @@ function scopeMatches(failedScope: string, state: PoolStateLike): boolean {
   if (failedScope === '/') return true;
   const scope = failedScope.toLowerCase();
   return state.scope.toLowerCase() === scope || state.id.toLowerCase().startsWith(`${scope}/`);
+}
+
+/** The report summary counted page by page: the same figures summarizeRun gives for all pools at once. */
+class SummaryCounter {
+  private readonly summary = summarizeRun([], []);
+  private readonly subscriptions = new Set<string>();
+
+  add(pools: readonly PoolResult[], clusters: readonly ClusterResult[]): void {
+    const page = summarizeRun(pools, []);
+    for (const key of ['pools', 'compliant', 'noncompliant', 'exempt', 'unknown'] as const) {
+      this.summary[key] += page[key];
+    }
+    this.summary.clusters += clusters.length;
+    for (const pool of pools) this.subscriptions.add(pool.subscriptionId.toLowerCase());
+    for (const cluster of clusters) {
+      const match = /^\/subscriptions\/([^/]+)/i.exec(cluster.id);
+      if (match?.[1]) this.subscriptions.add(match[1].toLowerCase());
+    }
+  }
+
+  value(): Summary {
+    return { ...this.summary, subscriptions: this.subscriptions.size };
+  }
 }
 
 /**
@@ -127,10 +158,15 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
     deps.onStarted?.({ ...run });
     // Names first, so every stored result carries its subscription's name (one small query).
     const names = (await deps.source.readSubscriptionNames?.()) ?? new Map<string, string>();
+    const retain = deps.retainPools !== false;
+    // Kept for the returned report only; the run's own bookkeeping never holds every pool.
     const pools: PoolResult[] = [];
     const clusters: ClusterResult[] = [];
+    const summary = new SummaryCounter();
+    // Judged pools wait here, deflated, for the pool states written at the end of a run that did not fail.
+    // Bucketed by the subscription's first character: pool states are partitioned by subscription.
+    const spool = store ? new PoolSpool((pool) => pool.subscriptionId.toLowerCase().slice(0, 1)) : null;
     const seenClusters = new Set<string>();
-    const poolScopes = new Map<string, string>();
     const failures: ScopeError[] = [];
     const exemptions = deps.exemptions ?? [];
     const evaluation = {
@@ -139,6 +175,21 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
       nodeImageMaxAgeInDays: deps.nodeImageMaxAgeInDays,
     };
     let lastProgressWrite = startedAt.getTime();
+    // One page is written while the next is read and judged: storage and Resource Graph overlap.
+    let writing: Promise<void> | null = null;
+    const write = async (pagePools: PoolResult[], pageClusters: ClusterResult[]): Promise<void> => {
+      if (!store) return;
+      await store.appendRunResults(run.id, pagePools, pageClusters);
+      const t = now().getTime();
+      if (t - leaseRenewedAt > AUDIT_LEASE_TTL_IN_MS / 3) {
+        await store.renewAuditLease(run.id, { ttlInMs: AUDIT_LEASE_TTL_IN_MS, now: new Date(t) });
+        leaseRenewedAt = t;
+      }
+      if (t - lastProgressWrite > PROGRESS_WRITE_INTERVAL_IN_MS) {
+        await store.upsertRun(run);
+        lastProgressWrite = t;
+      }
+    };
 
     for await (const event of deps.source.readClusters()) {
       if (event.kind === 'scopeFailed') {
@@ -166,6 +217,7 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
       );
       const pagePools: PoolResult[] = [];
       const pageClusters: ClusterResult[] = [];
+      const spooled: SpooledPool[] = [];
       for (const cluster of fresh) {
         pageClusters.push(evaluateCluster(cluster));
         const scope = event.scope ?? `/subscriptions/${cluster.subscriptionId}`;
@@ -178,35 +230,35 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
           const name = names.get(cluster.subscriptionId);
           if (name !== undefined) result.subscriptionName = name;
           pagePools.push(result);
-          poolScopes.set(pool.id.toLowerCase(), scope);
+          spooled.push({ pool: result, scope });
         }
       }
-      pools.push(...pagePools);
-      clusters.push(...pageClusters);
+      summary.add(pagePools, pageClusters);
+      spool?.add(spooled);
+      if (retain) {
+        pools.push(...pagePools);
+        clusters.push(...pageClusters);
+      }
       run.progress.clustersRead += fresh.length;
       run.progress.poolsJudged += pagePools.length;
-      if (store) {
-        await store.appendRunResults(run.id, pagePools, pageClusters);
-        const t = now().getTime();
-        if (t - leaseRenewedAt > AUDIT_LEASE_TTL_IN_MS / 3) {
-          await store.renewAuditLease(run.id, { ttlInMs: AUDIT_LEASE_TTL_IN_MS, now: new Date(t) });
-          leaseRenewedAt = t;
-        }
-        if (t - lastProgressWrite > PROGRESS_WRITE_INTERVAL_IN_MS) {
-          await store.upsertRun(run);
-          lastProgressWrite = t;
-        }
-      }
+      if (writing) await writing;
+      writing = write(pagePools, pageClusters);
+      // Observed when awaited; this only keeps a failed write from being reported as unhandled meanwhile.
+      writing.catch(() => undefined);
       deps.onProgress?.({ ...run.progress });
       log(
         `Read page ${run.progress.pagesRead}: ${fresh.length} clusters; ${run.progress.clustersRead} clusters and ${run.progress.poolsJudged} pools judged so far`,
       );
     }
+    if (writing) await writing;
 
     // Pools last seen in a scope that could not be read now are reported unknown, not dropped.
     const unreadable: PoolResult[] = [];
-    if (store && failures.length) {
-      const seenPools = new Set(poolScopes.keys());
+    if (store && spool && failures.length) {
+      const seenPools = new Set<string>();
+      for await (const bucket of spool.readBuckets()) {
+        for (const { pool } of bucket) seenPools.add(pool.id.toLowerCase());
+      }
       for await (const state of store.listPoolStates()) {
         if (seenPools.has(state.id.toLowerCase())) continue;
         const failure = failures.find((f) => scopeMatches(f.scope, state));
@@ -215,32 +267,36 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
         seenPools.add(state.id.toLowerCase());
       }
       if (unreadable.length) await store.appendRunResults(run.id, unreadable, []);
+      summary.add(unreadable, []);
       log(
         `${failures.length} scope(s) could not be read; ${unreadable.length} pool(s) seen before are reported unknown`,
       );
     }
 
-    const allPools = [...pools, ...unreadable];
-
     const status: RunStatus = failures.length ? 'partial' : 'succeeded';
-    if (store) {
-      await store.updatePoolStates(
-        run.id,
-        startedAt,
-        pools,
-        (p) => poolScopes.get(p.id.toLowerCase()) ?? '/',
-      );
+    if (store && spool) {
+      // Only now, when the run did not fail, and only for pools read in it: a bucket of subscriptions at a time.
+      log(`Updating the states and history of ${spool.pools} pools`);
+      for await (const bucket of spool.readBuckets()) {
+        const scopes = new Map<PoolResult, string>(bucket.map(({ pool, scope }) => [pool, scope]));
+        await store.updatePoolStates(
+          run.id,
+          startedAt,
+          bucket.map(({ pool }) => pool),
+          (p) => scopes.get(p) ?? '/',
+        );
+      }
     }
     run.status = status;
     run.errors = failures;
     run.finishedAt = now().toISOString();
-    run.summary = summarizeRun(allPools, clusters);
+    run.summary = summary.value();
     if (store) await store.upsertRun(run);
     log(
       `Audit ${run.id} ${status}: ${run.summary.pools} pools in ${run.summary.clusters} clusters; ` +
         `${run.summary.compliant} compliant, ${run.summary.noncompliant} noncompliant, ${run.summary.exempt} exempt, ${run.summary.unknown} unknown`,
     );
-    const sortedPools = allPools.sort((a, b) => a.id.toLowerCase().localeCompare(b.id.toLowerCase()));
+    const byId = (a: { id: string }, b: { id: string }) => a.id.toLowerCase().localeCompare(b.id.toLowerCase());
     return {
       schemaVersion: 1,
       run: {
@@ -253,8 +309,8 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
         matrix: run.matrix,
       },
       summary: run.summary,
-      pools: sortedPools,
-      clusters: clusters.sort((a, b) => a.id.toLowerCase().localeCompare(b.id.toLowerCase())),
+      pools: retain ? [...pools, ...unreadable].sort(byId) : [],
+      clusters: retain ? clusters.sort(byId) : [],
       errors: failures,
     };
   } catch (error) {

@@ -4,12 +4,13 @@ import type { TokenCredential } from '@azure/core-auth';
 
 import { type AuditDependencies, type ClusterSource, runAudit, type RunProgress } from './audit';
 import { createCredential, createLatestImageFetcher, createResourceGraphClient } from './azure/azureClients';
+import { ExemptionStore } from './azure/exemptionStore';
 import { buildDateOnly, type FreshnessSource, NodeImageLookup } from './azure/nodeImageLookup';
 import { ResourceGraphSource } from './azure/resourceGraphSource';
 import { RunStore } from './azure/runStore';
 import { newRunId } from './azure/tableKeys';
 import { type Config, requireStorage } from './config';
-import type { Report, RunTrigger } from './core/types';
+import type { Exemption, Report, RunTrigger } from './core/types';
 
 export interface AuditOptions {
   trigger: RunTrigger;
@@ -19,8 +20,15 @@ export interface AuditOptions {
   /** Audit these clusters (an export) instead of reading Resource Graph. */
   input?: ClusterSource;
   store?: boolean;
+  /**
+   * Keep every pool in the returned report (the default; the CLI's --json needs it). `false` returns the
+   * summary only, so memory stays flat at any estate size: the timer, the shard workers and the benchmark.
+   */
+  retainPools?: boolean;
   log?: (message: string) => void;
   onProgress?: (progress: RunProgress) => void;
+  /** The run's clock (tests); exemptions are applied as of its start. */
+  now?: () => Date;
 }
 
 export function createRunStore(config: Config, credential?: TokenCredential): RunStore {
@@ -36,10 +44,27 @@ export function createRunStore(config: Config, credential?: TokenCredential): Ru
   });
 }
 
+export function createExemptionStore(config: Config, credential?: TokenCredential): ExemptionStore {
+  const storage = requireStorage(config);
+  if (storage.kind === 'connectionString') {
+    return new ExemptionStore({
+      tablePrefix: config.tablePrefix,
+      connectionString: storage.connectionString,
+    });
+  }
+  return new ExemptionStore({
+    tablePrefix: config.tablePrefix,
+    endpoint: storage.endpoint,
+    credential: credential ?? createCredential(config),
+    allowInsecureConnection: storage.endpoint.startsWith('http://'),
+  });
+}
+
 /** Everything an audit needs, built once per process and shared by the timer, HTTP and CLI. */
 export class AuditService {
   private credentialInstance: TokenCredential | undefined;
   private storeInstance: RunStore | undefined;
+  private exemptionStoreInstance: ExemptionStore | undefined;
 
   constructor(readonly config: Config) {}
 
@@ -51,6 +76,16 @@ export class AuditService {
   get store(): RunStore {
     this.storeInstance ??= createRunStore(this.config, this.credential);
     return this.storeInstance;
+  }
+
+  get exemptionStore(): ExemptionStore {
+    this.exemptionStoreInstance ??= createExemptionStore(this.config, this.credential);
+    return this.exemptionStoreInstance;
+  }
+
+  /** The stored exemptions, read before a run starts; none without storage (an `--input` audit on a laptop). */
+  async loadExemptions(): Promise<Exemption[]> {
+    return this.config.storage ? this.exemptionStore.listExemptions() : [];
   }
 
   /** Builds the dependencies of one run; exposed so the benchmark can read the clients' counters. */
@@ -91,7 +126,9 @@ export class AuditService {
       nodeImageMaxAgeInDays: config.nodeImageMaxAgeInDays,
       scope: { subscriptions, managementGroups },
       log,
+      ...(options.retainPools === false ? { retainPools: false } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.now ? { now: options.now } : {}),
     };
   }
 
@@ -101,13 +138,16 @@ export class AuditService {
    * AuditInProgressError (or any error) that happens before that point; later errors are
    * recorded on the run and surface through `done`.
    */
-  start(options: AuditOptions): Promise<{ runId: string; done: Promise<Report> }> {
-    const runId = options.runId ?? newRunId(new Date());
+  async start(options: AuditOptions): Promise<{ runId: string; done: Promise<Report> }> {
+    // The run ID carries the run's start time, which orders runs and pool history: take it from the same clock.
+    const runId = options.runId ?? newRunId(options.now?.() ?? new Date());
+    const exemptions = await this.loadExemptions();
     return new Promise((resolve, reject) => {
       let started = false;
       const done: Promise<Report> = runAudit(
         {
           ...this.dependencies(options),
+          exemptions,
           onStarted: () => {
             started = true;
             resolve({ runId, done });
@@ -123,7 +163,9 @@ export class AuditService {
 
   /** Runs one audit to the end. Throws AuditInProgressError when another audit holds the lease. */
   async audit(options: AuditOptions): Promise<Report> {
-    const runId = options.runId ?? newRunId(new Date());
-    return runAudit(this.dependencies(options), { runId, trigger: options.trigger });
+    // The run ID carries the run's start time, which orders runs and pool history: take it from the same clock.
+    const runId = options.runId ?? newRunId(options.now?.() ?? new Date());
+    const exemptions = await this.loadExemptions();
+    return runAudit({ ...this.dependencies(options), exemptions }, { runId, trigger: options.trigger });
   }
 }

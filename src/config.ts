@@ -40,6 +40,17 @@ export const CLOUDS: Record<CloudName, Omit<CloudSettings, 'name'>> = {
 
 export type EmailMode = 'always' | 'changes' | 'off';
 
+export type EmailProvider = 'acs' | 'smtp';
+
+export interface SmtpSettings {
+  host: string;
+  /** 587 by default: STARTTLS is required on every port but 465, where TLS starts at connect. */
+  port: number;
+  user: string | null;
+  /** From SMTP_PASSWORD, which the infra fills from a Key Vault reference. Never logged. */
+  password: string | null;
+}
+
 export type StorageSettings =
   { kind: 'connectionString'; connectionString: string } | { kind: 'endpoint'; endpoint: string };
 
@@ -62,6 +73,20 @@ export interface Config {
   matrix: FipsMatrix;
   matrixFile: string | null;
   nodeImageMaxAgeInDays: number;
+  /** How far ahead an exemption's mandatory `expiresOn` may be (AUDIT_EXEMPTION_MAX_DAYS). */
+  exemptionMaxDays: number;
+  /**
+   * Which path sends email, derived from the settings that are set: `acs` when EMAIL_ENDPOINT or
+   * EMAIL_CONNECTION_STRING is set, `smtp` when SMTP_HOST is set (both at once is an error), else null.
+   */
+  emailProvider: EmailProvider | null;
+  /** The SMTP path (SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD); null unless SMTP_HOST is set. */
+  smtp: SmtpSettings | null;
+  /**
+   * App Service Authentication (Easy Auth) is on: the platform sets WEBSITE_AUTH_ENABLED=True, and only then
+   * strips client-sent `x-ms-client-principal` headers, so only then may the app trust that header.
+   */
+  appServiceAuthEnabled: boolean;
 }
 
 /** Every setting the app reads, with an example value for error messages and docs. */
@@ -77,11 +102,17 @@ export const SETTINGS = {
   AUDIT_TABLE_PREFIX: 'fipsaudit',
   AUDIT_MATRIX_FILE: '/home/site/wwwroot/fips-matrix.override.json',
   AUDIT_NODE_IMAGE_MAX_AGE_DAYS: '30',
+  AUDIT_EXEMPTION_MAX_DAYS: '90',
+  WEBSITE_AUTH_ENABLED: 'True',
   EMAIL_ENDPOINT: 'https://my-acs.communication.azure.com',
   EMAIL_CONNECTION_STRING: 'endpoint=https://my-acs.communication.azure.com/;accesskey=<key>',
   EMAIL_SENDER: 'DoNotReply@contoso.com',
   EMAIL_TO: 'compliance@contoso.com,secops@contoso.com',
   EMAIL_MODE: 'changes',
+  SMTP_HOST: 'smtp.office365.us',
+  SMTP_PORT: '587',
+  SMTP_USER: 'fips-auditor@contoso.com',
+  SMTP_PASSWORD: '@Microsoft.KeyVault(SecretUri=https://my-vault.vault.usgovcloudapi.net/secrets/smtp-password)',
   REPORT_BASE_URL: 'https://fips-auditor.azurewebsites.us',
 } as const;
 export type SettingName = keyof typeof SETTINGS;
@@ -247,6 +278,47 @@ export function loadConfig(
     if (to.length === 0) bad('EMAIL_TO', 'is required when EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING is set');
   }
 
+  if (emailEndpoint && emailConnection) {
+    bad('EMAIL_CONNECTION_STRING', 'and EMAIL_ENDPOINT are both set; set only one');
+  }
+  // The provider follows from what is set: ACS settings, or SMTP_HOST (for clouds without ACS Email).
+  const smtpHost = get('SMTP_HOST') ?? null;
+  const smtpPortText = get('SMTP_PORT') ?? '587';
+  const smtpPort = Number(smtpPortText);
+  const smtpUser = get('SMTP_USER') ?? null;
+  // Not trimmed: a password may start or end with a space.
+  const smtpPassword = env.SMTP_PASSWORD === undefined || env.SMTP_PASSWORD === '' ? null : env.SMTP_PASSWORD;
+  if (smtpHost && !/^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]+\]$/.test(smtpHost)) {
+    bad('SMTP_HOST', `must be a host name; got "${smtpHost}"`);
+  }
+  if (smtpHost && (emailEndpoint || emailConnection)) {
+    bad(
+      'SMTP_HOST',
+      'is set together with EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING; the email provider follows from which is set, so set only one (SMTP_HOST for SMTP, EMAIL_* for ACS)',
+    );
+  }
+  if (!/^\d{1,5}$/.test(smtpPortText) || smtpPort < 1 || smtpPort > 65535) {
+    bad('SMTP_PORT', `must be a port number from 1 to 65535; got "${smtpPortText}"`);
+  }
+  if ((smtpUser === null) !== (smtpPassword === null)) {
+    bad(smtpUser === null ? 'SMTP_USER' : 'SMTP_PASSWORD', 'must be set when the other of SMTP_USER and SMTP_PASSWORD is');
+  }
+  if (smtpPassword && /^@Microsoft\.KeyVault\(/i.test(smtpPassword.trim())) {
+    // The platform replaces a Key Vault reference by the secret; the reference text means it could not.
+    bad(
+      'SMTP_PASSWORD',
+      "still holds its Key Vault reference: the platform could not resolve it (check the SecretUri and that the app's identity may read the secret)",
+    );
+  }
+  if (smtpHost && mode !== 'off') {
+    if (!sender) bad('EMAIL_SENDER', 'is required when SMTP_HOST is set');
+    if (to.length === 0) bad('EMAIL_TO', 'is required when SMTP_HOST is set');
+  }
+  const emailProvider: EmailProvider | null = emailEndpoint || emailConnection ? 'acs' : smtpHost ? 'smtp' : null;
+  const smtp: SmtpSettings | null = smtpHost
+    ? { host: smtpHost, port: smtpPort, user: smtpUser, password: smtpPassword }
+    : null;
+
   const reportBaseUrl = get('REPORT_BASE_URL') ?? null;
   if (reportBaseUrl && !httpsUrl.safeParse(reportBaseUrl).success) bad('REPORT_BASE_URL', 'must be a URL');
 
@@ -258,6 +330,22 @@ export function loadConfig(
       `must be a whole number of days from 1 to 3650; got "${maxAgeText}"`,
     );
   }
+
+  const exemptionDaysText = get('AUDIT_EXEMPTION_MAX_DAYS') ?? '180';
+  const exemptionMaxDays = Number(exemptionDaysText);
+  if (!/^\d+$/.test(exemptionDaysText) || exemptionMaxDays < 1 || exemptionMaxDays > 3650) {
+    bad(
+      'AUDIT_EXEMPTION_MAX_DAYS',
+      `must be a whole number of days from 1 to 3650; got "${exemptionDaysText}"`,
+    );
+  }
+
+  // Set by the platform, never by hand: "True" when App Service Authentication is on.
+  const authText = get('WEBSITE_AUTH_ENABLED') ?? 'False';
+  if (!/^(true|false)$/i.test(authText)) {
+    bad('WEBSITE_AUTH_ENABLED', `must be True or False; got "${authText}"`);
+  }
+  const appServiceAuthEnabled = authText.toLowerCase() === 'true';
 
   const matrixFile = get('AUDIT_MATRIX_FILE') ?? null;
   let matrix = builtInMatrix;
@@ -299,6 +387,10 @@ export function loadConfig(
     matrix,
     matrixFile,
     nodeImageMaxAgeInDays,
+    exemptionMaxDays,
+    emailProvider,
+    smtp: smtp && Object.freeze(smtp),
+    appServiceAuthEnabled,
   });
 }
 

@@ -118,6 +118,10 @@ const MAX_STRING_CHARS = 32_000;
 const MAX_ENTITY_BYTES = 1024 * 1024;
 const MAX_CUSTOM_PROPERTIES = 252;
 const LEASE_ATTEMPTS = 5;
+/** updatePoolStates reads this many partitions one query each; more are read as key ranges. */
+const PER_PARTITION_READS_UP_TO = 4;
+/** Any 100 entities whose bound is at most this fit in one transaction's budget without measuring them. */
+const SMALL_OPERATION_BOUND_IN_BYTES = TRANSACTION_BUDGET_IN_BYTES / MAX_TRANSACTION_ENTITIES;
 
 type Entity = TableEntity<Record<string, unknown>>;
 type StoredEntity = Record<string, unknown> & { partitionKey?: string; rowKey?: string; etag?: string };
@@ -271,8 +275,20 @@ function byIdIgnoringCase(a: { id: string }, b: { id: string }): number {
   return a.id.toLowerCase().localeCompare(b.id.toLowerCase());
 }
 
+/**
+ * The operation's size in the transaction body. Serializing every entity twice cost more CPU than the rest of
+ * the write, so a cheap upper bound comes first (a UTF-16 code unit is at most 6 bytes once JSON-escaped);
+ * only an entity that might be large is measured exactly.
+ */
 function estimateOperationBytes(action: TransactionAction): number {
-  return Buffer.byteLength(JSON.stringify(action[1])) + OPERATION_OVERHEAD_IN_BYTES;
+  const entity = action[1] as Record<string, unknown>;
+  let bound = OPERATION_OVERHEAD_IN_BYTES;
+  for (const name in entity) {
+    const value = entity[name];
+    bound += 6 * name.length + 16 + (typeof value === 'string' ? 6 * value.length : 32);
+  }
+  if (bound <= SMALL_OPERATION_BOUND_IN_BYTES) return bound;
+  return Buffer.byteLength(JSON.stringify(entity)) + OPERATION_OVERHEAD_IN_BYTES;
 }
 
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,51}$/;
@@ -670,19 +686,11 @@ export class RunStore {
       partition.set(resourceIdKey(pool.id), pool); // the same pool twice (other casing): the last wins
     }
 
+    const existingByPartition = await this.readPoolStateColumns([...byPartition.keys()]);
     let changed = 0;
     await forEachLimited([...byPartition], this.concurrency, async ([partitionKey, partition]) => {
-      const existing = new Map<string, StoredEntity>();
-      const entities = this.pools.listEntities({
-        queryOptions: {
-          filter: odata`PartitionKey eq ${partitionKey}`,
-          select: ['RowKey', 'status', 'codes', 'firstSeen', 'noncompliantSince'],
-        },
-      });
-      for await (const entity of entities) {
-        this.stats.entitiesRead += 1;
-        existing.set(entity.rowKey as string, entity);
-      }
+      const existing = existingByPartition.get(partitionKey) ?? new Map<string, StoredEntity>();
+      existingByPartition.delete(partitionKey);
 
       const stateActions: TransactionAction[] = [];
       const historyActions: TransactionAction[] = [];
@@ -730,6 +738,46 @@ export class RunStore {
       await Promise.all([this.submit(this.pools, stateActions), this.submit(this.history, historyActions)]);
     });
     return { changed };
+  }
+
+  /**
+   * The columns updatePoolStates compares, of every stored state in `partitions`. A few partitions are
+   * read one query each; many (a whole run's subscriptions) are read as a few key-range queries, grouped
+   * by the partition key's first character: one query per partition would cost thousands of requests at
+   * 100,000 pools, and Azurite scans its whole table for each query.
+   */
+  private async readPoolStateColumns(partitions: string[]): Promise<Map<string, Map<string, StoredEntity>>> {
+    const wanted = new Set(partitions);
+    const result = new Map<string, Map<string, StoredEntity>>();
+    const select = ['PartitionKey', 'RowKey', 'status', 'codes', 'firstSeen', 'noncompliantSince'];
+    const filters: string[] = [];
+    if (partitions.length <= PER_PARTITION_READS_UP_TO) {
+      for (const partitionKey of partitions) filters.push(odata`PartitionKey eq ${partitionKey}`);
+    } else {
+      const groups = new Map<string, string[]>();
+      for (const partitionKey of [...partitions].sort()) {
+        const first = partitionKey.slice(0, 1);
+        const group = groups.get(first) ?? [];
+        group.push(partitionKey);
+        groups.set(first, group);
+      }
+      for (const group of groups.values()) {
+        const low = group[0] as string;
+        const high = group[group.length - 1] as string;
+        filters.push(odata`PartitionKey ge ${low} and PartitionKey le ${high}`);
+      }
+    }
+    await forEachLimited(filters, this.concurrency, async (filter) => {
+      for await (const entity of this.pools.listEntities({ queryOptions: { filter, select } })) {
+        this.stats.entitiesRead += 1;
+        const partitionKey = entity.partitionKey as string;
+        if (!wanted.has(partitionKey)) continue;
+        let partition = result.get(partitionKey);
+        if (!partition) result.set(partitionKey, (partition = new Map<string, StoredEntity>()));
+        partition.set(entity.rowKey as string, entity);
+      }
+    });
+    return result;
   }
 
   /** Latest pool states, all or of one subscription (a single-partition query). */

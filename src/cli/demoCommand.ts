@@ -11,13 +11,18 @@ import { AuditService } from '../auditService';
 import { loadConfig } from '../config';
 import { auditTimerHandler } from '../handlers/auditTimerHandler';
 import { summaryText } from '../render/summaryText';
+import { parsePort, serveService, untilShutdownSignal } from '../serve/serveCommand';
 import type { CliIo } from './main';
 import { createProgressDisplay } from './progress';
 
 export async function demoCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { keep: { type: 'boolean', default: false }, out: { type: 'string', default: 'demo-output' } },
+    options: {
+      keep: { type: 'boolean', default: false },
+      port: { type: 'string', default: '7071' },
+      out: { type: 'string', default: 'demo-output' },
+    },
     strict: true,
   });
   const started = Date.now();
@@ -61,6 +66,13 @@ export async function demoCommand(args: string[], io: CliIo): Promise<number> {
         `Demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
       ].join('\n') + '\n',
     );
+    if (values.keep) {
+      // The same API as the Function App, on the demo's Azurite and emulators, until Ctrl-C.
+      const server = await serveService(service, { port: parsePort(values.port), host: '127.0.0.1' }, io);
+      io.stdout.write(`\nReport: ${server.url}/api/report?format=html\n`);
+      await untilShutdownSignal();
+      await server.close();
+    }
     return 0;
   } finally {
     progress.done();

@@ -7,6 +7,8 @@ import { newRunId, runIdPattern } from '../azure/tableKeys';
 import { type Config, loadConfig } from '../config';
 import { AuditInProgressError, ConfigError, describeError, InputError } from '../errors';
 import { summaryText } from '../render/summaryText';
+import { serveCommand } from '../serve/serveCommand';
+import { EXEMPTIONS_USAGE, exemptionsCommand } from './exemptionsCommand';
 import { createProgressDisplay } from './progress';
 import { readExports } from './readExport';
 
@@ -29,6 +31,9 @@ Commands:
            --fail-on noncompliant exit 3 when the completed audit found noncompliant pools
   report   Print a stored run.   --run ID (default: latest)  --format json|text
   demo     Run the whole app locally on a built-in sample estate (no Azure account needed).
+  exemptions  List, add or remove time-boxed waivers (stored in Table Storage, as the API does):
+${EXEMPTIONS_USAGE}
+  serve    Serve the HTTP API on this machine with these settings.  --port N (default 7071)  --host H (default 127.0.0.1)
 
 Exit status: 0 completed, 1 failed, 2 bad usage or settings, 3 noncompliant with --fail-on.
 Settings are environment variables: see README.md.`;
@@ -104,6 +109,10 @@ export async function main(
         return await auditCommand(args, io);
       case 'report':
         return await reportCommand(args, io);
+      case 'exemptions':
+        return await exemptionsCommand(args, io);
+      case 'serve':
+        return await serveCommand(args, io);
       case 'demo': {
         // Loaded on demand: the demo needs the emulators and Azurite, which are dev dependencies.
         // eslint-disable-next-line @typescript-eslint/no-require-imports

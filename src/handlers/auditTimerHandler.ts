@@ -5,6 +5,13 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import type { AuditService } from '../auditService';
 import { newRunId } from '../azure/tableKeys';
 import { AuditInProgressError, describeError } from '../errors';
+import {
+  createNotifier,
+  createNotifyDependencies,
+  type NotifyOptions,
+  type NotifyOutcome,
+  type RunNotifier,
+} from '../notify';
 
 /** A retry of the timer within this window continues the same run ID, so it overwrites itself. */
 const RETRY_REUSE_WINDOW_IN_MS = 6 * 3_600_000;
@@ -24,14 +31,66 @@ export async function timerRunId(service: AuditService, retryCount: number, now:
   return newRunId(now);
 }
 
-export function auditTimerHandler(service: AuditService) {
+/**
+ * Emails the digest of a completed run per EMAIL_MODE. Never throws: a failed email is recorded (email table, run
+ * record, /api/health, next digest) and must not fail the invocation, which would make the platform retry the audit.
+ */
+async function emailDigest(
+  notify: RunNotifier,
+  runId: string,
+  options: NotifyOptions,
+  context: InvocationContext,
+): Promise<NotifyOutcome | null> {
+  try {
+    const outcome = await notify(runId, options);
+    const detail =
+      'reason' in outcome ? `: ${outcome.reason}` : outcome.status === 'failed' ? `: ${outcome.record.reason ?? ''}` : '';
+    if (outcome.status === 'failed') context.warn(`Digest of run ${runId}: failed${detail}`);
+    else context.log(`Digest of run ${runId}: ${outcome.status}${detail}`);
+    return outcome;
+  } catch (error) {
+    context.error(`Digest of run ${runId} could not be completed: ${describeError(error)}`);
+    return null;
+  }
+}
+
+/** A platform retry this soon after a completed scheduled run may be the retry of that run's email step. */
+const EMAIL_RETRY_WINDOW_IN_MS = 3_600_000;
+
+export function auditTimerHandler(service: AuditService, options: { notify?: RunNotifier } = {}) {
+  let notify = options.notify;
+  const notifier = (): RunNotifier => (notify ??= createNotifier(createNotifyDependencies(service)));
   return async (_timer: Timer, context: InvocationContext): Promise<void> => {
     const retryCount = context.retryContext?.retryCount ?? 0;
+    if (retryCount > 0) {
+      // The earlier attempt may have died in the email step after its audit completed: finish that email (its
+      // claim is taken over at once: the platform retries only after the attempt ended) instead of auditing again.
+      const latest = await service.store.getLatestRun();
+      if (
+        latest?.trigger === 'timer' &&
+        (latest.status === 'succeeded' || latest.status === 'partial') &&
+        latest.finishedAt !== null &&
+        Date.now() - Date.parse(latest.finishedAt) < EMAIL_RETRY_WINDOW_IN_MS
+      ) {
+        const outcome = await emailDigest(notifier(), latest.id, { takeOverClaim: true }, context);
+        // Work was left (or storage failed again): this retry was the email's. Otherwise the email had been
+        // settled, so the earlier attempt failed elsewhere and a new audit runs.
+        const emailWasLeft =
+          outcome === null ||
+          ['sent', 'failed', 'inProgress'].includes(outcome.status) ||
+          (outcome.status === 'skipped' && outcome.record !== null);
+        if (emailWasLeft) {
+          context.log(`Scheduled audit ${latest.id} had completed (attempt ${retryCount + 1}); only its email was finished`);
+          return;
+        }
+      }
+    }
     const runId = await timerRunId(service, retryCount, new Date());
     context.log(`Scheduled audit ${runId} starting (attempt ${retryCount + 1})`);
     try {
       const report = await service.audit({ trigger: 'timer', runId, log: (m) => context.log(m) });
       context.log(`Scheduled audit ${runId} ${report.run.status}`);
+      await emailDigest(notifier(), runId, { takeOverClaim: retryCount > 0 }, context);
     } catch (error) {
       if (error instanceof AuditInProgressError) {
         // Not a failure: another instance or a manual run is auditing now. Retrying would only queue up.

@@ -1,0 +1,722 @@
+// `npm run bench`: audits emulated estates of 1,000 to 100,000 pools with storage, against the naive SDK script.
+
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+
+import { DefaultAzureCredential } from '@azure/identity';
+
+import { ArmEmulator } from '../emulators/armEmulator';
+import { startAzurite } from '../emulators/azurite';
+import { generateEstate } from '../emulators/estateGenerator';
+import { ManagedIdentityEmulator } from '../emulators/managedIdentityEmulator';
+import { runAudit } from '../src/audit';
+import { AuditService } from '../src/auditService';
+import { newRunId } from '../src/azure/tableKeys';
+import { loadConfig } from '../src/config';
+import type { Summary } from '../src/core/types';
+import { naiveAudit } from './naiveAudit';
+
+const AUDIENCE = 'https://management.azure.com/';
+const ARM_SCOPE = 'https://management.azure.com/.default';
+/** Resource Graph's documented example quota: 15 queries per 5-second window per identity. */
+const GRAPH_QUOTA = { queries: 15, windowInMs: 5000 };
+const SEED = 2026;
+const POOLS_PER_CLUSTER = 4;
+/** 2,000 subscriptions at 100,000 pools: one subscription per 50 pools. */
+const POOLS_PER_SUBSCRIPTION = 50;
+const RSS_SAMPLE_INTERVAL_IN_MS = 20;
+/** Variables that would send DefaultAzureCredential to a real login server instead of the emulator. */
+const REAL_IDENTITY_VARIABLES = [
+  'AZURE_CLIENT_SECRET',
+  'AZURE_CLIENT_CERTIFICATE_PATH',
+  'AZURE_TENANT_ID',
+  'AZURE_CLIENT_ID',
+  'AZURE_FEDERATED_TOKEN_FILE',
+  'AZURE_USERNAME',
+  'MSI_ENDPOINT',
+  'IDENTITY_SERVER_THUMBPRINT',
+];
+
+interface BenchArgs {
+  sizes: number[];
+  naiveSizes: number[];
+  latencyInMs: number;
+  naiveConcurrency: number;
+  serve: boolean;
+  out: string;
+}
+
+type Job =
+  | { kind: 'auditor'; pools: number }
+  | { kind: 'naive'; pools: number; concurrency: number }
+  | { kind: 'serve'; pools: number; runId: string };
+
+/** What a child process measures about itself. */
+interface ChildMeasure {
+  wallTimeInMs: number;
+  peakRssInMb: number;
+  /** RSS after the modules are loaded, before the work starts. */
+  baselineRssInMb: number;
+}
+
+interface AuditorChildResult extends ChildMeasure {
+  kind: 'auditor';
+  runId: string;
+  status: string;
+  summary: Summary;
+  graph: {
+    requests: number;
+    pages: number;
+    throttled: number;
+    retries: number;
+    pacedWaits: number;
+    pacedWaitInMs: number;
+  };
+  images: { requests: number; keys: number };
+  tables: { requests: number; transactions: number; entitiesWritten: number };
+}
+
+interface NaiveChildResult extends ChildMeasure {
+  kind: 'naive';
+  summary: Summary;
+  pools: number;
+}
+
+interface ServeChildResult extends ChildMeasure {
+  kind: 'serve';
+  method: string;
+  bytes: number;
+  pools: number;
+}
+
+type ChildResult = AuditorChildResult | NaiveChildResult | ServeChildResult;
+
+interface EmulatorCounts {
+  graph: number;
+  upgradeProfile: number;
+  subscriptions: number;
+  managedClusters: number;
+  throttled: number;
+}
+
+export interface AuditorFigures {
+  pools: number;
+  subscriptions: number;
+  clusters: number;
+  wallTimeInS: number;
+  peakRssInMb: number;
+  baselineRssInMb: number;
+  poolsPerSecond: number;
+  resourceGraphRequests: number;
+  nodeImageRequests: number;
+  armRequests: number;
+  tableRequests: number;
+  tableTransactions: number;
+  entitiesWritten: number;
+  throttled429: number;
+  pacedWaits: number;
+  status: string;
+  summary: Summary;
+}
+
+export interface NaiveFigures {
+  pools: number;
+  extrapolated: boolean;
+  concurrency: number;
+  wallTimeInS: number;
+  peakRssInMb: number | null;
+  armRequests: number;
+  subscriptionListRequests: number;
+  clusterListRequests: number;
+  upgradeProfileRequests: number;
+  poolsPerSecond: number;
+  /** Whether the naive script's verdicts (pools per status) equal the auditor's. */
+  sameVerdicts: boolean | null;
+}
+
+function parseArgs(argv: string[]): BenchArgs {
+  const args: BenchArgs = {
+    sizes: [1000, 10_000, 100_000],
+    naiveSizes: [1000, 10_000],
+    latencyInMs: 30,
+    naiveConcurrency: 1,
+    serve: true,
+    out: join(process.cwd(), 'bench', 'results.json'),
+  };
+  const numbers = (text: string | undefined, flag: string): number[] => {
+    const values = (text ?? '').split(',').filter(Boolean).map(Number);
+    if (values.length === 0 || values.some((n) => !Number.isInteger(n) || n < 1)) {
+      throw new RangeError(
+        `${flag} takes positive whole numbers separated by commas, e.g. ${flag} 1000,10000`,
+      );
+    }
+    return values;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    switch (flag) {
+      case '--sizes':
+        args.sizes = numbers(value, flag);
+        i++;
+        break;
+      case '--naive-sizes':
+        args.naiveSizes = value === 'none' ? [] : numbers(value, flag);
+        i++;
+        break;
+      case '--latency':
+        args.latencyInMs = Number(value);
+        if (!Number.isFinite(args.latencyInMs) || args.latencyInMs < 0) {
+          throw new RangeError('--latency takes milliseconds, e.g. --latency 30');
+        }
+        i++;
+        break;
+      case '--naive-concurrency':
+        args.naiveConcurrency = numbers(value, flag)[0] ?? 1;
+        i++;
+        break;
+      case '--no-serve':
+        args.serve = false;
+        break;
+      case '--out':
+        if (!value) throw new RangeError('--out takes a file path');
+        args.out = value;
+        i++;
+        break;
+      default:
+        throw new RangeError(
+          `Unknown argument ${String(flag)}. Usage: bench [--sizes 1000,10000,100000] [--naive-sizes 1000,10000|none] [--latency 30] [--naive-concurrency 1] [--no-serve] [--out bench/results.json]`,
+        );
+    }
+  }
+  args.sizes.sort((a, b) => a - b);
+  return args;
+}
+
+const subscriptionsFor = (pools: number) => Math.max(1, Math.round(pools / POOLS_PER_SUBSCRIPTION));
+const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+// ---- child side ---------------------------------------------------------------------------------------------
+
+/** Samples RSS often; maxRSS from the kernel is taken too, in case a spike fell between two samples. */
+function rssMeter(): { stop(): { peakRssInMb: number; baselineRssInMb: number } } {
+  const baseline = process.memoryUsage.rss();
+  let peak = baseline;
+  // BENCH_TRACE_MEMORY=1 prints where the memory is, every half second, to find what dominates it.
+  const trace = process.env.BENCH_TRACE_MEMORY === '1';
+  let ticks = 0;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+    if (trace && ++ticks % 25 === 0) {
+      // With --expose-gc, collect first so the figures are what is live, not what awaits collection.
+      (globalThis as { gc?: () => void }).gc?.();
+      const m = process.memoryUsage();
+      process.stderr.write(
+        `${(performance.now() / 1000).toFixed(1)} memory: rss ${mb(m.rss)} heapUsed ${mb(m.heapUsed)} heapTotal ${mb(m.heapTotal)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)}\n`,
+      );
+    }
+  }, RSS_SAMPLE_INTERVAL_IN_MS);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      peak = Math.max(peak, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
+      return { peakRssInMb: mb(peak), baselineRssInMb: mb(baseline) };
+    },
+  };
+}
+
+async function runJob(job: Job): Promise<ChildResult> {
+  const config = loadConfig(process.env);
+  const meter = rssMeter();
+  const started = performance.now();
+  if (job.kind === 'auditor') {
+    const service = new AuditService(config);
+    const runId = newRunId(new Date());
+    // The audit's own log, timed, with BENCH_TRACE_MEMORY=1: where the time goes, next to where the memory is.
+    const trace = process.env.BENCH_TRACE_MEMORY === '1';
+    const log = (message: string) => {
+      if (trace) process.stderr.write(`${((performance.now() - started) / 1000).toFixed(1)} s: ${message}\n`);
+    };
+    const deps = service.dependencies({ trigger: 'timer', runId, retainPools: false, log });
+    const report = await runAudit(deps, { runId, trigger: 'timer' });
+    const wallTimeInMs = performance.now() - started;
+    const graph = deps.graph?.stats;
+    const images = deps.images?.stats;
+    const tables = service.store.stats;
+    return {
+      kind: 'auditor',
+      runId,
+      status: report.run.status,
+      summary: report.summary,
+      wallTimeInMs,
+      ...meter.stop(),
+      graph: {
+        requests: graph?.requests ?? 0,
+        pages: graph?.pages ?? 0,
+        throttled: graph?.throttled ?? 0,
+        retries: graph?.retries ?? 0,
+        pacedWaits: graph?.pacedWaits ?? 0,
+        pacedWaitInMs: graph?.pacedWaitInMs ?? 0,
+      },
+      images: { requests: images?.requests ?? 0, keys: images?.keys ?? 0 },
+      tables: {
+        requests: tables.requests,
+        transactions: tables.transactions,
+        entitiesWritten: tables.entitiesWritten,
+      },
+    };
+  }
+  if (job.kind === 'naive') {
+    const result = await naiveAudit({
+      credential: new DefaultAzureCredential(),
+      endpoint: config.cloud.armEndpoint,
+      scope: config.cloud.armScope,
+      matrix: config.matrix,
+      nodeImageMaxAgeInDays: config.nodeImageMaxAgeInDays,
+      concurrency: job.concurrency,
+    });
+    return {
+      kind: 'naive',
+      summary: result.summary,
+      pools: result.pools,
+      wallTimeInMs: performance.now() - started,
+      ...meter.stop(),
+    };
+  }
+  return serveLatestReport(config, meter, started);
+}
+
+/**
+ * The latest report as JSON, the way the HTTP API serves it: through the `serve` adapter when it is
+ * built, else RunStore.getReport plus JSON.stringify (what the report handler does for format=json).
+ */
+async function serveLatestReport(
+  config: ReturnType<typeof loadConfig>,
+  meter: ReturnType<typeof rssMeter>,
+  started: number,
+): Promise<ServeChildResult> {
+  const service = new AuditService(config);
+  const adapter = await loadServeAdapter();
+  let bytes: number;
+  let pools: number;
+  let method: string;
+  const t0 = performance.now();
+  if (adapter) {
+    const body = await adapter(service);
+    bytes = Buffer.byteLength(body);
+    pools = (JSON.parse(body) as { pools: unknown[] }).pools.length;
+    method = 'serve adapter GET /api/report?format=json';
+  } else {
+    const latest = await service.store.getLatestRun({ statuses: ['succeeded', 'partial'] });
+    if (!latest) throw new Error('no completed run to serve');
+    const report = await service.store.getReport(latest.id);
+    if (!report) throw new Error(`run ${latest.id} has no report`);
+    const body = JSON.stringify(report);
+    bytes = Buffer.byteLength(body);
+    pools = report.pools.length;
+    method = 'RunStore.getReport + JSON.stringify (the serve adapter was not there yet)';
+  }
+  const wallTimeInMs = performance.now() - t0;
+  void started;
+  return { kind: 'serve', method, bytes, pools, wallTimeInMs, ...meter.stop() };
+}
+
+/** The HTTP engineer's `serve` adapter, when it exists in this build: resolves to a GET of the JSON report. */
+async function loadServeAdapter(): Promise<((service: AuditService) => Promise<string>) | null> {
+  void join;
+  return null;
+}
+
+// ---- parent side --------------------------------------------------------------------------------------------
+
+function runChild(job: Job, env: NodeJS.ProcessEnv): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, ['--child', JSON.stringify(job)], {
+      env,
+      execPath: process.execPath,
+      // Room for the heap at 100,000 pools without letting V8 hide a leak behind a huge default.
+      execArgv: [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let result: ChildResult | undefined;
+    child.on('message', (message) => {
+      result = message as ChildResult;
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (result && code === 0) resolve(result);
+      else reject(new Error(`bench child for ${job.kind} ${job.pools} exited with ${String(code)}`));
+    });
+  });
+}
+
+function countsOf(arm: ArmEmulator): EmulatorCounts {
+  return {
+    graph: arm.stats.requestsByEndpoint.graph,
+    upgradeProfile: arm.stats.requestsByEndpoint.upgradeProfile,
+    subscriptions: arm.stats.requestsByEndpoint.subscriptions,
+    managedClusters: arm.stats.requestsByEndpoint.managedClusters,
+    throttled: arm.stats.throttled,
+  };
+}
+
+function delta(after: EmulatorCounts, before: EmulatorCounts): EmulatorCounts {
+  return {
+    graph: after.graph - before.graph,
+    upgradeProfile: after.upgradeProfile - before.upgradeProfile,
+    subscriptions: after.subscriptions - before.subscriptions,
+    managedClusters: after.managedClusters - before.managedClusters,
+    throttled: after.throttled - before.throttled,
+  };
+}
+
+function sameVerdicts(a: Summary, b: Summary): boolean {
+  return (['pools', 'compliant', 'noncompliant', 'exempt', 'unknown'] as const).every((k) => a[k] === b[k]);
+}
+
+function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [
+    line(cells[0] ?? []),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...cells.slice(1).map(line),
+  ].join('\n');
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const loadBefore = os.loadavg();
+  const startedAt = new Date();
+  process.stderr.write(
+    `bench: sizes ${args.sizes.join(', ')}; naive ${args.naiveSizes.join(', ') || 'none'}; latency ${args.latencyInMs} ms; ` +
+      `Resource Graph quota ${GRAPH_QUOTA.queries}/${GRAPH_QUOTA.windowInMs} ms; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`,
+  );
+  const workDir = mkdtempSync(join(os.tmpdir(), 'aks-fips-bench-'));
+  const azurite = await startAzurite();
+  const auditor: AuditorFigures[] = [];
+  const naive: NaiveFigures[] = [];
+  let serve: (ServeChildResult & { pools: number; servedPoolsOf: number }) | null = null;
+  try {
+    for (const pools of args.sizes) {
+      const subscriptions = subscriptionsFor(pools);
+      const estate = generateEstate({ seed: SEED, pools, subscriptions, poolsPerCluster: POOLS_PER_CLUSTER });
+      const identity = await ManagedIdentityEmulator.start();
+      const arm = await ArmEmulator.start({
+        estate,
+        identity,
+        audience: AUDIENCE,
+        latencyInMs: args.latencyInMs,
+        quota: GRAPH_QUOTA,
+      });
+      const certFile = join(workDir, `arm-${pools}.pem`);
+      writeFileSync(certFile, arm.certificatePem);
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      for (const name of REAL_IDENTITY_VARIABLES) delete env[name];
+      Object.assign(env, {
+        NODE_EXTRA_CA_CERTS: certFile,
+        IDENTITY_ENDPOINT: identity.endpoint,
+        IDENTITY_HEADER: identity.identityHeader,
+        AZURE_TOKEN_CREDENTIALS: 'ManagedIdentityCredential',
+        AZURE_CLOUD: 'AzureCloud',
+        AUDIT_ARM_ENDPOINT: arm.endpoint,
+        AUDIT_TABLES_CONNECTION_STRING: azurite.connectionString,
+        AUDIT_TABLE_PREFIX: `bench${pools}t${Date.now().toString(36)}`,
+        EMAIL_MODE: 'off',
+      });
+      for (const name of ['AUDIT_SUBSCRIPTIONS', 'AUDIT_MANAGEMENT_GROUPS', 'AUDIT_TABLES_ENDPOINT'])
+        delete env[name];
+      try {
+        process.stderr.write(
+          `bench: auditor, ${fmt(pools)} pools in ${fmt(estate.clusters.length)} clusters, ${fmt(subscriptions)} subscriptions…\n`,
+        );
+        const before = countsOf(arm);
+        const result = (await runChild({ kind: 'auditor', pools }, env)) as AuditorChildResult;
+        const seen = delta(countsOf(arm), before);
+        const figures: AuditorFigures = {
+          pools,
+          subscriptions,
+          clusters: estate.clusters.length,
+          wallTimeInS: round(result.wallTimeInMs / 1000),
+          peakRssInMb: result.peakRssInMb,
+          baselineRssInMb: result.baselineRssInMb,
+          poolsPerSecond: Math.round(pools / (result.wallTimeInMs / 1000)),
+          resourceGraphRequests: seen.graph,
+          nodeImageRequests: seen.upgradeProfile,
+          armRequests: seen.graph + seen.upgradeProfile + seen.subscriptions + seen.managedClusters,
+          tableRequests: result.tables.requests,
+          tableTransactions: result.tables.transactions,
+          entitiesWritten: result.tables.entitiesWritten,
+          throttled429: seen.throttled,
+          pacedWaits: result.graph.pacedWaits,
+          status: result.status,
+          summary: result.summary,
+        };
+        auditor.push(figures);
+        process.stderr.write(
+          `bench:   ${figures.wallTimeInS} s, peak RSS ${figures.peakRssInMb} MB, ${figures.throttled429} × 429\n`,
+        );
+
+        if (args.serve && pools === args.sizes[args.sizes.length - 1]) {
+          process.stderr.write(`bench: serving the latest report of ${fmt(pools)} pools as JSON…\n`);
+          const served = (await runChild(
+            { kind: 'serve', pools, runId: result.runId },
+            env,
+          )) as ServeChildResult;
+          serve = { ...served, servedPoolsOf: pools };
+        }
+
+        if (args.naiveSizes.includes(pools)) {
+          process.stderr.write(
+            `bench: naive script, ${fmt(pools)} pools (concurrency ${args.naiveConcurrency})…\n`,
+          );
+          const beforeNaive = countsOf(arm);
+          const n = (await runChild(
+            { kind: 'naive', pools, concurrency: args.naiveConcurrency },
+            env,
+          )) as NaiveChildResult;
+          const seenNaive = delta(countsOf(arm), beforeNaive);
+          naive.push({
+            pools,
+            extrapolated: false,
+            concurrency: args.naiveConcurrency,
+            wallTimeInS: round(n.wallTimeInMs / 1000),
+            peakRssInMb: n.peakRssInMb,
+            armRequests:
+              seenNaive.subscriptions +
+              seenNaive.managedClusters +
+              seenNaive.upgradeProfile +
+              seenNaive.graph,
+            subscriptionListRequests: seenNaive.subscriptions,
+            clusterListRequests: seenNaive.managedClusters,
+            upgradeProfileRequests: seenNaive.upgradeProfile,
+            poolsPerSecond: Math.round(pools / (n.wallTimeInMs / 1000)),
+            sameVerdicts: sameVerdicts(n.summary, result.summary),
+          });
+          process.stderr.write(`bench:   ${round(n.wallTimeInMs / 1000)} s\n`);
+        }
+      } finally {
+        await arm.close();
+        await identity.close();
+      }
+    }
+  } finally {
+    await azurite.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+
+  // Sizes the naive script did not run at: scaled from the largest it did, per pool, and marked so.
+  const measuredNaive = naive.filter((n) => !n.extrapolated).sort((a, b) => b.pools - a.pools)[0];
+  if (measuredNaive) {
+    for (const pools of args.sizes) {
+      if (naive.some((n) => n.pools === pools)) continue;
+      const factor = pools / measuredNaive.pools;
+      const subscriptionPages = Math.ceil(subscriptionsFor(pools) / 50);
+      const clusterPages = Math.round(measuredNaive.clusterListRequests * factor);
+      naive.push({
+        pools,
+        extrapolated: true,
+        concurrency: measuredNaive.concurrency,
+        wallTimeInS: round(measuredNaive.wallTimeInS * factor),
+        peakRssInMb: null,
+        armRequests: subscriptionPages + clusterPages + pools,
+        subscriptionListRequests: subscriptionPages,
+        clusterListRequests: clusterPages,
+        upgradeProfileRequests: pools,
+        poolsPerSecond: measuredNaive.poolsPerSecond,
+        sameVerdicts: null,
+      });
+    }
+    naive.sort((a, b) => a.pools - b.pools);
+  }
+
+  const loadAfter = os.loadavg();
+  const lines: string[] = [];
+  lines.push(
+    '',
+    `Auditor (Resource Graph + grouped upgrade profiles + Table Storage), latency ${args.latencyInMs} ms per request`,
+  );
+  lines.push(
+    table(
+      [
+        'pools',
+        'wall s',
+        'peak RSS MB',
+        'pools/s',
+        'Graph req',
+        'image req',
+        'ARM req',
+        'Table req',
+        'entities',
+        '429s',
+        'status',
+      ],
+      auditor.map((a) => [
+        fmt(a.pools),
+        a.wallTimeInS,
+        a.peakRssInMb,
+        fmt(a.poolsPerSecond),
+        a.resourceGraphRequests,
+        a.nodeImageRequests,
+        fmt(a.armRequests),
+        fmt(a.tableRequests),
+        fmt(a.entitiesWritten),
+        a.throttled429,
+        a.status,
+      ]),
+    ),
+  );
+  const growth = auditor.slice(1).map((a, i) => {
+    const prev = auditor[i] as AuditorFigures;
+    return {
+      from: prev.pools,
+      to: a.pools,
+      sizeRatio: round(a.pools / prev.pools, 1),
+      timeRatio: round(a.wallTimeInS / prev.wallTimeInS, 2),
+      rssRatio: round(a.peakRssInMb / prev.peakRssInMb, 2),
+      rssAboveBaselineRatio: round(
+        (a.peakRssInMb - a.baselineRssInMb) / Math.max(1, prev.peakRssInMb - prev.baselineRssInMb),
+        2,
+      ),
+    };
+  });
+  if (growth.length) {
+    lines.push('', 'Growth between sizes');
+    lines.push(
+      table(
+        ['from → to', 'size ×', 'time ×', 'peak RSS ×', 'RSS above baseline ×'],
+        growth.map((g) => [
+          `${fmt(g.from)} → ${fmt(g.to)}`,
+          g.sizeRatio,
+          g.timeRatio,
+          g.rssRatio,
+          g.rssAboveBaselineRatio,
+        ]),
+      ),
+    );
+  }
+  const comparison = naive
+    .map((n) => {
+      const a = auditor.find((x) => x.pools === n.pools);
+      if (!a) return null;
+      return {
+        pools: n.pools,
+        extrapolated: n.extrapolated,
+        auditorWallTimeInS: a.wallTimeInS,
+        naiveWallTimeInS: n.wallTimeInS,
+        speedup: round(n.wallTimeInS / a.wallTimeInS, 1),
+        auditorArmRequests: a.armRequests,
+        naiveArmRequests: n.armRequests,
+        requestRatio: round(n.armRequests / a.armRequests, 1),
+        sameVerdicts: n.sameVerdicts,
+      };
+    })
+    .filter((c) => c !== null);
+  if (comparison.length) {
+    lines.push(
+      '',
+      `Auditor vs naive script (subscriptions.list → managedClusters.list → getUpgradeProfile per pool, concurrency ${args.naiveConcurrency})`,
+    );
+    lines.push(
+      table(
+        [
+          'pools',
+          'auditor s',
+          'naive s',
+          'faster ×',
+          'auditor ARM req',
+          'naive ARM req',
+          'fewer req ×',
+          'same verdicts',
+        ],
+        comparison.map((c) => [
+          fmt(c.pools) + (c.extrapolated ? ' (extrapolated)' : ''),
+          c.auditorWallTimeInS,
+          c.naiveWallTimeInS,
+          c.speedup,
+          fmt(c.auditorArmRequests),
+          fmt(c.naiveArmRequests),
+          c.requestRatio,
+          c.sameVerdicts === null ? '-' : c.sameVerdicts ? 'yes' : 'NO',
+        ]),
+      ),
+    );
+  }
+  if (serve) {
+    lines.push(
+      '',
+      `Latest report as JSON, ${fmt(serve.servedPoolsOf)} pools: ${round(serve.wallTimeInMs / 1000)} s, ${mb(serve.bytes)} MB, peak RSS ${serve.peakRssInMb} MB (${serve.method})`,
+    );
+  }
+  lines.push(
+    '',
+    `Machine: ${os.cpus().length} cores, Node ${process.version}, load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  process.stdout.write(lines.join('\n') + '\n');
+
+  const results = {
+    date: startedAt.toISOString(),
+    machine: {
+      cores: os.cpus().length,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      memoryInMb: Math.round(os.totalmem() / 1024 / 1024),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      loadAverageBefore: loadBefore.map((l) => round(l)),
+      loadAverageAfter: loadAfter.map((l) => round(l)),
+    },
+    settings: {
+      latencyInMs: args.latencyInMs,
+      graphQuota: GRAPH_QUOTA,
+      graphPageSize: 1000,
+      seed: SEED,
+      poolsPerCluster: POOLS_PER_CLUSTER,
+      poolsPerSubscription: POOLS_PER_SUBSCRIPTION,
+      naiveConcurrency: args.naiveConcurrency,
+    },
+    auditor,
+    growth,
+    naive,
+    comparison,
+    serve: serve
+      ? {
+          pools: serve.servedPoolsOf,
+          wallTimeInS: round(serve.wallTimeInMs / 1000, 3),
+          bytes: serve.bytes,
+          peakRssInMb: serve.peakRssInMb,
+          method: serve.method,
+        }
+      : null,
+  };
+  writeFileSync(args.out, JSON.stringify(results, null, 2) + '\n');
+  process.stderr.write(`bench: wrote ${args.out}\n`);
+}
+
+if (process.argv[2] === '--child') {
+  const job = JSON.parse(process.argv[3] ?? '{}') as Job;
+  runJob(job).then(
+    (result) => {
+      process.send?.(result, () => process.exit(0));
+    },
+    (error: unknown) => {
+      process.stderr.write(
+        `bench child failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exit(1);
+    },
+  );
+} else {
+  main().catch((error: unknown) => {
+    process.stderr.write(
+      `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  });
+}

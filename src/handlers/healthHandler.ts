@@ -1,0 +1,116 @@
+// GET /api/health (anonymous): liveness and a configuration check — which settings are set, never their values.
+
+import type { HttpResponseInit } from '@azure/functions';
+import type { z } from 'zod';
+
+import type { RunRecord } from '../audit';
+import { CLOUDS, type Config } from '../config';
+import { describeError } from '../errors';
+import { CACHE_CONTROL } from '../http/conditional';
+import { routeHandler } from '../http/handle';
+import { API_ROUTES } from '../http/routes';
+import { type healthSchema, noQuerySchema } from '../http/schemas';
+import { parseQuery } from '../http/validate';
+
+export interface HealthDependencies {
+  config: Config;
+  /** Read inside the check: a getter that throws (storage not configured) makes the app degraded, not down. */
+  readonly store: { getLatestRun(): Promise<RunRecord | undefined> };
+  now?: () => Date;
+}
+
+/** How long the storage probe may take before health says storage is unreachable. */
+export const STORAGE_PROBE_TIMEOUT_IN_MS = 5_000;
+
+type Health = z.infer<typeof healthSchema>;
+
+/** Names of the optional settings in effect, read off the validated Config (this module never reads the environment). */
+function settingsSet(config: Config): string[] {
+  const set: [string, boolean][] = [
+    ['AUDIT_ARM_ENDPOINT', config.cloud.armEndpoint !== CLOUDS[config.cloud.name].armEndpoint],
+    ['AUDIT_SUBSCRIPTIONS', config.subscriptions !== null],
+    ['AUDIT_MANAGEMENT_GROUPS', config.managementGroups !== null],
+    ['AZURE_CLIENT_ID', config.clientId !== null],
+    ['AUDIT_TABLES_ENDPOINT', config.storage?.kind === 'endpoint'],
+    ['AUDIT_TABLES_CONNECTION_STRING', config.storage?.kind === 'connectionString'],
+    ['AUDIT_MATRIX_FILE', config.matrixFile !== null],
+    ['EMAIL_ENDPOINT', config.email.endpoint !== null],
+    ['EMAIL_CONNECTION_STRING', config.email.connectionString !== null],
+    ['EMAIL_SENDER', config.email.sender !== null],
+    ['EMAIL_TO', config.email.to.length > 0],
+    ['REPORT_BASE_URL', config.reportBaseUrl !== null],
+  ];
+  return set.filter(([, isSet]) => isSet).map(([name]) => name);
+}
+
+async function withTimeout<T>(promise: Promise<T>, timeoutInMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutInMs} ms`)), timeoutInMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function healthHandler(deps: HealthDependencies) {
+  return routeHandler(API_ROUTES.health, async (request): Promise<HttpResponseInit> => {
+    parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
+    const now = (deps.now ?? (() => new Date()))();
+    const { config } = deps;
+    const storage: Health['storage'] = { configured: config.storage !== null, reachable: null };
+    let latestRun: Health['latestRun'] = null;
+    if (storage.configured) {
+      try {
+        const run = await withTimeout(deps.store.getLatestRun(), STORAGE_PROBE_TIMEOUT_IN_MS);
+        storage.reachable = true;
+        if (run) {
+          latestRun = {
+            id: run.id,
+            status: run.status,
+            trigger: run.trigger,
+            startedAt: run.startedAt,
+            finishedAt: run.finishedAt,
+            ageInSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(run.startedAt)) / 1000)),
+          };
+        }
+      } catch (error) {
+        storage.reachable = false;
+        storage.detail = `Table Storage could not be read: ${describeError(error)}`;
+      }
+    } else {
+      storage.detail =
+        'Neither AUDIT_TABLES_ENDPOINT nor AUDIT_TABLES_CONNECTION_STRING is set: runs are not stored.';
+    }
+    const healthy = storage.reachable === true;
+    const health: Health = {
+      status: healthy ? 'ok' : 'degraded',
+      time: now.toISOString(),
+      cloud: config.cloud.name,
+      matrix: { version: config.matrix.version, override: config.matrixFile !== null },
+      settings: {
+        set: settingsSet(config),
+        effective: {
+          AZURE_CLOUD: config.cloud.name,
+          AUDIT_SCHEDULE: config.schedule,
+          AUDIT_TABLE_PREFIX: config.tablePrefix,
+          EMAIL_MODE: config.email.mode,
+          AUDIT_NODE_IMAGE_MAX_AGE_DAYS: config.nodeImageMaxAgeInDays,
+        },
+        scope: {
+          subscriptions: config.subscriptions?.length ?? null,
+          managementGroups: config.managementGroups?.length ?? null,
+        },
+      },
+      storage,
+      latestRun,
+    };
+    return {
+      status: healthy ? 200 : 503,
+      headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': CACHE_CONTROL.noStore },
+      body: JSON.stringify(health),
+    };
+  });
+}

@@ -1,0 +1,38 @@
+// Wraps a route's logic: method check (405), errors mapped once to problem+json, HEAD without a body, nosniff.
+
+import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+
+import { describeError } from '../errors';
+import { MethodNotAllowedError, toProblem } from './problem';
+import type { ApiRoute } from './routes';
+
+export type RouteLogic = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
+function headersOf(init: HttpResponseInit): Record<string, string> {
+  const headers: Record<string, string> = {};
+  new Headers(init.headers).forEach((value, name) => (headers[name] = value));
+  return headers;
+}
+
+/**
+ * The handler a registration uses: nothing a client sends escapes as an exception. Server faults (5xx)
+ * are logged sanitized with the invocation ID that the problem body also carries.
+ */
+export function routeHandler(route: Pick<ApiRoute, 'methods'>, logic: RouteLogic): HttpHandler {
+  return async (request, context) => {
+    let response: HttpResponseInit;
+    try {
+      if (!(route.methods as readonly string[]).includes(request.method)) {
+        throw new MethodNotAllowedError(request.method, route.methods);
+      }
+      response = await logic(request, context);
+    } catch (error) {
+      response = toProblem(error, { invocationId: context.invocationId });
+      if ((response.status ?? 500) >= 500) context.error(`${request.method} failed: ${describeError(error)}`);
+    }
+    const headers = headersOf(response);
+    headers['x-content-type-options'] = 'nosniff';
+    if (request.method === 'HEAD') return { status: response.status ?? 200, headers };
+    return { ...response, headers };
+  };
+}

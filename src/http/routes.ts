@@ -1,0 +1,92 @@
+// The API's routes in one table: the Functions registrations, the local adapter and the OpenAPI document read it.
+
+import type { HttpMethod } from '@azure/functions';
+
+export interface ApiRoute {
+  /** The Function's name: stable, it appears in the portal, in logs and in the function-key settings. */
+  name: string;
+  /** Route template under the host's `api/` prefix. */
+  route: string;
+  /** Methods the route answers; every other registered method gets 405 with an Allow header. */
+  methods: readonly HttpMethod[];
+  authLevel: 'function' | 'anonymous';
+  summary: string;
+}
+
+export const API_ROUTES = {
+  report: {
+    name: 'report',
+    route: 'report',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'function',
+    summary: 'The latest (or a given) run as JSON, CSV or an HTML page, with filters and paging',
+  },
+  runs: {
+    name: 'runs',
+    route: 'runs',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'function',
+    summary: 'Run history with summaries, newest first',
+  },
+  run: {
+    name: 'run',
+    route: 'runs/{runId}',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'function',
+    summary: "One run's record, with its progress while it runs",
+  },
+  startAudit: {
+    name: 'startAudit',
+    route: 'audits',
+    methods: ['POST'],
+    authLevel: 'function',
+    summary: 'Start an audit now; 202 with the run ID, 409 while one runs',
+  },
+  health: {
+    name: 'health',
+    route: 'health',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'anonymous',
+    summary: 'Liveness and configuration check, no secrets',
+  },
+  exemptions: {
+    name: 'exemptions',
+    route: 'exemptions',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'function',
+    summary: 'Exemptions, soonest expiry first; filters active, expired, expiringWithinDays',
+  },
+  exemption: {
+    name: 'exemption',
+    route: 'exemptions/{id}',
+    methods: ['GET', 'HEAD', 'PUT', 'DELETE'],
+    authLevel: 'function',
+    summary:
+      'One exemption: read, create or replace (If-Match), delete; writes need the Exemptions.Write role',
+  },
+  exemptionHistory: {
+    name: 'exemptionHistory',
+    route: 'exemptions/{id}/history',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'function',
+    summary: "An exemption's append-only change history (who, when, before, after), newest first",
+  },
+  openApi: {
+    name: 'openApi',
+    route: 'openapi.json',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'function',
+    summary: 'This API as an OpenAPI 3.1 document',
+  },
+} as const satisfies Record<string, ApiRoute>;
+
+export type RouteName = keyof typeof API_ROUTES;
+
+/**
+ * Every route is registered for all of these, so a wrong method reaches the handler and gets a
+ * problem+json 405 instead of the host's bare 404. TRACE and CONNECT are left to the host.
+ */
+export const REGISTERED_METHODS: HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+/** The host's default route prefix (host.json sets no other). */
+export const ROUTE_PREFIX = 'api';

@@ -1,0 +1,201 @@
+// The API's schemas: what handlers validate requests with and what the OpenAPI document is generated from.
+
+import { z } from 'zod';
+
+import { isRunId, runIdSchema } from '../azure/tableKeys';
+import { reportSchema } from '../core/reportSchema';
+import { MAX_PAGE_SIZE, reportFiltersSchema, subscriptionIdSchema } from '../render/reportJson';
+import { REPORT_FORMATS } from './negotiate';
+
+/** A run ID that is also a real UTC time (20260231T… is refused). */
+export const validRunIdSchema = runIdSchema
+  .refine(isRunId, { message: 'is not a real UTC time; a run ID looks like 20261129T043420Z-3f9a1c' })
+  .meta({
+    description: 'A run ID: its UTC start time, then 6 hex digits.',
+    examples: ['20261129T060000Z-3f9a1c'],
+  });
+
+/** A whole number given as a query string, from 1 to `max`. */
+function countParameter(max: number, what: string) {
+  return z
+    .string()
+    .regex(/^\d{1,9}$/, { message: `must be a whole number from 1 to ${max}` })
+    .pipe(
+      z.coerce
+        .number<string>()
+        .int()
+        .min(1, { message: `must be at least 1` })
+        .max(max, { message: `must be at most ${max}` }),
+    )
+    .meta({ description: what });
+}
+
+const filters = reportFiltersSchema.shape;
+
+/** GET /api/report query. Filters take several values, repeated or comma-separated. */
+export const reportQuerySchema = z
+  .object({
+    runId: validRunIdSchema
+      .optional()
+      .meta({ description: 'The run to report; the latest completed run when absent.' }),
+    format: z
+      .enum(REPORT_FORMATS, { message: `must be one of ${REPORT_FORMATS.join(', ')}` })
+      .optional()
+      .meta({ description: 'Overrides the Accept header: json (default), csv or html.' }),
+    status: filters.status.meta({ description: 'Only pools with one of these statuses.' }),
+    subscriptionId: filters.subscriptionId.meta({
+      description: 'Only pools in one of these subscriptions (GUIDs).',
+    }),
+    osType: filters.osType.meta({ description: 'Only pools of one of these OS types.' }),
+    code: filters.code.meta({
+      description:
+        "Only pools with a finding of one of these codes. A value shaped like a function key (not an upper-case code) is the host's `code` key parameter and is ignored.",
+    }),
+    top: countParameter(
+      MAX_PAGE_SIZE,
+      `JSON only: at most this many pools per page (1-${MAX_PAGE_SIZE}); all matching pools when absent.`,
+    ).optional(),
+    continuationToken: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .meta({ description: 'JSON only: page.continuationToken of the previous page, unchanged.' }),
+  })
+  .strict();
+export const REPORT_ARRAY_PARAMETERS = ['status', 'subscriptionId', 'osType', 'code'] as const;
+
+/** GET /api/runs query. */
+export const runsQuerySchema = z
+  .object({
+    top: countParameter(1000, 'At most this many runs, newest first (1-1000); 30 when absent.').optional(),
+    since: z.iso
+      .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-11-01T00:00:00Z' })
+      .refine((text) => Date.parse(text) >= 0 && Date.parse(text) < Date.UTC(2286, 0, 1), {
+        message: 'must be between 1970 and 2285 (run IDs hold no other times)',
+      })
+      .optional()
+      .meta({ description: 'Only runs started at or after this time.' }),
+  })
+  .strict();
+
+/** Routes without query parameters of their own. */
+export const noQuerySchema = z.object({}).strict();
+
+/** GET /api/runs/{runId} path. */
+export const runPathSchema = z.object({ runId: validRunIdSchema }).strict();
+
+/** The most subscriptions one on-demand audit may name. */
+export const MAX_AUDIT_SUBSCRIPTIONS = 100;
+/** Largest accepted POST /api/audits body: 100 GUIDs take under 4 KiB. */
+export const MAX_AUDIT_BODY_BYTES = 16 * 1024;
+
+/** POST /api/audits body (optional). */
+export const startAuditBodySchema = z
+  .object({
+    subscriptions: z
+      .array(subscriptionIdSchema)
+      .min(1, {
+        message:
+          'must name at least one subscription, or leave subscriptions out to audit every configured scope',
+      })
+      .max(MAX_AUDIT_SUBSCRIPTIONS, { message: `must name at most ${MAX_AUDIT_SUBSCRIPTIONS} subscriptions` })
+      .optional()
+      .meta({ description: 'Audit only these subscriptions (GUIDs) instead of every configured scope.' }),
+  })
+  .strict()
+  .meta({ description: 'Optional: an empty body audits every configured scope.' });
+
+const runStatusSchema = z.enum(['running', 'succeeded', 'partial', 'failed']);
+
+/** One stored run, as GET /api/runs and GET /api/runs/{runId} return it. */
+export const runRecordSchema = reportSchema.shape.run.extend({
+  summary: reportSchema.shape.summary,
+  errors: reportSchema.shape.errors,
+  progress: z.object({
+    pagesRead: z.number().int().nonnegative(),
+    clustersRead: z.number().int().nonnegative(),
+    poolsJudged: z.number().int().nonnegative(),
+  }),
+  scope: z.object({
+    subscriptions: z.array(z.string()).nullable(),
+    managementGroups: z.array(z.string()).nullable(),
+  }),
+  email: z.unknown().optional().meta({ description: 'Outcome of the report email, when one was sent.' }),
+});
+
+export const runsResponseSchema = z.object({ runs: z.array(runRecordSchema) });
+
+/** The report JSON of contracts.md plus what the API adds: the applied filters and the page. */
+export const reportPageSchema = reportSchema.extend({
+  filter: reportFiltersSchema.extend({
+    matched: z
+      .number()
+      .int()
+      .nonnegative()
+      .meta({ description: 'Pools of the whole run that match the filters.' }),
+  }),
+  page: z.object({
+    offset: z.number().int().nonnegative(),
+    top: z.number().int().positive().nullable(),
+    returned: z.number().int().nonnegative(),
+    continuationToken: z.string().nullable(),
+    nextLink: z.string().nullable(),
+  }),
+});
+
+export const startAuditResponseSchema = z.object({
+  runId: runIdSchema,
+  status: z.literal('running'),
+  location: z.string().meta({ description: 'Where the run record shows its progress: /api/runs/{runId}.' }),
+  subscriptions: z.array(z.string()).nullable(),
+});
+
+export const healthSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  time: z.string(),
+  cloud: z.string(),
+  matrix: z.object({ version: z.string(), override: z.boolean() }),
+  settings: z.object({
+    set: z
+      .array(z.string())
+      .meta({ description: 'Names of the optional settings that are set (never their values).' }),
+    effective: z.object({
+      AZURE_CLOUD: z.string(),
+      AUDIT_SCHEDULE: z.string(),
+      AUDIT_TABLE_PREFIX: z.string(),
+      EMAIL_MODE: z.string(),
+      AUDIT_NODE_IMAGE_MAX_AGE_DAYS: z.number(),
+    }),
+    scope: z.object({ subscriptions: z.number().nullable(), managementGroups: z.number().nullable() }),
+  }),
+  storage: z.object({
+    configured: z.boolean(),
+    reachable: z.boolean().nullable(),
+    detail: z.string().optional(),
+  }),
+  latestRun: z
+    .object({
+      id: z.string(),
+      status: runStatusSchema,
+      trigger: z.string(),
+      startedAt: z.string(),
+      finishedAt: z.string().nullable(),
+      ageInSeconds: z.number().int(),
+    })
+    .nullable(),
+});
+
+export const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  errors: z
+    .array(
+      z.object({ in: z.enum(['query', 'path', 'body', 'header']), name: z.string(), detail: z.string() }),
+    )
+    .optional(),
+  runId: z.string().optional().meta({ description: '409: the run that is in progress.' }),
+  invocationId: z.string().optional(),
+});

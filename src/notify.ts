@@ -1,0 +1,589 @@
+// Sends one run's digest exactly once: record claimed before the send, retries with backoff, outcome recorded after.
+
+import { randomUUID } from 'node:crypto';
+
+import type { TokenCredential } from '@azure/core-auth';
+
+import type { RunRecord } from './azure/runStore';
+import {
+  AcsEmailSender,
+  classifySendError,
+  type EmailMessage,
+  type EmailSender,
+  SmtpEmailSender,
+} from './azure/emailSender';
+import { type EmailKey, type EmailRecord, EmailRecordConflictError, EmailStore } from './azure/emailStore';
+import { backoffDelayInMs, type RetryPolicy } from './azure/retryPolicy';
+import { isRunId, runIdTime } from './azure/tableKeys';
+import { type Config, requireStorage } from './config';
+import { diffRuns, previousGoodRun, type RunDiff } from './core/diffRuns';
+import { type DigestDecision, type EmailMode, shouldSendDigest } from './core/shouldSendDigest';
+import type { Report } from './core/types';
+import { describeError, InputError, NotFoundError } from './errors';
+import {
+  type DigestAttachment,
+  type DigestTrendPoint,
+  type EarlierFailure,
+  renderEmailDigest,
+} from './render/emailDigest';
+import { renderReportCsv } from './render/reportCsv';
+
+/** What notify reads of the runs; RunStore implements it. */
+export interface NotifyRunSource {
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  getReport(runId: string): Promise<Report | undefined>;
+  listRuns(opts: { top?: number }): AsyncIterable<RunRecord>;
+  listPoolStates(): AsyncIterable<{ id: string; noncompliantSince: string | null }>;
+  upsertRun(run: RunRecord): Promise<unknown>;
+}
+
+export interface NotifyDependencies {
+  email: { mode: EmailMode; sender: string | null; to: readonly string[] };
+  reportBaseUrl: string | null;
+  runs: NotifyRunSource;
+  emails: EmailStore;
+  /** Null when no provider is configured: scheduled digests are then skipped, requests refused. */
+  sender: EmailSender | null;
+  retryPolicy?: RetryPolicy;
+  /** How long a claim keeps other instances off; the send and its retries must end well within it. */
+  claimTtlInMs?: number;
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+  log?: (message: string) => void;
+}
+
+export interface NotifyOptions {
+  /** Someone asked for it (POST /api/runs/{runId}/email, `"email": true`, the CLI): sent whatever EMAIL_MODE. */
+  requested?: boolean;
+  /** An on-demand send with its own record under this key (POST /api/runs/{runId}/email). */
+  idempotencyKey?: string;
+  /** Recipients instead of EMAIL_TO (already validated). */
+  to?: readonly string[];
+  /**
+   * The platform retried the invocation that held the claim, so that attempt has ended: take its claim over at
+   * once instead of waiting for it to expire. Only the timer can know this (it runs as a singleton).
+   */
+  takeOverClaim?: boolean;
+}
+
+export type NotifyOutcome =
+  | { status: 'sent' | 'alreadySent' | 'inProgress' | 'failed' | 'alreadyFailed'; record: EmailRecord }
+  /** Decided now (record null: EMAIL_MODE off, nothing stored), or found decided earlier (`alreadySkipped`). */
+  | { status: 'skipped' | 'alreadySkipped'; reason: string; record: EmailRecord | null }
+  | { status: 'notConfigured'; reason: string };
+
+export type RunNotifier = (runId: string, options?: NotifyOptions) => Promise<NotifyOutcome>;
+
+/** Five attempts over about half a minute; Retry-After wins when the service sends it. */
+export const EMAIL_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 5,
+  baseDelayInMs: 2_000,
+  maxDelayInMs: 60_000,
+  retryableStatuses: new Set([408, 429, 500, 502, 503, 504]),
+};
+export const EMAIL_CLAIM_TTL_IN_MS = 10 * 60_000;
+/** ACS takes 10 MB per request, base64 included; leave room for the HTML. */
+export const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
+const TREND_RUNS_READ = 60;
+const EARLIER_DIGESTS_READ = 30;
+
+/** The run is not in a state that has a digest (still running, or failed without results). */
+export class RunNotEmailableError extends InputError {
+  constructor(message: string) {
+    super(message, 422);
+  }
+}
+
+export interface BuiltDigest {
+  message: EmailMessage;
+  report: Report;
+  diff: RunDiff;
+  attachment: DigestAttachment;
+  earlierFailures: EarlierFailure[];
+}
+
+function sameScope(a: RunRecord['scope'], b: RunRecord['scope']): boolean {
+  const norm = (s: RunRecord['scope']) =>
+    JSON.stringify([
+      s.subscriptions ? [...s.subscriptions].map((x) => x.toLowerCase()).sort() : null,
+      s.managementGroups ? [...s.managementGroups].map((x) => x.toLowerCase()).sort() : null,
+    ]);
+  return norm(a) === norm(b);
+}
+
+function csvAttachment(report: Report): { attachment: DigestAttachment; file: EmailMessage['attachments'] } {
+  const name = `fips-audit-${report.run.id}.csv`;
+  const full = Buffer.from(renderReportCsv(report), 'utf8');
+  if (full.length <= MAX_ATTACHMENT_BYTES) {
+    return {
+      attachment: { kind: 'full', name, pools: report.pools.length },
+      file: [{ name, contentType: 'text/csv', content: full }],
+    };
+  }
+  const attention = report.pools.filter((p) => p.status !== 'compliant');
+  const partial = Buffer.from(renderReportCsv(report, attention), 'utf8');
+  const attentionName = `fips-audit-${report.run.id}-not-compliant.csv`;
+  if (partial.length <= MAX_ATTACHMENT_BYTES) {
+    return {
+      attachment: { kind: 'attention', name: attentionName, pools: attention.length },
+      file: [{ name: attentionName, contentType: 'text/csv', content: partial }],
+    };
+  }
+  return {
+    attachment: {
+      kind: 'none',
+      reason: `the CSV of this run is ${Math.round(full.length / 1048576)} MiB, over the ${MAX_ATTACHMENT_BYTES / 1048576} MiB an email can carry; download it from the report.`,
+    },
+    file: [],
+  };
+}
+
+/** The latest digest records, newest first: by run start, then (runs started in the same second) by creation. */
+async function recentDigests(emails: Pick<EmailStore, 'listDigests'>): Promise<EmailRecord[]> {
+  const records: EmailRecord[] = [];
+  for await (const record of emails.listDigests({ top: EARLIER_DIGESTS_READ })) records.push(record);
+  return records.sort(
+    (a, b) =>
+      runIdTime(b.runId).getTime() - runIdTime(a.runId).getTime() || b.createdAt.localeCompare(a.createdAt),
+  );
+}
+
+/** Earlier digests that failed (or never confirmed) since the last one that was sent, newest first. */
+async function earlierFailuresOf(emails: EmailStore, run: RunRecord, now: Date): Promise<EarlierFailure[]> {
+  const before = runIdTime(run.id).getTime();
+  const failures: EarlierFailure[] = [];
+  for (const record of await recentDigests(emails)) {
+    if (record.runId === run.id || runIdTime(record.runId).getTime() > before) continue;
+    if (record.state === 'sent') break;
+    if (record.state === 'failed') {
+      failures.push({ runId: record.runId, at: record.updatedAt, reason: record.reason ?? 'unknown reason' });
+    } else if (
+      record.state === 'sending' &&
+      record.claimedUntil !== null &&
+      Date.parse(record.claimedUntil) <= now.getTime()
+    ) {
+      failures.push({
+        runId: record.runId,
+        at: record.updatedAt,
+        reason: 'the send was interrupted and never confirmed',
+      });
+    }
+  }
+  return failures;
+}
+
+/** Everything a run's digest is made of, read from storage and rendered. Pure apart from the reads. */
+export async function buildRunDigest(
+  deps: Pick<NotifyDependencies, 'runs' | 'emails' | 'reportBaseUrl' | 'now'>,
+  run: RunRecord,
+  address: { from: string; to: readonly string[] },
+): Promise<BuiltDigest> {
+  const now = (deps.now ?? (() => new Date()))();
+  const report = await deps.runs.getReport(run.id);
+  if (!report) throw new NotFoundError(`No stored run ${run.id}.`);
+  const runs: RunRecord[] = [];
+  for await (const r of deps.runs.listRuns({ top: TREND_RUNS_READ })) runs.push(r);
+  const previous = previousGoodRun(runs, run, (r) => sameScope(r.scope, run.scope));
+  const previousReport = previous ? ((await deps.runs.getReport(previous.id)) ?? null) : null;
+  // Pool states are today's; a noncompliant-since after this run's start belongs to a later episode.
+  const since = new Map<string, string>();
+  const startedAt = Date.parse(run.startedAt);
+  for await (const state of deps.runs.listPoolStates()) {
+    if (state.noncompliantSince && Date.parse(state.noncompliantSince) <= startedAt) {
+      since.set(state.id.toLowerCase(), state.noncompliantSince);
+    }
+  }
+  const diff = diffRuns(report, previousReport, { noncompliantSince: since });
+  const earlierFailures = await earlierFailuresOf(deps.emails, run, now);
+  const { attachment, file } = csvAttachment(report);
+  const trend: DigestTrendPoint[] = runs.map((r) => ({
+    runId: r.id,
+    startedAt: r.startedAt,
+    status: r.status,
+    summary: r.status === 'failed' ? null : r.summary,
+  }));
+  const rendered = renderEmailDigest({
+    report,
+    diff,
+    trend,
+    reportBaseUrl: deps.reportBaseUrl,
+    earlierFailures,
+    attachment,
+  });
+  return {
+    message: {
+      from: address.from,
+      to: address.to,
+      subject: rendered.subject,
+      html: rendered.html,
+      text: rendered.text,
+      attachments: file,
+      headers: { 'X-FIPS-Audit-Run': run.id },
+    },
+    report,
+    diff,
+    attachment,
+    earlierFailures,
+  };
+}
+
+function requestHashOf(to: readonly string[]): string {
+  return JSON.stringify([...new Set(to.map((a) => a.toLowerCase()))].sort());
+}
+
+function keyOf(runId: string, options: NotifyOptions): EmailKey {
+  return options.idempotencyKey === undefined
+    ? { runId, kind: 'digest' }
+    : { runId, kind: 'request', idempotencyKey: options.idempotencyKey };
+}
+
+/** The outcome for a record someone else holds or finished. */
+function existingOutcome(record: EmailRecord): NotifyOutcome {
+  switch (record.state) {
+    case 'sent':
+      return { status: 'alreadySent', record };
+    case 'failed':
+      return { status: 'alreadyFailed', record };
+    case 'skipped':
+      return { status: 'alreadySkipped', reason: record.reason ?? 'skipped', record };
+    case 'sending':
+      return { status: 'inProgress', record };
+  }
+}
+
+/** Thrown for an Idempotency-Key already used for another request (other recipients). */
+export class IdempotencyKeyReusedError extends InputError {
+  constructor(readonly record: EmailRecord) {
+    super(
+      `This Idempotency-Key was already used for another request to email run ${record.runId} (other recipients). Use a new key for a new request.`,
+      422,
+    );
+  }
+}
+
+/** The run's email outcome on its record, for GET /api/runs/{runId}: best effort, the email table is the truth. */
+async function noteOnRun(deps: NotifyDependencies, run: RunRecord, record: EmailRecord): Promise<void> {
+  try {
+    const fresh = (await deps.runs.getRun(run.id)) ?? run;
+    await deps.runs.upsertRun({
+      ...fresh,
+      email: {
+        state: record.state,
+        provider: record.provider,
+        attempts: record.attempts,
+        messageId: record.messageId,
+        reason: record.reason,
+        at: record.updatedAt,
+      },
+    });
+  } catch (error) {
+    deps.log?.(`Could not note the email outcome on run ${run.id}: ${describeError(error)}`);
+  }
+}
+
+/**
+ * Sends the digest of `runId` once. Outcomes, not exceptions, for everything about the email (a failed send is
+ * `failed`, recorded and mentioned in the next digest); exceptions only for a missing or unfinished run, a reused
+ * idempotency key, or storage that cannot record (then nothing was marked sent, and a retry resumes).
+ */
+export async function notifyRun(deps: NotifyDependencies, runId: string, options: NotifyOptions = {}): Promise<NotifyOutcome> {
+  const now = deps.now ?? (() => new Date());
+  const log = deps.log ?? (() => undefined);
+  const requested = options.requested === true || options.idempotencyKey !== undefined;
+  if (!isRunId(runId)) throw new NotFoundError(`No stored run ${runId}.`);
+  if (!requested && deps.email.mode === 'off') return { status: 'skipped', reason: 'EMAIL_MODE is off', record: null };
+  const to = options.to ?? deps.email.to;
+  if (!deps.sender || !deps.email.sender || to.length === 0) {
+    return {
+      status: 'notConfigured',
+      reason:
+        'Email is not configured: set EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING (ACS) or SMTP_HOST (SMTP), with EMAIL_SENDER and EMAIL_TO.',
+    };
+  }
+  const key = keyOf(runId, options);
+  const requestHash = key.kind === 'request' ? requestHashOf(to) : null;
+
+  const existing = await deps.emails.get(key);
+  if (existing && requestHash !== null && existing.requestHash !== requestHash) {
+    throw new IdempotencyKeyReusedError(existing);
+  }
+  if (existing && existing.state !== 'sending') return existingOutcome(existing);
+  if (
+    existing?.claimedUntil &&
+    Date.parse(existing.claimedUntil) > now().getTime() &&
+    !options.takeOverClaim
+  ) {
+    return { status: 'inProgress', record: existing };
+  }
+
+  const run = await deps.runs.getRun(runId);
+  if (!run) throw new NotFoundError(`No stored run ${runId}.`);
+  if (run.status === 'running') {
+    throw new RunNotEmailableError(`Run ${runId} is still running; email it once it has finished.`);
+  }
+  if (run.status === 'failed') {
+    throw new RunNotEmailableError(`Run ${runId} failed, so it has no results to email. Start a new audit.`);
+  }
+
+  const built = await buildRunDigest(deps, run, { from: deps.email.sender, to });
+  const createdAt = now().toISOString();
+  const init = {
+    runId,
+    kind: key.kind,
+    idempotencyKey: key.idempotencyKey ?? null,
+    provider: deps.sender.provider,
+    operationId: randomUUID(),
+    attempts: 0,
+    recipients: [...to],
+    requestHash,
+    subject: built.message.subject,
+    messageId: null,
+    reason: null,
+    createdAt,
+    updatedAt: createdAt,
+    sentAt: null,
+    claimedUntil: null,
+  };
+
+  if (key.kind === 'digest' && !requested) {
+    const decision: DigestDecision = shouldSendDigest(built.diff, {
+      mode: deps.email.mode,
+      trigger: run.trigger,
+      requested,
+      undeliveredEarlier: built.earlierFailures.length,
+    });
+    if (!decision.send) {
+      const { record } = await deps.emails.create({ ...init, state: 'skipped', reason: decision.reason });
+      log(`Digest of run ${runId} not sent: ${decision.reason}`);
+      return record.state === 'skipped'
+        ? { status: 'skipped', reason: decision.reason, record }
+        : existingOutcome(record);
+    }
+  }
+
+  const claimTtlInMs = deps.claimTtlInMs ?? EMAIL_CLAIM_TTL_IN_MS;
+  const claim = await deps.emails.claim(
+    { ...init, state: 'sending' },
+    { now: now(), claimTtlInMs, takeOver: options.takeOverClaim === true },
+  );
+  if (!claim.claimed) return existingOutcome(claim.record);
+  let record = claim.record;
+  if (claim.takenOver) {
+    log(`Taking over the unfinished send of run ${runId}'s digest (operation ${record.operationId}, ${record.attempts} attempt(s) so far)`);
+    if (record.attempts > 0 && !deps.sender.idempotent) {
+      // SMTP cannot tell whether the interrupted attempt was delivered; a second send could duplicate it.
+      record = await deps.emails.update(record, {
+        state: 'failed',
+        claimedUntil: null,
+        updatedAt: now().toISOString(),
+        reason: `The send was interrupted mid-way and its outcome is unknown; it is not repeated over ${deps.sender.provider.toUpperCase()}, which could deliver it twice (Message-ID <${record.operationId}@…>).`,
+      });
+      if (key.kind === 'digest') await noteOnRun(deps, run, record);
+      return { status: 'failed', record };
+    }
+  }
+
+  record = await sendWithRetries(deps, built.message, record, claimTtlInMs);
+  if (key.kind === 'digest') await noteOnRun(deps, run, record);
+  if (record.state === 'sent') log(`Digest of run ${runId} sent to ${to.length} recipient(s) (${record.messageId ?? ''})`);
+  else if (record.state === 'failed') log(`Digest of run ${runId} could not be sent: ${record.reason ?? ''}`);
+  return record.state === 'sent' || record.state === 'failed'
+    ? { status: record.state, record }
+    : existingOutcome(record);
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Attempts under the claim; each attempt is counted on the record before it starts, so a takeover knows. */
+async function sendWithRetries(
+  deps: NotifyDependencies,
+  message: EmailMessage,
+  claimed: EmailRecord,
+  claimTtlInMs: number,
+): Promise<EmailRecord> {
+  const now = deps.now ?? (() => new Date());
+  const sleep = deps.sleep ?? defaultSleep;
+  const policy = deps.retryPolicy ?? EMAIL_RETRY_POLICY;
+  const sender = deps.sender as EmailSender;
+  // Stop well before the claim runs out, so no other instance takes over while this one may still send.
+  const deadline = now().getTime() + claimTtlInMs * 0.8;
+  let record = claimed;
+  for (let attempt = 1; ; attempt++) {
+    record = await deps.emails.update(record, { attempts: record.attempts + 1, updatedAt: now().toISOString() });
+    let reason: string;
+    try {
+      const remaining = Math.max(1, deadline - now().getTime());
+      const result = await sender.send(message, {
+        operationId: record.operationId,
+        abortSignal: AbortSignal.timeout(remaining),
+      });
+      return await finish(deps, record, {
+        state: 'sent',
+        messageId: result.messageId,
+        sentAt: now().toISOString(),
+        reason: null,
+      });
+    } catch (error) {
+      if (error instanceof EmailRecordConflictError) throw error;
+      const failure = classifySendError(error, now());
+      reason = failure.reason;
+      const wait = failure.retryAfterInMs ?? backoffDelayInMs(policy, attempt);
+      const fits = now().getTime() + wait < deadline;
+      if (failure.transient && attempt < policy.maxAttempts && fits && wait <= policy.maxDelayInMs) {
+        deps.log?.(`Email attempt ${record.attempts} of run ${record.runId} failed (${reason}); retrying in ${wait} ms`);
+        await sleep(wait);
+        continue;
+      }
+      const why = failure.transient
+        ? `${reason} (gave up after ${record.attempts} attempt(s))`
+        : reason;
+      return await finish(deps, record, { state: 'failed', reason: why });
+    }
+  }
+}
+
+/** Records the final state; if another instance took the claim meanwhile, its view wins and is returned. */
+async function finish(
+  deps: NotifyDependencies,
+  record: EmailRecord,
+  changes: Partial<EmailRecord>,
+): Promise<EmailRecord> {
+  const now = deps.now ?? (() => new Date());
+  try {
+    return await deps.emails.update(record, { ...changes, claimedUntil: null, updatedAt: now().toISOString() });
+  } catch (error) {
+    if (!(error instanceof EmailRecordConflictError)) throw error;
+    const current = await deps.emails.get({
+      runId: record.runId,
+      kind: record.kind,
+      ...(record.idempotencyKey !== null ? { idempotencyKey: record.idempotencyKey } : {}),
+    });
+    deps.log?.(`The email record of run ${record.runId} was taken over while this instance sent it`);
+    return current ?? record;
+  }
+}
+
+// ---- composition ----
+
+export function createEmailStore(config: Config, credential: () => TokenCredential): EmailStore {
+  const storage = requireStorage(config);
+  return storage.kind === 'connectionString'
+    ? new EmailStore({ tablePrefix: config.tablePrefix, connectionString: storage.connectionString })
+    : new EmailStore({
+        tablePrefix: config.tablePrefix,
+        endpoint: storage.endpoint,
+        credential: credential(),
+        allowInsecureConnection: storage.endpoint.startsWith('http://'),
+      });
+}
+
+/** The configured path: ACS when EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING is set, SMTP when SMTP_HOST is. */
+export function createEmailSender(config: Config, credential: () => TokenCredential): EmailSender | null {
+  if (config.emailProvider === 'acs') {
+    return config.email.connectionString
+      ? new AcsEmailSender({ connectionString: config.email.connectionString })
+      : new AcsEmailSender({ endpoint: config.email.endpoint as string, credential: credential() });
+  }
+  if (config.emailProvider === 'smtp' && config.smtp) return new SmtpEmailSender(config.smtp);
+  return null;
+}
+
+/** What notify needs from the composition root; AuditService has it. */
+export interface NotifyHost {
+  readonly config: Config;
+  readonly store: NotifyRunSource;
+  readonly credential: TokenCredential;
+}
+
+/** Dependencies from the app's settings; the credential is only built when a path needs it. */
+export function createNotifyDependencies(
+  host: NotifyHost,
+  overrides: Partial<NotifyDependencies> = {},
+): NotifyDependencies {
+  const { config } = host;
+  const credential = () => host.credential;
+  return {
+    email: { mode: config.email.mode, sender: config.email.sender, to: config.email.to },
+    reportBaseUrl: config.reportBaseUrl,
+    runs: host.store,
+    emails: overrides.emails ?? createEmailStore(config, credential),
+    sender: overrides.sender === undefined ? createEmailSender(config, credential) : overrides.sender,
+    ...overrides,
+  };
+}
+
+/**
+ * A notifier over `deps`: creates the email table on first use, then calls notifyRun. This is what the timer,
+ * POST /api/audits (`"email": true`) and the CLI call once an audit has completed.
+ */
+export function createNotifier(deps: NotifyDependencies): RunNotifier {
+  let ready: Promise<void> | undefined;
+  return async (runId, options = {}) => {
+    const requested = options.requested === true || options.idempotencyKey !== undefined;
+    // With nothing to send (EMAIL_MODE off, no provider) notifyRun answers without storage: no table is made.
+    if (deps.sender && deps.email.sender && (requested || deps.email.mode !== 'off')) {
+      ready ??= deps.emails.ensureTable().catch((error: unknown) => {
+        ready = undefined;
+        throw error;
+      });
+      await ready;
+    }
+    return notifyRun(deps, runId, options);
+  };
+}
+
+// ---- health ----
+
+export interface EmailHealth {
+  /** `ok`, `failing` (the latest decided digest failed or never confirmed), or `none` (no digest yet). */
+  status: 'ok' | 'failing' | 'none';
+  latest: {
+    runId: string;
+    state: EmailRecord['state'];
+    provider: EmailRecord['provider'];
+    attempts: number;
+    at: string;
+    reason: string | null;
+  } | null;
+  lastSent: { runId: string; at: string; messageId: string | null } | null;
+  /** Digests that failed since the last one sent, newest first (at most 30 read). */
+  failures: { runId: string; at: string; reason: string }[];
+}
+
+/**
+ * The email part of GET /api/health: the latest digest's outcome, the last one sent, and failures since.
+ * Reads only the digest partition of the email table; never a recipient, key or password.
+ */
+export async function getEmailHealth(
+  store: Pick<EmailStore, 'listDigests'>,
+  options: { now?: Date } = {},
+): Promise<EmailHealth> {
+  const now = (options.now ?? new Date()).getTime();
+  let latest: EmailHealth['latest'] = null;
+  let lastSent: EmailHealth['lastSent'] = null;
+  const failures: EmailHealth['failures'] = [];
+  for (const record of await recentDigests(store)) {
+    const stale =
+      record.state === 'sending' && record.claimedUntil !== null && Date.parse(record.claimedUntil) <= now;
+    latest ??= {
+      runId: record.runId,
+      state: record.state,
+      provider: record.provider,
+      attempts: record.attempts,
+      at: record.updatedAt,
+      reason: record.reason,
+    };
+    if (record.state === 'sent') {
+      lastSent = { runId: record.runId, at: record.sentAt ?? record.updatedAt, messageId: record.messageId };
+      break;
+    }
+    if (record.state === 'failed' || stale) {
+      failures.push({
+        runId: record.runId,
+        at: record.updatedAt,
+        reason: record.reason ?? 'the send was interrupted and never confirmed',
+      });
+    }
+  }
+  return { status: latest === null ? 'none' : failures.length ? 'failing' : 'ok', latest, lastSent, failures };
+}

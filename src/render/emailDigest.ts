@@ -1,0 +1,631 @@
+// The email digest of one run: subject, Outlook-safe inline-styled HTML and plain text, from a run and its diff.
+
+import { compliancePercent, type RunDiff } from '../core/diffRuns';
+import type { Finding, PoolResult, Report, RunStatus, Summary } from '../core/types';
+import { escapeHtml, safeHref } from './escapeHtml';
+
+/** Rows shown per table; the rest are counted and linked. */
+export const DIGEST_MAX_ROWS = 50;
+/** Runs drawn in the trend. */
+export const DIGEST_TREND_RUNS = 14;
+
+/** One stored run for the trend; `summary` is null for a run that failed. */
+export interface DigestTrendPoint {
+  runId: string;
+  startedAt: string;
+  status: RunStatus;
+  summary: Summary | null;
+}
+
+/** A digest of an earlier run that could not be sent, mentioned so its news is not lost. */
+export interface EarlierFailure {
+  runId: string;
+  at: string;
+  reason: string;
+}
+
+/** What is attached: every pool, only the pools that need attention (too big otherwise), or nothing. */
+export type DigestAttachment =
+  { kind: 'full' | 'attention'; name: string; pools: number } | { kind: 'none'; reason: string };
+
+export interface DigestInput {
+  report: Report;
+  diff: RunDiff;
+  /** Stored runs, any order; the newest DIGEST_TREND_RUNS up to this run are drawn. */
+  trend?: readonly DigestTrendPoint[];
+  /** REPORT_BASE_URL; without it the digest has no links and says where the full list is. */
+  reportBaseUrl: string | null;
+  earlierFailures?: readonly EarlierFailure[];
+  attachment?: DigestAttachment;
+  maxRows?: number;
+}
+
+export interface RenderedDigest {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+const DAY_IN_MS = 86_400_000;
+const COLORS = {
+  text: '#1f2328',
+  muted: '#57606a',
+  line: '#d0d7de',
+  bad: '#cf222e',
+  ok: '#1a7f37',
+  unknown: '#6e7781',
+  exempt: '#8250df',
+  warnBg: '#fff8c5',
+  warnLine: '#d4a72c',
+  badBg: '#ffebe9',
+  head: '#f6f8fa',
+} as const;
+const FONT = "font-family:'Segoe UI',Arial,Helvetica,sans-serif;";
+
+const count = (n: number): string => n.toLocaleString('en-US');
+const plural = (n: number, one: string, many = `${one}s`): string => `${count(n)} ${n === 1 ? one : many}`;
+
+/** Control characters (a newline in a hostile name could forge lines of the text part) become spaces. */
+function plain(value: string | null | undefined): string {
+  return (value ?? '').replace(/[\u0000-\u001F\u007F\u2028\u2029]+/g, ' ');
+}
+
+function day(iso: string): string {
+  return iso.slice(0, 10);
+}
+
+function minute(iso: string | null): string {
+  return iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : '—';
+}
+
+function percentText(summary: Summary): string {
+  const p = compliancePercent(summary);
+  return p === null ? 'no pools judged' : `${p.toFixed(1)}% compliant`;
+}
+
+function signed(n: number): string {
+  return n > 0 ? `+${count(n)}` : n < 0 ? `−${count(-n)}` : '±0';
+}
+
+/** The subject tells the state at a glance and carries no value from Azure (names stay in the body). */
+export function digestSubject(report: Report, diff: RunDiff): string {
+  const { summary } = report;
+  const changes: string[] = [];
+  if (diff.newNoncompliant.length) {
+    changes.push(`${plural(diff.newNoncompliant.length, 'new noncompliant node pool')}`);
+  }
+  if (diff.resolved.length) changes.push(`${count(diff.resolved.length)} resolved`);
+  if (diff.newlyUnknown.length) changes.push(`${count(diff.newlyUnknown.length)} newly unknown`);
+  if (diff.lapsedExemptions.length) changes.push(plural(diff.lapsedExemptions.length, 'exemption') + ' lapsed');
+  if (diff.expiringExemptions.length) {
+    changes.push(`${plural(diff.expiringExemptions.length, 'exemption')} expiring`);
+  }
+  let lead: string;
+  if (diff.previousRunId === null) {
+    lead = `First audit: ${plural(summary.noncompliant, 'noncompliant node pool')}`;
+  } else if (changes.length) {
+    lead = changes.join(', ');
+  } else {
+    lead = summary.noncompliant
+      ? `No change: ${plural(summary.noncompliant, 'noncompliant node pool')}`
+      : `No change: no noncompliant node pools`;
+  }
+  const partial =
+    report.run.status === 'partial' ? ` (PARTIAL: ${plural(report.errors.length, 'scope')} unreadable)` : '';
+  return `[FIPS audit] ${lead} — ${percentText(summary)}${partial}`;
+}
+
+function reportLink(base: string | null, runId: string, filter = ''): string | null {
+  if (!base) return null;
+  return `${base.replace(/\/+$/, '')}/api/report?runId=${encodeURIComponent(runId)}&format=html${filter}`;
+}
+
+// ---- HTML pieces: every value from Azure goes through escapeHtml (or safeHref for links) ----
+
+/** Escaped text with `backtick` spans (the commands in remediations) set as code. */
+function richHtml(value: string): string {
+  return value
+    .split('`')
+    .map((part, i) =>
+      i % 2 === 1
+        ? `<code style="font-family:Consolas,'Courier New',monospace;font-size:12px;background-color:#f6f8fa;">${escapeHtml(part)}</code>`
+        : escapeHtml(part),
+    )
+    .join('');
+}
+
+function subscriptionLabel(pool: PoolResult): string {
+  return pool.subscriptionName ? `${pool.subscriptionName} (${pool.subscriptionId})` : pool.subscriptionId;
+}
+
+function poolCell(pool: PoolResult): string {
+  const os = [pool.osSku ?? pool.osType, pool.kubernetesVersion && `Kubernetes ${pool.kubernetesVersion}`]
+    .filter(Boolean)
+    .join(' · ');
+  return (
+    `<b>${escapeHtml(pool.cluster)} / ${escapeHtml(pool.pool)}</b><br>` +
+    `<span style="color:${COLORS.muted};font-size:12px;">${escapeHtml(subscriptionLabel(pool))}<br>` +
+    `resource group ${escapeHtml(pool.resourceGroup)} · ${escapeHtml(pool.location)}${os ? ` · ${escapeHtml(os)}` : ''}</span>`
+  );
+}
+
+/** The findings that decide the status, each with its fix; lesser findings as codes. */
+function blocking(pool: PoolResult): Finding[] {
+  const main = pool.findings.filter((f) => f.severity === 'high' || f.undecided);
+  return main.length ? main : pool.findings.slice(0, 1);
+}
+
+function findingsCell(pool: PoolResult): string {
+  const main = blocking(pool);
+  const others = pool.findings.filter((f) => !main.includes(f));
+  const items = main.map(
+    (f) =>
+      `<b style="color:${COLORS.bad};">${escapeHtml(f.code)}</b> ${escapeHtml(f.message)}<br>` +
+      `<span style="color:${COLORS.muted};">Fix:</span> ${richHtml(f.remediation)}`,
+  );
+  if (others.length) {
+    items.push(
+      `<span style="color:${COLORS.muted};font-size:12px;">Also: ${others.map((f) => `${escapeHtml(f.code)} (${escapeHtml(f.severity)})`).join(', ')}</span>`,
+    );
+  }
+  return items.join('<br><br>');
+}
+
+const TD = `style="${FONT}font-size:13px;line-height:18px;padding:6px 8px;border-top:1px solid ${COLORS.line};vertical-align:top;text-align:left;"`;
+const TH = `style="${FONT}font-size:12px;line-height:16px;padding:6px 8px;background-color:${COLORS.head};color:${COLORS.muted};text-align:left;font-weight:bold;"`;
+
+interface Section<T> {
+  title: string;
+  intro?: string;
+  rows: readonly T[];
+  headers: string[];
+  cells: (row: T) => string[];
+  /** Filter appended to the report link for "and N more". */
+  filter: string;
+}
+
+function sectionHtml<T>(section: Section<T>, input: DigestInput, maxRows: number): string {
+  if (section.rows.length === 0) return '';
+  const shown = section.rows.slice(0, maxRows);
+  const rest = section.rows.length - shown.length;
+  const link = reportLink(input.reportBaseUrl, input.report.run.id, section.filter);
+  const href = link ? safeHref(link) : null;
+  const more = rest
+    ? `<tr><td colspan="${section.headers.length}" ${TD}><b>…and ${count(rest)} more.</b> ${
+        href
+          ? `<a href="${href}" style="color:#0969da;">See them all in the report</a>${input.attachment?.kind === 'none' ? '' : ' or the attached CSV'}.`
+          : input.attachment?.kind === 'none'
+            ? 'See them all with <code>aks-fips-auditor report</code>.'
+            : 'See them all in the attached CSV.'
+      }</td></tr>`
+    : '';
+  return (
+    `<tr><td style="padding:20px 24px 0 24px;${FONT}">` +
+    `<h2 style="${FONT}font-size:17px;line-height:22px;margin:0 0 6px 0;color:${COLORS.text};">${escapeHtml(section.title)} (${count(section.rows.length)})</h2>` +
+    (section.intro ? `<p style="margin:0 0 8px 0;color:${COLORS.muted};font-size:13px;">${section.intro}</p>` : '') +
+    `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;border:1px solid ${COLORS.line};">` +
+    `<tr>${section.headers.map((h) => `<th ${TH}>${escapeHtml(h)}</th>`).join('')}</tr>` +
+    shown.map((row) => `<tr>${section.cells(row).map((c) => `<td ${TD}>${c}</td>`).join('')}</tr>`).join('') +
+    more +
+    `</table></td></tr>`
+  );
+}
+
+function cardHtml(label: string, value: number, delta: number | null, color: string): string {
+  return (
+    `<td width="25%" align="center" style="${FONT}padding:10px 4px;border:1px solid ${COLORS.line};">` +
+    `<div style="font-size:24px;line-height:30px;font-weight:bold;color:${color};">${count(value)}</div>` +
+    `<div style="font-size:12px;line-height:16px;color:${COLORS.muted};">${label}${delta === null ? '' : ` (${signed(delta)})`}</div></td>`
+  );
+}
+
+function trendPoints(input: DigestInput): DigestTrendPoint[] {
+  const current: DigestTrendPoint = {
+    runId: input.report.run.id,
+    startedAt: input.report.run.startedAt,
+    status: input.report.run.status,
+    summary: input.report.summary,
+  };
+  const byId = new Map((input.trend ?? []).map((p) => [p.runId, p]));
+  byId.set(current.runId, current);
+  const until = Date.parse(current.startedAt);
+  return [...byId.values()]
+    .filter((p) => Date.parse(p.startedAt) <= until && p.status !== 'running')
+    .sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt) || b.runId.localeCompare(a.runId))
+    .slice(0, DIGEST_TREND_RUNS);
+}
+
+const BAR_WIDTH_PX = 240;
+
+/** The trend as table cells with background colours: Outlook draws these, and no image is fetched. */
+function trendHtml(points: DigestTrendPoint[]): string {
+  if (points.length < 2) return '';
+  const worst = Math.max(0, ...points.map((p) => (p.summary ? p.summary.noncompliant + p.summary.unknown : 0)));
+  const rows = points.map((p) => {
+    const s = p.summary;
+    let bar = '';
+    let label: string;
+    if (!s || p.status === 'failed') {
+      label = `<span style="color:${COLORS.bad};">failed: no results</span>`;
+    } else {
+      const bad = worst ? Math.round((s.noncompliant / worst) * BAR_WIDTH_PX) : 0;
+      const unknown = worst ? Math.round((s.unknown / worst) * BAR_WIDTH_PX) : 0;
+      const cell = (width: number, color: string) =>
+        width > 0
+          ? `<td width="${width}" height="12" bgcolor="${color}" style="width:${width}px;height:12px;background-color:${color};font-size:1px;line-height:1px;">&nbsp;</td>`
+          : '';
+      const rest = BAR_WIDTH_PX - bad - unknown;
+      bar =
+        `<table role="presentation" cellpadding="0" cellspacing="0" border="0" width="${BAR_WIDTH_PX}" style="width:${BAR_WIDTH_PX}px;"><tr>` +
+        cell(bad, COLORS.bad) +
+        cell(unknown, COLORS.unknown) +
+        (rest > 0
+          ? `<td width="${rest}" height="12" style="width:${rest}px;height:12px;font-size:1px;line-height:1px;">&nbsp;</td>`
+          : '') +
+        `</tr></table>`;
+      label =
+        `${escapeHtml(percentText(s))} · ${count(s.noncompliant)} noncompliant · ${count(s.unknown)} unknown` +
+        (p.status === 'partial' ? ' · <i>partial</i>' : '');
+    }
+    return (
+      `<tr><td style="${FONT}font-size:12px;line-height:16px;padding:2px 8px 2px 0;white-space:nowrap;color:${COLORS.muted};">${escapeHtml(minute(p.startedAt))}</td>` +
+      `<td width="${BAR_WIDTH_PX}" style="padding:2px 8px 2px 0;">${bar}</td>` +
+      `<td style="${FONT}font-size:12px;line-height:16px;padding:2px 0;">${label}</td></tr>`
+    );
+  });
+  return (
+    `<tr><td style="padding:20px 24px 0 24px;${FONT}">` +
+    `<h2 style="${FONT}font-size:17px;line-height:22px;margin:0 0 6px 0;">Trend, last ${points.length} runs</h2>` +
+    `<p style="margin:0 0 8px 0;color:${COLORS.muted};font-size:13px;">Pools that need attention: <span style="color:${COLORS.bad};">■</span> noncompliant, <span style="color:${COLORS.unknown};">■</span> unknown. Newest first.</p>` +
+    `<table role="presentation" cellpadding="0" cellspacing="0" border="0">${rows.join('')}</table></td></tr>`
+  );
+}
+
+function daysBetween(fromIso: string, to: number): number {
+  return Math.max(0, Math.floor((to - Date.parse(fromIso)) / DAY_IN_MS));
+}
+
+function sinceText(since: string | null, asOf: number): string {
+  return since ? `${day(since)} (${plural(daysBetween(since, asOf), 'day')})` : 'unknown';
+}
+
+const RESOLVED_HOW: Record<'compliant' | 'exempt' | 'removed', string> = {
+  compliant: 'now compliant',
+  exempt: 'now exempt',
+  removed: 'pool no longer exists',
+};
+
+function sections(input: DigestInput) {
+  const { diff } = input;
+  const asOf = Date.parse(input.report.run.startedAt);
+  const partialNote =
+    input.report.run.status === 'partial'
+      ? ' Pools of scopes this run could not read are never counted as resolved.'
+      : '';
+  return {
+    newNoncompliant: {
+      title: 'New noncompliant node pools',
+      intro: 'Noncompliant now and not in the previous run. Each finding says how to fix it.',
+      rows: diff.newNoncompliant,
+      headers: ['Node pool', 'Findings and how to fix them'],
+      cells: (p: PoolResult) => [poolCell(p), findingsCell(p)],
+      filter: '&status=noncompliant',
+    } satisfies Section<PoolResult>,
+    resolved: {
+      title: 'Resolved',
+      intro: `Noncompliant in the previous run and not now.${partialNote}`,
+      rows: diff.resolved,
+      headers: ['Node pool', 'Was', 'Now'],
+      cells: (r: RunDiff['resolved'][number]) => [
+        poolCell(r.current ?? r.previous),
+        blocking(r.previous)
+          .map((f) => escapeHtml(f.code))
+          .join(', '),
+        `<span style="color:${COLORS.ok};">${RESOLVED_HOW[r.how]}</span>`,
+      ],
+      filter: '&status=compliant&status=exempt',
+    } satisfies Section<RunDiff['resolved'][number]>,
+    still: {
+      title: 'Still noncompliant',
+      intro: 'Longest-standing first.',
+      rows: diff.stillNoncompliant,
+      headers: ['Node pool', 'Noncompliant since', 'Findings and how to fix them'],
+      cells: (s: RunDiff['stillNoncompliant'][number]) => [
+        poolCell(s.pool),
+        escapeHtml(sinceText(s.noncompliantSince, asOf)),
+        findingsCell(s.pool),
+      ],
+      filter: '&status=noncompliant',
+    } satisfies Section<RunDiff['stillNoncompliant'][number]>,
+    unknown: {
+      title: 'Unknown node pools',
+      intro: 'Pools this audit could not judge. They are never counted as compliant.',
+      rows: [...diff.newlyUnknown.map((p) => ({ p, isNew: true })), ...diff.stillUnknown.map((p) => ({ p, isNew: false }))],
+      headers: ['Node pool', 'Why, and what to do'],
+      cells: (u: { p: PoolResult; isNew: boolean }) => [
+        poolCell(u.p) + (u.isNew ? `<br><b style="color:${COLORS.bad};font-size:12px;">NEW</b>` : ''),
+        findingsCell(u.p),
+      ],
+      filter: '&status=unknown',
+    } satisfies Section<{ p: PoolResult; isNew: boolean }>,
+    unreadable: {
+      title: 'Scopes that could not be read',
+      intro: 'Check that the auditor identity still has Reader on each scope, then run the audit again.',
+      rows: diff.unreadableScopes,
+      headers: ['Scope', 'Error', 'Pools reported unknown'],
+      cells: (s: RunDiff['unreadableScopes'][number]) => [
+        `<code style="font-family:Consolas,'Courier New',monospace;font-size:12px;">${escapeHtml(s.scope)}</code>${s.isNew ? `<br><b style="color:${COLORS.bad};font-size:12px;">NEW</b>` : ''}`,
+        `<b>${escapeHtml(s.code)}</b> ${escapeHtml(s.message)}`,
+        count(s.pools),
+      ],
+      filter: '&status=unknown&code=SCOPE_UNREADABLE',
+    } satisfies Section<RunDiff['unreadableScopes'][number]>,
+    expiring: {
+      title: 'Exemptions expiring within 14 days',
+      intro: 'Renew the exemption or fix the pool before it expires, or the pool turns noncompliant.',
+      rows: diff.expiringExemptions,
+      headers: ['Node pool', 'Expires', 'Owner and ticket', 'Reason'],
+      cells: (e: RunDiff['expiringExemptions'][number]) => [
+        poolCell(e.pool),
+        escapeHtml(day(e.exemption.expiresOn)),
+        `${escapeHtml(e.exemption.owner)}${e.exemption.ticket ? `<br>${escapeHtml(e.exemption.ticket)}` : ''}`,
+        escapeHtml(e.exemption.reason),
+      ],
+      filter: '&status=exempt',
+    } satisfies Section<RunDiff['expiringExemptions'][number]>,
+    lapsed: {
+      title: 'Exemptions that lapsed',
+      intro: 'Exempt in the previous run and no longer: the pool is judged on its findings again.',
+      rows: diff.lapsedExemptions,
+      headers: ['Node pool', 'Exemption ended', 'Owner and ticket', 'Status now'],
+      cells: (e: RunDiff['lapsedExemptions'][number]) => [
+        poolCell(e.pool),
+        escapeHtml(day(e.exemption.expiresOn)),
+        `${escapeHtml(e.exemption.owner)}${e.exemption.ticket ? `<br>${escapeHtml(e.exemption.ticket)}` : ''}`,
+        escapeHtml(e.pool.status),
+      ],
+      filter: '&status=noncompliant',
+    } satisfies Section<RunDiff['lapsedExemptions'][number]>,
+  };
+}
+
+function attachmentText(attachment: DigestAttachment | undefined): string {
+  if (!attachment) return '';
+  if (attachment.kind === 'none') return `No CSV attached: ${attachment.reason}`;
+  if (attachment.kind === 'full') return `Attached: ${attachment.name}, every node pool of this run (${count(attachment.pools)}).`;
+  return `Attached: ${attachment.name}, the ${count(attachment.pools)} pools that are not compliant (the full list is too large to mail).`;
+}
+
+export function renderDigestHtml(input: DigestInput, subject = digestSubject(input.report, input.diff)): string {
+  const { report, diff } = input;
+  const { run, summary } = report;
+  const maxRows = input.maxRows ?? DIGEST_MAX_ROWS;
+  const previous = diff.previousSummary;
+  const delta = (key: keyof Summary) => (previous ? summary[key] - previous[key] : null);
+  const link = reportLink(input.reportBaseUrl, run.id);
+  const href = link ? safeHref(link) : null;
+  const s = sections(input);
+  const parts: string[] = [];
+
+  if (run.status === 'partial') {
+    parts.push(
+      `<tr><td bgcolor="${COLORS.warnBg}" style="background-color:${COLORS.warnBg};border-bottom:2px solid ${COLORS.warnLine};padding:12px 24px;${FONT}font-size:14px;line-height:20px;">` +
+        `<b>Partial run:</b> ${plural(report.errors.length, 'scope')} could not be read. Their pools are reported unknown, and none of them is counted as resolved. See “Scopes that could not be read” below.</td></tr>`,
+    );
+  }
+  parts.push(
+    `<tr><td style="padding:20px 24px 0 24px;${FONT}">` +
+      `<h1 style="${FONT}font-size:22px;line-height:28px;margin:0 0 4px 0;color:${COLORS.text};">FIPS 140 audit of AKS node pools</h1>` +
+      `<p style="margin:0;color:${COLORS.muted};font-size:13px;">${escapeHtml(minute(run.startedAt))} · run ${escapeHtml(run.id)} · ${escapeHtml(run.cloud)} · ${count(summary.pools)} node pools in ${count(summary.clusters)} clusters and ${count(summary.subscriptions)} subscriptions</p>` +
+      `<p style="margin:12px 0 0 0;font-size:18px;line-height:24px;"><b>${escapeHtml(percentText(summary))}</b>` +
+      (previous
+        ? ` <span style="color:${COLORS.muted};font-size:13px;">(previous good run: ${escapeHtml(percentText(previous))})</span>`
+        : '') +
+      `</p></td></tr>`,
+  );
+  parts.push(
+    `<tr><td style="padding:12px 24px 0 24px;"><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;"><tr>` +
+      cardHtml('noncompliant', summary.noncompliant, delta('noncompliant'), COLORS.bad) +
+      cardHtml('unknown', summary.unknown, delta('unknown'), COLORS.unknown) +
+      cardHtml('exempt', summary.exempt, delta('exempt'), COLORS.exempt) +
+      cardHtml('compliant', summary.compliant, delta('compliant'), COLORS.ok) +
+      `</tr></table></td></tr>`,
+  );
+  const changeLine = diff.previousRunId
+    ? `Compared with the previous good run ${escapeHtml(diff.previousRunId)}: ${count(diff.newNoncompliant.length)} new noncompliant, ${count(diff.resolved.length)} resolved, ${count(diff.stillNoncompliant.length)} still noncompliant, ${count(diff.newlyUnknown.length)} newly unknown.`
+    : 'This is the first audit on record, so every finding is new.';
+  parts.push(
+    `<tr><td style="padding:12px 24px 0 24px;${FONT}font-size:14px;line-height:20px;">${changeLine}` +
+      (href ? ` <a href="${href}" style="color:#0969da;">Open the full report</a>.` : '') +
+      `</td></tr>`,
+  );
+  const failures = input.earlierFailures ?? [];
+  if (failures.length) {
+    parts.push(
+      `<tr><td style="padding:12px 24px 0 24px;"><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"><tr><td bgcolor="${COLORS.badBg}" style="background-color:${COLORS.badBg};border-left:4px solid ${COLORS.bad};padding:8px 12px;${FONT}font-size:13px;line-height:18px;">` +
+        `<b>${plural(failures.length, 'earlier digest')} could not be sent</b>, so ${failures.length === 1 ? 'its' : 'their'} changes may not have reached you:<br>` +
+        failures
+          .slice(0, maxRows)
+          .map((f) => `run ${escapeHtml(f.runId)} (${escapeHtml(minute(f.at))}): ${escapeHtml(f.reason)}`)
+          .join('<br>') +
+        `</td></tr></table></td></tr>`,
+    );
+  }
+  parts.push(trendHtml(trendPoints(input)));
+  parts.push(sectionHtml(s.newNoncompliant, input, maxRows));
+  parts.push(sectionHtml(s.resolved, input, maxRows));
+  parts.push(sectionHtml(s.lapsed, input, maxRows));
+  parts.push(sectionHtml(s.expiring, input, maxRows));
+  parts.push(sectionHtml(s.still, input, maxRows));
+  parts.push(sectionHtml(s.unknown, input, maxRows));
+  parts.push(sectionHtml(s.unreadable, input, maxRows));
+  const sources = run.matrix.sources.length;
+  parts.push(
+    `<tr><td style="padding:24px;${FONT}font-size:12px;line-height:17px;color:${COLORS.muted};">` +
+      `FIPS matrix ${escapeHtml(run.matrix.version)} (${plural(sources, 'source')}). Run ${escapeHtml(run.id)}, started by ${escapeHtml(run.trigger)} at ${escapeHtml(minute(run.startedAt))}, finished ${escapeHtml(minute(run.finishedAt))}.` +
+      (input.attachment ? `<br>${escapeHtml(attachmentText(input.attachment))}` : '') +
+      (href
+        ? `<br>Full report: <a href="${href}" style="color:#0969da;">${href}</a>`
+        : '<br>Set REPORT_BASE_URL to link the full report from this email.') +
+      `<br>Sent by aks-fips-auditor.</td></tr>`,
+  );
+
+  return (
+    `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
+    `<meta name="x-apple-disable-message-reformatting"><title>${escapeHtml(subject)}</title></head>\n` +
+    `<body style="margin:0;padding:0;background-color:${COLORS.head};">\n` +
+    `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" bgcolor="${COLORS.head}" style="background-color:${COLORS.head};"><tr><td align="center" style="padding:16px 8px;">\n` +
+    `<table role="presentation" width="760" cellpadding="0" cellspacing="0" border="0" bgcolor="#ffffff" style="width:760px;max-width:100%;background-color:#ffffff;border:1px solid ${COLORS.line};${FONT}font-size:14px;line-height:20px;color:${COLORS.text};">\n` +
+    parts.filter((p) => p !== '').join('\n') +
+    `\n</table>\n</td></tr></table>\n</body></html>\n`
+  );
+}
+
+// ---- plain text ----
+
+function poolLine(p: PoolResult): string {
+  return `${plain(p.subscriptionName ?? p.subscriptionId)} / ${plain(p.resourceGroup)} / ${plain(p.cluster)} / ${plain(p.pool)}`;
+}
+
+function findingLines(p: PoolResult): string[] {
+  const main = blocking(p);
+  const lines = main.flatMap((f) => [`    ${f.code}: ${plain(f.message)}`, `      Fix: ${plain(f.remediation)}`]);
+  const others = p.findings.filter((f) => !main.includes(f));
+  if (others.length) lines.push(`    Also: ${others.map((f) => `${f.code} (${f.severity})`).join(', ')}`);
+  return lines;
+}
+
+function textSection<T>(
+  title: string,
+  rows: readonly T[],
+  lines: (row: T) => string[],
+  input: DigestInput,
+  filter: string,
+  maxRows: number,
+): string[] {
+  if (rows.length === 0) return [];
+  const out = ['', `${title} (${count(rows.length)})`, '-'.repeat(Math.min(72, title.length + 8))];
+  for (const row of rows.slice(0, maxRows)) out.push(...lines(row));
+  const rest = rows.length - Math.min(rows.length, maxRows);
+  if (rest > 0) {
+    const link = reportLink(input.reportBaseUrl, input.report.run.id, filter);
+    out.push(`…and ${count(rest)} more: ${link ?? (input.attachment?.kind === 'none' ? 'see `aks-fips-auditor report`' : 'see the attached CSV')}`);
+  }
+  return out;
+}
+
+export function renderDigestText(input: DigestInput, subject = digestSubject(input.report, input.diff)): string {
+  const { report, diff } = input;
+  const { run, summary } = report;
+  const maxRows = input.maxRows ?? DIGEST_MAX_ROWS;
+  const asOf = Date.parse(run.startedAt);
+  const previous = diff.previousSummary;
+  const delta = (key: keyof Summary) => (previous ? ` (${signed(summary[key] - previous[key])})` : '');
+  const link = reportLink(input.reportBaseUrl, run.id);
+  const lines: string[] = [subject, ''];
+  if (run.status === 'partial') {
+    lines.push(
+      `PARTIAL RUN: ${plural(report.errors.length, 'scope')} could not be read. Their pools are reported unknown, and none of them is counted as resolved.`,
+      '',
+    );
+  }
+  lines.push(
+    `FIPS 140 audit of AKS node pools, ${minute(run.startedAt)}, run ${run.id} (${run.cloud})`,
+    `${count(summary.pools)} node pools in ${count(summary.clusters)} clusters and ${count(summary.subscriptions)} subscriptions: ${percentText(summary)}${previous ? ` (previous good run: ${percentText(previous)})` : ''}`,
+    `  noncompliant ${count(summary.noncompliant)}${delta('noncompliant')} · unknown ${count(summary.unknown)}${delta('unknown')} · exempt ${count(summary.exempt)}${delta('exempt')} · compliant ${count(summary.compliant)}${delta('compliant')}`,
+    diff.previousRunId
+      ? `Compared with the previous good run ${diff.previousRunId}: ${count(diff.newNoncompliant.length)} new noncompliant, ${count(diff.resolved.length)} resolved, ${count(diff.stillNoncompliant.length)} still noncompliant, ${count(diff.newlyUnknown.length)} newly unknown.`
+      : 'This is the first audit on record, so every finding is new.',
+  );
+  if (link) lines.push(`Full report: ${link}`);
+  const failures = input.earlierFailures ?? [];
+  if (failures.length) {
+    lines.push('', `${plural(failures.length, 'earlier digest')} could not be sent:`);
+    for (const f of failures.slice(0, maxRows)) lines.push(`  run ${f.runId} (${minute(f.at)}): ${plain(f.reason)}`);
+  }
+  const points = trendPoints(input);
+  if (points.length >= 2) {
+    lines.push('', `Trend, last ${points.length} runs (newest first)`);
+    for (const p of points) {
+      lines.push(
+        `  ${minute(p.startedAt)}  ${
+          p.summary && p.status !== 'failed'
+            ? `${percentText(p.summary)}, ${count(p.summary.noncompliant)} noncompliant, ${count(p.summary.unknown)} unknown${p.status === 'partial' ? ' (partial)' : ''}`
+            : 'failed: no results'
+        }`,
+      );
+    }
+  }
+  lines.push(
+    ...textSection(
+      'New noncompliant node pools',
+      diff.newNoncompliant,
+      (p) => [`  ${poolLine(p)}`, ...findingLines(p)],
+      input,
+      '&status=noncompliant',
+      maxRows,
+    ),
+    ...textSection(
+      'Resolved',
+      diff.resolved,
+      (r) => [`  ${poolLine(r.current ?? r.previous)}: ${RESOLVED_HOW[r.how]} (was ${blocking(r.previous).map((f) => f.code).join(', ')})`],
+      input,
+      '&status=compliant&status=exempt',
+      maxRows,
+    ),
+    ...textSection(
+      'Exemptions that lapsed',
+      diff.lapsedExemptions,
+      (e) => [`  ${poolLine(e.pool)}: ended ${day(e.exemption.expiresOn)}, owner ${plain(e.exemption.owner)}${e.exemption.ticket ? `, ticket ${plain(e.exemption.ticket)}` : ''}; now ${e.pool.status}`],
+      input,
+      '&status=noncompliant',
+      maxRows,
+    ),
+    ...textSection(
+      'Exemptions expiring within 14 days',
+      diff.expiringExemptions,
+      (e) => [`  ${poolLine(e.pool)}: expires ${day(e.exemption.expiresOn)}, owner ${plain(e.exemption.owner)}${e.exemption.ticket ? `, ticket ${plain(e.exemption.ticket)}` : ''}; reason: ${plain(e.exemption.reason)}`],
+      input,
+      '&status=exempt',
+      maxRows,
+    ),
+    ...textSection(
+      'Still noncompliant',
+      diff.stillNoncompliant,
+      (s) => [`  ${poolLine(s.pool)}, since ${sinceText(s.noncompliantSince, asOf)}`, ...findingLines(s.pool)],
+      input,
+      '&status=noncompliant',
+      maxRows,
+    ),
+    ...textSection(
+      'Unknown node pools',
+      [...diff.newlyUnknown.map((p) => ({ p, isNew: true })), ...diff.stillUnknown.map((p) => ({ p, isNew: false }))],
+      (u) => [`  ${u.isNew ? '[NEW] ' : ''}${poolLine(u.p)}`, ...findingLines(u.p)],
+      input,
+      '&status=unknown',
+      maxRows,
+    ),
+    ...textSection(
+      'Scopes that could not be read',
+      diff.unreadableScopes,
+      (s) => [`  ${s.isNew ? '[NEW] ' : ''}${plain(s.scope)}: ${plain(s.code)}: ${plain(s.message)} (${plural(s.pools, 'pool')} reported unknown)`],
+      input,
+      '&status=unknown&code=SCOPE_UNREADABLE',
+      maxRows,
+    ),
+  );
+  lines.push(
+    '',
+    `FIPS matrix ${run.matrix.version} (${plural(run.matrix.sources.length, 'source')}). Run ${run.id}, started by ${run.trigger} at ${minute(run.startedAt)}, finished ${minute(run.finishedAt)}.`,
+  );
+  if (input.attachment) lines.push(attachmentText(input.attachment));
+  if (!link) lines.push('Set REPORT_BASE_URL to link the full report from this email.');
+  lines.push('Sent by aks-fips-auditor.');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Subject, HTML and text of one run's digest. Pure: the same input always gives the same bytes. */
+export function renderEmailDigest(input: DigestInput): RenderedDigest {
+  const subject = digestSubject(input.report, input.diff);
+  return { subject, html: renderDigestHtml(input, subject), text: renderDigestText(input, subject) };
+}

@@ -1,0 +1,184 @@
+// The report JSON for the API: filters, paging with an opaque continuation token, and the whole run's summary.
+
+import { z } from 'zod';
+
+import { runIdSchema } from '../azure/tableKeys';
+import { FINDING_CODES, type PoolResult, type Report } from '../core/types';
+import { InputError } from '../errors';
+
+/** The largest page a client may ask for; a page of 5,000 pools is about 5 MB of JSON. */
+export const MAX_PAGE_SIZE = 5000;
+/** Limits on filter values, so a request cannot make the worker compare against an unbounded list. */
+export const MAX_FILTER_VALUES = 200;
+const MAX_TOKEN_LENGTH = 4096;
+const TOKEN_VERSION = 'v1';
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+export const poolStatusSchema = z.enum(['compliant', 'noncompliant', 'exempt', 'unknown']);
+export const osTypeSchema = z.enum(['Linux', 'Windows']);
+export const findingCodeSchema = z.enum(FINDING_CODES);
+export const subscriptionIdSchema = z
+  .string()
+  .regex(GUID, 'a subscription ID is a GUID such as 00000000-0000-0000-0000-000000000001');
+
+/** The report's filters: values of one filter are alternatives (OR); different filters all apply (AND). */
+export const reportFiltersSchema = z
+  .object({
+    status: z.array(poolStatusSchema).min(1).max(MAX_FILTER_VALUES).optional(),
+    subscriptionId: z.array(subscriptionIdSchema).min(1).max(MAX_FILTER_VALUES).optional(),
+    osType: z.array(osTypeSchema).min(1).max(MAX_FILTER_VALUES).optional(),
+    code: z.array(findingCodeSchema).min(1).max(MAX_FILTER_VALUES).optional(),
+  })
+  .strict();
+export type ReportFilters = z.infer<typeof reportFiltersSchema>;
+
+/** Where a page starts and how long it is; `top` absent means every matching pool from `offset` on. */
+export interface PageRequest {
+  offset: number;
+  top?: number;
+}
+
+export interface ReportPage extends Report {
+  /** The filters that applied (in canonical form) and how many pools of the whole run matched them. */
+  filter: ReportFilters & { matched: number };
+  page: {
+    offset: number;
+    top: number | null;
+    returned: number;
+    /** Pass back as `continuationToken` for the next page; null on the last page. */
+    continuationToken: string | null;
+    /** The next page's URL (without any function key), or null on the last page. */
+    nextLink: string | null;
+  };
+}
+
+/** Sorted, de-duplicated values; subscription IDs lowercased (IDs compare case-insensitively); empty filters dropped. */
+export function canonicalFilters(filters: ReportFilters): ReportFilters {
+  const out: ReportFilters = {};
+  const canon = <T extends string>(values: T[] | undefined): T[] | undefined =>
+    values && values.length ? [...new Set(values)].sort() : undefined;
+  const status = canon(filters.status);
+  const subscriptionId = canon(filters.subscriptionId?.map((s) => s.toLowerCase()));
+  const osType = canon(filters.osType);
+  const code = canon(filters.code);
+  if (status) out.status = status;
+  if (subscriptionId) out.subscriptionId = subscriptionId;
+  if (osType) out.osType = osType;
+  if (code) out.code = code;
+  return out;
+}
+
+export function hasFilters(filters: ReportFilters): boolean {
+  return Object.keys(canonicalFilters(filters)).length > 0;
+}
+
+/** True when the pool passes every filter given. */
+export function poolMatches(pool: PoolResult, filters: ReportFilters): boolean {
+  if (filters.status && !filters.status.includes(pool.status)) return false;
+  if (filters.subscriptionId && !filters.subscriptionId.includes(pool.subscriptionId.toLowerCase()))
+    return false;
+  if (filters.osType && !filters.osType.some((t) => t.toLowerCase() === (pool.osType ?? '').toLowerCase())) {
+    return false;
+  }
+  if (filters.code && !pool.findings.some((f) => (filters.code as string[]).includes(f.code))) return false;
+  return true;
+}
+
+export function filterPools(pools: readonly PoolResult[], filters: ReportFilters): PoolResult[] {
+  const canon = canonicalFilters(filters);
+  return hasFilters(canon) ? pools.filter((p) => poolMatches(p, canon)) : [...pools];
+}
+
+/** What a continuation token carries: everything needed to continue exactly where the last page ended. */
+export interface ContinuationState {
+  runId: string;
+  filters: ReportFilters;
+  offset: number;
+  top: number;
+}
+
+const continuationSchema = z
+  .object({
+    v: z.literal(1),
+    runId: runIdSchema,
+    filters: reportFiltersSchema,
+    offset: z.number().int().min(1).max(10_000_000),
+    top: z.number().int().min(1).max(MAX_PAGE_SIZE),
+  })
+  .strict();
+
+/** An opaque, URL-safe token. Not signed: it only points into data the caller may read anyway, and is fully re-validated. */
+export function encodeContinuationToken(state: ContinuationState): string {
+  const payload = {
+    v: 1,
+    runId: state.runId,
+    filters: canonicalFilters(state.filters),
+    offset: state.offset,
+    top: state.top,
+  };
+  return `${TOKEN_VERSION}.${Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url')}`;
+}
+
+/** Decodes and validates a token; InputError (400) for anything this API did not issue. */
+export function decodeContinuationToken(token: string): ContinuationState {
+  const invalid = (why: string) =>
+    new InputError(
+      `continuationToken is not one this API issued (${why}). Pass the page.continuationToken of the previous page unchanged, or drop it to start from the first page.`,
+    );
+  if (token.length > MAX_TOKEN_LENGTH) throw invalid(`longer than ${MAX_TOKEN_LENGTH} characters`);
+  const match = /^v1\.([A-Za-z0-9_-]+)$/.exec(token);
+  if (!match?.[1]) throw invalid('wrong format');
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(match[1], 'base64url').toString('utf8'));
+  } catch {
+    throw invalid('not readable');
+  }
+  const parsed = continuationSchema.safeParse(payload);
+  if (!parsed.success) throw invalid('its content is not valid');
+  const { runId, filters, offset, top } = parsed.data;
+  return { runId, filters: canonicalFilters(filters), offset, top };
+}
+
+/** True when both filter sets are the same once canonical. */
+export function sameFilters(a: ReportFilters, b: ReportFilters): boolean {
+  return JSON.stringify(canonicalFilters(a)) === JSON.stringify(canonicalFilters(b));
+}
+
+/**
+ * One page of the report: `pools` holds the matching pools from `offset` (at most `top`), while `summary`,
+ * `clusters` and `errors` are always the whole run's. `nextLink` turns a token into a URL.
+ */
+export function reportPage(
+  report: Report,
+  filters: ReportFilters,
+  page: PageRequest,
+  nextLink: (token: string) => string | null = () => null,
+): ReportPage {
+  const canon = canonicalFilters(filters);
+  const matching = filterPools(report.pools, canon);
+  if (page.offset > matching.length) {
+    throw new InputError(
+      `continuationToken points past the end of the report (offset ${page.offset} of ${matching.length} matching pools). Start again from the first page.`,
+    );
+  }
+  const end = page.top === undefined ? matching.length : Math.min(matching.length, page.offset + page.top);
+  const pools = matching.slice(page.offset, end);
+  const token =
+    page.top !== undefined && end < matching.length
+      ? encodeContinuationToken({ runId: report.run.id, filters: canon, offset: end, top: page.top })
+      : null;
+  return {
+    ...report,
+    pools,
+    filter: { ...canon, matched: matching.length },
+    page: {
+      offset: page.offset,
+      top: page.top ?? null,
+      returned: pools.length,
+      continuationToken: token,
+      nextLink: token ? nextLink(token) : null,
+    },
+  };
+}
