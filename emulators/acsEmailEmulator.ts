@@ -110,7 +110,13 @@ export class AcsEmailEmulator {
       });
     });
     const { port } = server.address() as AddressInfo;
-    const emulator = new AcsEmailEmulator(server, `https://127.0.0.1:${port}`, cert, options.identity, options);
+    const emulator = new AcsEmailEmulator(
+      server,
+      `https://127.0.0.1:${port}`,
+      cert,
+      options.identity,
+      options,
+    );
     server.on('connection', (socket: Socket) => {
       emulator.sockets.add(socket);
       socket.once('close', () => emulator.sockets.delete(socket));
@@ -204,7 +210,12 @@ export class AcsEmailEmulator {
         send(
           res,
           429,
-          { error: { code: 'TooManyRequests', message: 'Too many requests. Retry after the time in Retry-After.' } },
+          {
+            error: {
+              code: 'TooManyRequests',
+              message: 'Too many requests. Retry after the time in Retry-After.',
+            },
+          },
           { 'Retry-After': String(fault.retryAfterInSeconds ?? 1) },
         );
       } else {
@@ -222,7 +233,9 @@ export class AcsEmailEmulator {
     }
     if (body.length > MAX_REQUEST_BYTES) {
       log(413, auth, operationId);
-      send(res, 413, { error: { code: 'RequestEntityTooLarge', message: 'The request is larger than 10 MB.' } });
+      send(res, 413, {
+        error: { code: 'RequestEntityTooLarge', message: 'The request is larger than 10 MB.' },
+      });
       return;
     }
     const parsed = parseMessage(body);
@@ -277,7 +290,12 @@ export class AcsEmailEmulator {
       send(
         res,
         fault.status,
-        { error: { code: fault.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable', message: 'Injected fault.' } },
+        {
+          error: {
+            code: fault.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable',
+            message: 'Injected fault.',
+          },
+        },
         fault.status === 429 ? { 'Retry-After': String(fault.retryAfterInSeconds ?? 1) } : {},
       );
       return;
@@ -313,7 +331,8 @@ export class AcsEmailEmulator {
     if (!authorization) return { kind: 'none', reason: 'The Authorization header is missing.' };
     const bearer = /^Bearer\s+(\S+)$/i.exec(authorization);
     if (bearer) {
-      if (!this.identity) return { kind: 'invalid', reason: 'Bearer tokens are not accepted by this emulator.' };
+      if (!this.identity)
+        return { kind: 'invalid', reason: 'Bearer tokens are not accepted by this emulator.' };
       return this.identity.isValidToken(bearer[1]!, ACS_AUDIENCE)
         ? { kind: 'bearer' }
         : { kind: 'invalid', reason: `The token is not valid for ${ACS_AUDIENCE}.` };
@@ -321,7 +340,10 @@ export class AcsEmailEmulator {
     const hmac = /^HMAC-SHA256 SignedHeaders=([^&]+)&Signature=(\S+)$/.exec(authorization);
     if (!hmac) return { kind: 'invalid', reason: 'Unsupported Authorization scheme.' };
     if (hmac[1] !== 'x-ms-date;host;x-ms-content-sha256') {
-      return { kind: 'invalid', reason: `SignedHeaders must be x-ms-date;host;x-ms-content-sha256; got ${hmac[1]}` };
+      return {
+        kind: 'invalid',
+        reason: `SignedHeaders must be x-ms-date;host;x-ms-content-sha256; got ${hmac[1]}`,
+      };
     }
     const date = req.headers['x-ms-date'];
     const host = req.headers.host;
@@ -330,14 +352,20 @@ export class AcsEmailEmulator {
       return { kind: 'invalid', reason: 'x-ms-date, Host and x-ms-content-sha256 are required.' };
     }
     if (!(Math.abs(Date.now() - Date.parse(date)) <= MAX_CLOCK_SKEW_IN_MS)) {
-      return { kind: 'invalid', reason: `x-ms-date ${date} is more than 15 minutes from the service's clock.` };
+      return {
+        kind: 'invalid',
+        reason: `x-ms-date ${date} is more than 15 minutes from the service's clock.`,
+      };
     }
     const actualHash = createHash('sha256').update(body).digest('base64');
-    if (actualHash !== contentHash) return { kind: 'invalid', reason: 'x-ms-content-sha256 does not match the body.' };
+    if (actualHash !== contentHash)
+      return { kind: 'invalid', reason: 'x-ms-content-sha256 does not match the body.' };
     const query = url.searchParams.toString();
     const pathAndQuery = query ? `${url.pathname}?${query}` : url.pathname;
     const stringToSign = `${req.method ?? ''}\n${pathAndQuery}\n${date};${host};${contentHash}`;
-    const expected = createHmac('sha256', Buffer.from(this.accessKey, 'base64')).update(stringToSign, 'utf8').digest();
+    const expected = createHmac('sha256', Buffer.from(this.accessKey, 'base64'))
+      .update(stringToSign, 'utf8')
+      .digest();
     const given = Buffer.from(hmac[2]!, 'base64');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return { kind: 'invalid', reason: 'The request signature does not match.' };
@@ -355,7 +383,12 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
   });
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -366,7 +399,8 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
   res.end(text);
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Validates the body as the service does; a string is the 400 message. */
 function parseMessage(body: Buffer): Omit<AcceptedMessage, 'operationId' | 'auth' | 'receivedAt'> | string {
@@ -406,7 +440,11 @@ function parseMessage(body: Buffer): Omit<AcceptedMessage, 'operationId' | 'auth
       ) {
         return 'Every attachment needs name, contentType and contentInBase64 (base64).';
       }
-      files.push({ name: a.name, contentType: a.contentType, content: Buffer.from(a.contentInBase64, 'base64') });
+      files.push({
+        name: a.name,
+        contentType: a.contentType,
+        content: Buffer.from(a.contentInBase64, 'base64'),
+      });
     }
   }
   const extra: Record<string, string> = {};

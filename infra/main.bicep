@@ -117,7 +117,7 @@ param smtpPassword string = ''
 
 // ---------------------------------------------------------------- hardening
 
-@description('Optional. True to require an Entra ID token (App Service Authentication) on the HTTP API, except /api/health.')
+@description('Optional. True to require an Entra ID token (App Service Authentication) on every HTTP route except /api/health, reads included; exemption writes also need the app role Exemptions.Write (infra/README.md says how to define and assign it).')
 param enableAppServiceAuth bool = false
 
 @description('Optional. Client ID of the Entra ID app registration callers request tokens for; required with enableAppServiceAuth.')

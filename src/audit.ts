@@ -50,6 +50,14 @@ export interface AuditStore {
     scopeOf: (p: PoolResult) => string,
   ): Promise<unknown>;
   listPoolStates(opts?: { subscriptionId?: string }): AsyncIterable<PoolStateLike>;
+  /** The run's report snapshot, so the report of a large run reads fast; optional for stores without one. */
+  reportSnapshotWriter?(runId: string, part: string): ReportSnapshotPartWriter;
+}
+
+export interface ReportSnapshotPartWriter {
+  addPools(pools: readonly PoolResult[]): Promise<void>;
+  addClusters(clusters: readonly ClusterResult[]): Promise<void>;
+  finish(): Promise<void>;
 }
 
 export interface ClusterSource {
@@ -95,6 +103,11 @@ function scopeMatches(failedScope: string, state: PoolStateLike): boolean {
   return state.scope.toLowerCase() === scope || state.id.toLowerCase().startsWith(`${scope}/`);
 }
 
+const SUBSCRIPTION_START = /^\/subscriptions\/(.)/i;
+
+/** The report's order: by ID, ignoring case (ARM IDs compare case-insensitively). */
+const byId = (a: { id: string }, b: { id: string }) => a.id.toLowerCase().localeCompare(b.id.toLowerCase());
+
 /** The report summary counted page by page: the same figures summarizeRun gives for all pools at once. */
 class SummaryCounter {
   private readonly summary = summarizeRun([], []);
@@ -116,6 +129,202 @@ class SummaryCounter {
   value(): Summary {
     return { ...this.summary, subscriptions: this.subscriptions.size };
   }
+}
+
+interface JudgeOutcome {
+  summary: Summary;
+  failures: ScopeError[];
+  /** Sorted by ID; empty unless `retainPools`. */
+  pools: PoolResult[];
+  clusters: ClusterResult[];
+}
+
+/**
+ * The body of a run (or of one shard of it): reads the source page by page, judges every pool, writes each
+ * page's results while the next is read, reports pools of unreadable scopes as unknown from their last
+ * state, and at the end updates pool states for the pools read. Leaves the run record and lease to the caller;
+ * `afterPageWrite` is called after each page is stored (lease renewal, progress).
+ */
+async function judgeAndStore(
+  deps: AuditDependencies,
+  run: RunRecord,
+  startedAt: Date,
+  snapshotPart: string,
+  afterPageWrite: (nowInMs: number) => Promise<void>,
+): Promise<JudgeOutcome> {
+  const now = deps.now ?? (() => new Date());
+  const log = deps.log ?? (() => undefined);
+  const { store } = deps;
+  // Names first, so every stored result carries its subscription's name (one small query).
+  const names = (await deps.source.readSubscriptionNames?.()) ?? new Map<string, string>();
+  const retain = deps.retainPools !== false;
+  // Kept for the returned report only; the run's own bookkeeping never holds every pool.
+  const pools: PoolResult[] = [];
+  const clusters: ClusterResult[] = [];
+  const summary = new SummaryCounter();
+  // Judged pools wait here, deflated, for the pool states written at the end of a run that did not fail.
+  // Bucketed by the first character of the pool ID's subscription: pool states are partitioned by
+  // subscription, and the report is sorted by ID, so buckets in key order are ranges of the report.
+  const spool = store
+    ? new PoolSpool((pool) => (SUBSCRIPTION_START.exec(pool.id)?.[1] ?? '').toLowerCase())
+    : null;
+  const snapshot = store?.reportSnapshotWriter?.(run.id, snapshotPart) ?? null;
+  const seenClusters = new Set<string>();
+  const failures: ScopeError[] = [];
+  const exemptions = deps.exemptions ?? [];
+  const evaluation = {
+    matrix: deps.matrix,
+    asOf: startedAt,
+    nodeImageMaxAgeInDays: deps.nodeImageMaxAgeInDays,
+  };
+  // One page is written while the next is read and judged: storage and Resource Graph overlap.
+  let writing: Promise<void> | null = null;
+  const write = async (pagePools: PoolResult[], pageClusters: ClusterResult[]): Promise<void> => {
+    if (!store) return;
+    await store.appendRunResults(run.id, pagePools, pageClusters);
+    await snapshot?.addClusters(pageClusters);
+    await afterPageWrite(now().getTime());
+  };
+
+  for await (const event of deps.source.readClusters()) {
+    if (event.kind === 'scopeFailed') {
+      failures.push({ scope: event.scope, code: event.code, message: event.message });
+      continue;
+    }
+    run.progress.pagesRead += 1;
+    const fresh: ClusterRecord[] = [];
+    for (const row of event.rows) {
+      let cluster: ClusterRecord;
+      try {
+        cluster = normalizeCluster(row);
+      } catch (error) {
+        if (!(error instanceof ClusterShapeError)) throw error;
+        failures.push({ scope: event.scope ?? '/', code: 'InvalidClusterRow', message: error.message });
+        continue;
+      }
+      const key = cluster.id.toLowerCase();
+      if (seenClusters.has(key)) continue;
+      seenClusters.add(key);
+      fresh.push(cluster);
+    }
+    await deps.freshness.prepare(
+      fresh.flatMap((cluster) => cluster.pools.map((pool) => ({ cluster, pool }))),
+    );
+    const pagePools: PoolResult[] = [];
+    const pageClusters: ClusterResult[] = [];
+    const spooled: SpooledPool[] = [];
+    for (const cluster of fresh) {
+      pageClusters.push(evaluateCluster(cluster));
+      const scope = event.scope ?? `/subscriptions/${cluster.subscriptionId}`;
+      for (const pool of cluster.pools) {
+        const result = applyExemptions(
+          evaluatePool(cluster, pool, evaluation, deps.freshness.freshnessOf(cluster, pool)),
+          exemptions,
+          startedAt,
+        );
+        const name = names.get(cluster.subscriptionId);
+        if (name !== undefined) result.subscriptionName = name;
+        pagePools.push(result);
+        spooled.push({ pool: result, scope });
+      }
+    }
+    summary.add(pagePools, pageClusters);
+    spool?.add(spooled);
+    if (retain) {
+      pools.push(...pagePools);
+      clusters.push(...pageClusters);
+    }
+    run.progress.clustersRead += fresh.length;
+    run.progress.poolsJudged += pagePools.length;
+    if (writing) await writing;
+    writing = write(pagePools, pageClusters);
+    // Observed when awaited; this only keeps a failed write from being reported as unhandled meanwhile.
+    writing.catch(() => undefined);
+    deps.onProgress?.({ ...run.progress });
+    log(
+      `Read page ${run.progress.pagesRead}: ${fresh.length} clusters; ${run.progress.clustersRead} clusters and ${run.progress.poolsJudged} pools judged so far`,
+    );
+  }
+  if (writing) await writing;
+
+  // Pools last seen in a scope that could not be read now are reported unknown, not dropped.
+  const unreadable: PoolResult[] = [];
+  if (store && spool && failures.length) {
+    const seenPools = new Set<string>();
+    for await (const bucket of spool.readBuckets()) {
+      for (const { pool } of bucket) seenPools.add(pool.id.toLowerCase());
+    }
+    for await (const state of store.listPoolStates()) {
+      if (seenPools.has(state.id.toLowerCase())) continue;
+      const failure = failures.find((f) => scopeMatches(f.scope, state));
+      if (!failure) continue;
+      unreadable.push(unreadablePool(state.snapshot, failure.scope, failure.code));
+      seenPools.add(state.id.toLowerCase());
+    }
+    if (unreadable.length) await store.appendRunResults(run.id, unreadable, []);
+    summary.add(unreadable, []);
+    // In the report (and its snapshot), not in pool states: they were not read in this run.
+    spool.add(unreadable.map((pool) => ({ pool, scope: null })));
+    log(
+      `${failures.length} scope(s) could not be read; ${unreadable.length} pool(s) seen before are reported unknown`,
+    );
+  }
+
+  if (store && spool) {
+    // Only now, when the run did not fail, and only for pools read in it: a bucket of subscriptions at a time.
+    log(`Updating the states and history of ${spool.pools - unreadable.length} pools`);
+    for await (const bucket of spool.readBuckets()) {
+      const scopes = new Map<PoolResult, string>();
+      for (const { pool, scope } of bucket) if (scope !== null) scopes.set(pool, scope);
+      await store.updatePoolStates(run.id, startedAt, [...scopes.keys()], (p) => scopes.get(p) ?? '/');
+      // Buckets come in key order, each sorted: the snapshot is in the report's order with no sort at read.
+      await snapshot?.addPools(bucket.map(({ pool }) => pool).sort(byId));
+    }
+    await snapshot?.finish();
+  }
+  return {
+    summary: summary.value(),
+    failures,
+    pools: retain ? [...pools, ...unreadable].sort(byId) : [],
+    clusters: retain ? clusters.sort(byId) : [],
+  };
+}
+
+/**
+ * One shard of a sharded run: judges and stores the pools of the shard's scope into the existing run
+ * `run.id` (results, pool states), without taking the lease or touching the run record, which the
+ * sharded run's coordinator and its last shard own. A retried shard overwrites its own results.
+ */
+export async function runAuditShard(
+  deps: AuditDependencies,
+  run: { id: string; startedAt: string },
+  shard: number,
+): Promise<{ summary: Summary; errors: ScopeError[]; progress: RunProgress }> {
+  const startedAt = new Date(run.startedAt);
+  const record: RunRecord = {
+    id: run.id,
+    trigger: 'timer',
+    status: 'running',
+    startedAt: run.startedAt,
+    finishedAt: null,
+    cloud: deps.cloud,
+    matrix: { version: deps.matrix.version, sources: deps.matrix.sources },
+    summary: summarizeRun([], []),
+    errors: [],
+    progress: { pagesRead: 0, clustersRead: 0, poolsJudged: 0 },
+    scope: deps.scope,
+  };
+  const { store } = deps;
+  let leaseRenewedAt = 0;
+  const part = `shard${String(shard).padStart(5, '0')}`;
+  const outcome = await judgeAndStore({ ...deps, retainPools: false }, record, startedAt, part, async (t) => {
+    // The run's lease is the run's, whichever instance holds this shard: keep it alive while shards work.
+    if (store && t - leaseRenewedAt > AUDIT_LEASE_TTL_IN_MS / 3) {
+      await store.renewAuditLease(run.id, { ttlInMs: AUDIT_LEASE_TTL_IN_MS, now: new Date(t) });
+      leaseRenewedAt = t;
+    }
+  });
+  return { summary: outcome.summary, errors: outcome.failures, progress: record.progress };
 }
 
 /**
@@ -149,6 +358,7 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
     if (!lease.acquired) throw new AuditInProgressError(lease.holderRunId);
   }
   let leaseRenewedAt = startedAt.getTime();
+  let lastProgressWrite = startedAt.getTime();
 
   try {
     if (store) {
@@ -156,31 +366,8 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
       await store.deleteRunResults(run.id);
     }
     deps.onStarted?.({ ...run });
-    // Names first, so every stored result carries its subscription's name (one small query).
-    const names = (await deps.source.readSubscriptionNames?.()) ?? new Map<string, string>();
-    const retain = deps.retainPools !== false;
-    // Kept for the returned report only; the run's own bookkeeping never holds every pool.
-    const pools: PoolResult[] = [];
-    const clusters: ClusterResult[] = [];
-    const summary = new SummaryCounter();
-    // Judged pools wait here, deflated, for the pool states written at the end of a run that did not fail.
-    // Bucketed by the subscription's first character: pool states are partitioned by subscription.
-    const spool = store ? new PoolSpool((pool) => pool.subscriptionId.toLowerCase().slice(0, 1)) : null;
-    const seenClusters = new Set<string>();
-    const failures: ScopeError[] = [];
-    const exemptions = deps.exemptions ?? [];
-    const evaluation = {
-      matrix: deps.matrix,
-      asOf: startedAt,
-      nodeImageMaxAgeInDays: deps.nodeImageMaxAgeInDays,
-    };
-    let lastProgressWrite = startedAt.getTime();
-    // One page is written while the next is read and judged: storage and Resource Graph overlap.
-    let writing: Promise<void> | null = null;
-    const write = async (pagePools: PoolResult[], pageClusters: ClusterResult[]): Promise<void> => {
+    const outcome = await judgeAndStore(deps, run, startedAt, 'run', async (t) => {
       if (!store) return;
-      await store.appendRunResults(run.id, pagePools, pageClusters);
-      const t = now().getTime();
       if (t - leaseRenewedAt > AUDIT_LEASE_TTL_IN_MS / 3) {
         await store.renewAuditLease(run.id, { ttlInMs: AUDIT_LEASE_TTL_IN_MS, now: new Date(t) });
         leaseRenewedAt = t;
@@ -189,114 +376,18 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
         await store.upsertRun(run);
         lastProgressWrite = t;
       }
-    };
-
-    for await (const event of deps.source.readClusters()) {
-      if (event.kind === 'scopeFailed') {
-        failures.push({ scope: event.scope, code: event.code, message: event.message });
-        continue;
-      }
-      run.progress.pagesRead += 1;
-      const fresh: ClusterRecord[] = [];
-      for (const row of event.rows) {
-        let cluster: ClusterRecord;
-        try {
-          cluster = normalizeCluster(row);
-        } catch (error) {
-          if (!(error instanceof ClusterShapeError)) throw error;
-          failures.push({ scope: event.scope ?? '/', code: 'InvalidClusterRow', message: error.message });
-          continue;
-        }
-        const key = cluster.id.toLowerCase();
-        if (seenClusters.has(key)) continue;
-        seenClusters.add(key);
-        fresh.push(cluster);
-      }
-      await deps.freshness.prepare(
-        fresh.flatMap((cluster) => cluster.pools.map((pool) => ({ cluster, pool }))),
-      );
-      const pagePools: PoolResult[] = [];
-      const pageClusters: ClusterResult[] = [];
-      const spooled: SpooledPool[] = [];
-      for (const cluster of fresh) {
-        pageClusters.push(evaluateCluster(cluster));
-        const scope = event.scope ?? `/subscriptions/${cluster.subscriptionId}`;
-        for (const pool of cluster.pools) {
-          const result = applyExemptions(
-            evaluatePool(cluster, pool, evaluation, deps.freshness.freshnessOf(cluster, pool)),
-            exemptions,
-            startedAt,
-          );
-          const name = names.get(cluster.subscriptionId);
-          if (name !== undefined) result.subscriptionName = name;
-          pagePools.push(result);
-          spooled.push({ pool: result, scope });
-        }
-      }
-      summary.add(pagePools, pageClusters);
-      spool?.add(spooled);
-      if (retain) {
-        pools.push(...pagePools);
-        clusters.push(...pageClusters);
-      }
-      run.progress.clustersRead += fresh.length;
-      run.progress.poolsJudged += pagePools.length;
-      if (writing) await writing;
-      writing = write(pagePools, pageClusters);
-      // Observed when awaited; this only keeps a failed write from being reported as unhandled meanwhile.
-      writing.catch(() => undefined);
-      deps.onProgress?.({ ...run.progress });
-      log(
-        `Read page ${run.progress.pagesRead}: ${fresh.length} clusters; ${run.progress.clustersRead} clusters and ${run.progress.poolsJudged} pools judged so far`,
-      );
-    }
-    if (writing) await writing;
-
-    // Pools last seen in a scope that could not be read now are reported unknown, not dropped.
-    const unreadable: PoolResult[] = [];
-    if (store && spool && failures.length) {
-      const seenPools = new Set<string>();
-      for await (const bucket of spool.readBuckets()) {
-        for (const { pool } of bucket) seenPools.add(pool.id.toLowerCase());
-      }
-      for await (const state of store.listPoolStates()) {
-        if (seenPools.has(state.id.toLowerCase())) continue;
-        const failure = failures.find((f) => scopeMatches(f.scope, state));
-        if (!failure) continue;
-        unreadable.push(unreadablePool(state.snapshot, failure.scope, failure.code));
-        seenPools.add(state.id.toLowerCase());
-      }
-      if (unreadable.length) await store.appendRunResults(run.id, unreadable, []);
-      summary.add(unreadable, []);
-      log(
-        `${failures.length} scope(s) could not be read; ${unreadable.length} pool(s) seen before are reported unknown`,
-      );
-    }
-
+    });
+    const { failures } = outcome;
     const status: RunStatus = failures.length ? 'partial' : 'succeeded';
-    if (store && spool) {
-      // Only now, when the run did not fail, and only for pools read in it: a bucket of subscriptions at a time.
-      log(`Updating the states and history of ${spool.pools} pools`);
-      for await (const bucket of spool.readBuckets()) {
-        const scopes = new Map<PoolResult, string>(bucket.map(({ pool, scope }) => [pool, scope]));
-        await store.updatePoolStates(
-          run.id,
-          startedAt,
-          bucket.map(({ pool }) => pool),
-          (p) => scopes.get(p) ?? '/',
-        );
-      }
-    }
     run.status = status;
     run.errors = failures;
     run.finishedAt = now().toISOString();
-    run.summary = summary.value();
+    run.summary = outcome.summary;
     if (store) await store.upsertRun(run);
     log(
       `Audit ${run.id} ${status}: ${run.summary.pools} pools in ${run.summary.clusters} clusters; ` +
         `${run.summary.compliant} compliant, ${run.summary.noncompliant} noncompliant, ${run.summary.exempt} exempt, ${run.summary.unknown} unknown`,
     );
-    const byId = (a: { id: string }, b: { id: string }) => a.id.toLowerCase().localeCompare(b.id.toLowerCase());
     return {
       schemaVersion: 1,
       run: {
@@ -309,8 +400,8 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
         matrix: run.matrix,
       },
       summary: run.summary,
-      pools: retain ? [...pools, ...unreadable].sort(byId) : [],
-      clusters: retain ? clusters.sort(byId) : [],
+      pools: outcome.pools,
+      clusters: outcome.clusters,
       errors: failures,
     };
   } catch (error) {

@@ -49,6 +49,25 @@ export interface SmtpSettings {
   user: string | null;
   /** From SMTP_PASSWORD, which the infra fills from a Key Vault reference. Never logged. */
   password: string | null;
+  /** Why this path cannot send although it is configured (an unresolved Key Vault reference); null when it can. */
+  problem: string | null;
+}
+
+export type ShardingMode = 'off' | 'subscriptions';
+
+/**
+ * Scale-out: the timer splits the audit into shards of subscriptions put on a Storage queue, and queue-triggered
+ * functions audit them in parallel across instances. `queue` follows the Functions connection convention for the
+ * connection name AUDIT_QUEUE, so the trigger and the app read the same settings.
+ */
+export interface ShardingSettings {
+  mode: ShardingMode;
+  /** Subscriptions per shard (AUDIT_SHARD_SIZE). */
+  shardSize: number;
+  /** AUDIT_SHARD_QUEUE; failed messages go to `<name>-poison`. */
+  queueName: string;
+  /** AUDIT_QUEUE (a connection string) or AUDIT_QUEUE__queueServiceUri (with the managed identity). */
+  queue: StorageSettings | null;
 }
 
 export type StorageSettings =
@@ -87,6 +106,8 @@ export interface Config {
    * strips client-sent `x-ms-client-principal` headers, so only then may the app trust that header.
    */
   appServiceAuthEnabled: boolean;
+  /** Sharded audits across instances (AUDIT_SHARDING, off by default). */
+  sharding: ShardingSettings;
 }
 
 /** Every setting the app reads, with an example value for error messages and docs. */
@@ -104,6 +125,11 @@ export const SETTINGS = {
   AUDIT_NODE_IMAGE_MAX_AGE_DAYS: '30',
   AUDIT_EXEMPTION_MAX_DAYS: '90',
   WEBSITE_AUTH_ENABLED: 'True',
+  AUDIT_SHARDING: 'subscriptions',
+  AUDIT_SHARD_SIZE: '500',
+  AUDIT_SHARD_QUEUE: 'fipsaudit-shards',
+  AUDIT_QUEUE: 'UseDevelopmentStorage=true',
+  AUDIT_QUEUE__queueServiceUri: 'https://myauditstore.queue.core.windows.net',
   EMAIL_ENDPOINT: 'https://my-acs.communication.azure.com',
   EMAIL_CONNECTION_STRING: 'endpoint=https://my-acs.communication.azure.com/;accesskey=<key>',
   EMAIL_SENDER: 'DoNotReply@contoso.com',
@@ -112,7 +138,8 @@ export const SETTINGS = {
   SMTP_HOST: 'smtp.office365.us',
   SMTP_PORT: '587',
   SMTP_USER: 'fips-auditor@contoso.com',
-  SMTP_PASSWORD: '@Microsoft.KeyVault(SecretUri=https://my-vault.vault.usgovcloudapi.net/secrets/smtp-password)',
+  SMTP_PASSWORD:
+    '@Microsoft.KeyVault(SecretUri=https://my-vault.vault.usgovcloudapi.net/secrets/smtp-password)',
   REPORT_BASE_URL: 'https://fips-auditor.azurewebsites.us',
 } as const;
 export type SettingName = keyof typeof SETTINGS;
@@ -300,23 +327,31 @@ export function loadConfig(
   if (!/^\d{1,5}$/.test(smtpPortText) || smtpPort < 1 || smtpPort > 65535) {
     bad('SMTP_PORT', `must be a port number from 1 to 65535; got "${smtpPortText}"`);
   }
-  if ((smtpUser === null) !== (smtpPassword === null)) {
-    bad(smtpUser === null ? 'SMTP_USER' : 'SMTP_PASSWORD', 'must be set when the other of SMTP_USER and SMTP_PASSWORD is');
+  // The platform replaces a Key Vault reference by the secret; the reference text itself means it could not.
+  // Not a start-up failure (the audit must go on): every send fails with this reason, recorded and in health.
+  const unresolvedPassword = smtpPassword !== null && /^@Microsoft\.KeyVault\(/i.test(smtpPassword.trim());
+  if (smtpHost && smtpUser !== null && smtpPassword === null) {
+    bad('SMTP_PASSWORD', 'must be set when SMTP_USER is (the infra fills it from Key Vault)');
   }
-  if (smtpPassword && /^@Microsoft\.KeyVault\(/i.test(smtpPassword.trim())) {
-    // The platform replaces a Key Vault reference by the secret; the reference text means it could not.
-    bad(
-      'SMTP_PASSWORD',
-      "still holds its Key Vault reference: the platform could not resolve it (check the SecretUri and that the app's identity may read the secret)",
-    );
+  if (smtpHost && smtpUser === null && smtpPassword !== null) {
+    bad('SMTP_USER', 'must be set when SMTP_PASSWORD is');
   }
   if (smtpHost && mode !== 'off') {
     if (!sender) bad('EMAIL_SENDER', 'is required when SMTP_HOST is set');
     if (to.length === 0) bad('EMAIL_TO', 'is required when SMTP_HOST is set');
   }
-  const emailProvider: EmailProvider | null = emailEndpoint || emailConnection ? 'acs' : smtpHost ? 'smtp' : null;
+  const emailProvider: EmailProvider | null =
+    emailEndpoint || emailConnection ? 'acs' : smtpHost ? 'smtp' : null;
   const smtp: SmtpSettings | null = smtpHost
-    ? { host: smtpHost, port: smtpPort, user: smtpUser, password: smtpPassword }
+    ? {
+        host: smtpHost,
+        port: smtpPort,
+        user: smtpUser,
+        password: unresolvedPassword ? null : smtpPassword,
+        problem: unresolvedPassword
+          ? "SMTP_PASSWORD still holds its Key Vault reference: the platform could not resolve it. Check the SecretUri, that the secret exists and that the app's identity may read it, then restart the app."
+          : null,
+      }
     : null;
 
   const reportBaseUrl = get('REPORT_BASE_URL') ?? null;
@@ -346,6 +381,44 @@ export function loadConfig(
     bad('WEBSITE_AUTH_ENABLED', `must be True or False; got "${authText}"`);
   }
   const appServiceAuthEnabled = authText.toLowerCase() === 'true';
+
+  const shardingMode = (get('AUDIT_SHARDING') ?? 'off') as ShardingMode;
+  if (!['off', 'subscriptions'].includes(shardingMode)) {
+    bad('AUDIT_SHARDING', `must be off or subscriptions; got "${shardingMode}"`);
+  }
+  const shardSizeText = get('AUDIT_SHARD_SIZE') ?? '500';
+  const shardSize = Number(shardSizeText);
+  if (!/^\d+$/.test(shardSizeText) || shardSize < 1 || shardSize > 800) {
+    bad(
+      'AUDIT_SHARD_SIZE',
+      `must be a whole number of subscriptions per shard from 1 to 800; got "${shardSizeText}"`,
+    );
+  }
+  const shardQueue = get('AUDIT_SHARD_QUEUE') ?? 'fipsaudit-shards';
+  // Queue names: 3-63 lowercase letters, digits and single hyphens; `-poison` (7) must still fit.
+  if (!/^[a-z0-9](?:[a-z0-9]|-(?!-)){2,55}$/.test(shardQueue) || shardQueue.endsWith('-')) {
+    bad(
+      'AUDIT_SHARD_QUEUE',
+      `must be a queue name of 3-56 lowercase letters, digits and single hyphens; got "${shardQueue}"`,
+    );
+  }
+  const queueConnection = get('AUDIT_QUEUE');
+  const queueUri = get('AUDIT_QUEUE__queueServiceUri');
+  let queue: StorageSettings | null = null;
+  if (queueConnection && queueUri) {
+    bad('AUDIT_QUEUE', 'and AUDIT_QUEUE__queueServiceUri are both set; set only one');
+  } else if (queueUri) {
+    if (!httpsUrl.safeParse(queueUri).success) bad('AUDIT_QUEUE__queueServiceUri', 'must be a URL');
+    queue = { kind: 'endpoint', endpoint: queueUri.replace(/\/+$/, '') };
+  } else if (queueConnection) {
+    if (!/QueueEndpoint=|AccountName=|UseDevelopmentStorage=true/i.test(queueConnection)) {
+      bad('AUDIT_QUEUE', 'is not a storage connection string (it has no AccountName or QueueEndpoint)');
+    }
+    queue = { kind: 'connectionString', connectionString: queueConnection };
+  }
+  if (shardingMode !== 'off' && !queue) {
+    bad('AUDIT_QUEUE__queueServiceUri', 'or AUDIT_QUEUE must be set when AUDIT_SHARDING is on');
+  }
 
   const matrixFile = get('AUDIT_MATRIX_FILE') ?? null;
   let matrix = builtInMatrix;
@@ -391,6 +464,12 @@ export function loadConfig(
     emailProvider,
     smtp: smtp && Object.freeze(smtp),
     appServiceAuthEnabled,
+    sharding: Object.freeze({
+      mode: shardingMode,
+      shardSize,
+      queueName: shardQueue,
+      queue: queue && Object.freeze(queue),
+    }),
   });
 }
 

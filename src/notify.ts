@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 
 import type { TokenCredential } from '@azure/core-auth';
 
-import type { RunRecord } from './azure/runStore';
 import {
   AcsEmailSender,
   classifySendError,
@@ -14,6 +13,7 @@ import {
 } from './azure/emailSender';
 import { type EmailKey, type EmailRecord, EmailRecordConflictError, EmailStore } from './azure/emailStore';
 import { backoffDelayInMs, type RetryPolicy } from './azure/retryPolicy';
+import type { RunRecord } from './azure/runStore';
 import { isRunId, runIdTime } from './azure/tableKeys';
 import { type Config, requireStorage } from './config';
 import { diffRuns, previousGoodRun, type RunDiff } from './core/diffRuns';
@@ -286,12 +286,17 @@ async function noteOnRun(deps: NotifyDependencies, run: RunRecord, record: Email
  * `failed`, recorded and mentioned in the next digest); exceptions only for a missing or unfinished run, a reused
  * idempotency key, or storage that cannot record (then nothing was marked sent, and a retry resumes).
  */
-export async function notifyRun(deps: NotifyDependencies, runId: string, options: NotifyOptions = {}): Promise<NotifyOutcome> {
+export async function notifyRun(
+  deps: NotifyDependencies,
+  runId: string,
+  options: NotifyOptions = {},
+): Promise<NotifyOutcome> {
   const now = deps.now ?? (() => new Date());
   const log = deps.log ?? (() => undefined);
   const requested = options.requested === true || options.idempotencyKey !== undefined;
   if (!isRunId(runId)) throw new NotFoundError(`No stored run ${runId}.`);
-  if (!requested && deps.email.mode === 'off') return { status: 'skipped', reason: 'EMAIL_MODE is off', record: null };
+  if (!requested && deps.email.mode === 'off')
+    return { status: 'skipped', reason: 'EMAIL_MODE is off', record: null };
   const to = options.to ?? deps.email.to;
   if (!deps.sender || !deps.email.sender || to.length === 0) {
     return {
@@ -334,6 +339,7 @@ export async function notifyRun(deps: NotifyDependencies, runId: string, options
     provider: deps.sender.provider,
     operationId: randomUUID(),
     attempts: 0,
+    attemptInFlight: false,
     recipients: [...to],
     requestHash,
     subject: built.message.subject,
@@ -369,11 +375,14 @@ export async function notifyRun(deps: NotifyDependencies, runId: string, options
   if (!claim.claimed) return existingOutcome(claim.record);
   let record = claim.record;
   if (claim.takenOver) {
-    log(`Taking over the unfinished send of run ${runId}'s digest (operation ${record.operationId}, ${record.attempts} attempt(s) so far)`);
-    if (record.attempts > 0 && !deps.sender.idempotent) {
+    log(
+      `Taking over the unfinished send of run ${runId}'s digest (operation ${record.operationId}, ${record.attempts} attempt(s) so far)`,
+    );
+    if (record.attemptInFlight && !deps.sender.idempotent) {
       // SMTP cannot tell whether the interrupted attempt was delivered; a second send could duplicate it.
       record = await deps.emails.update(record, {
         state: 'failed',
+        attemptInFlight: false,
         claimedUntil: null,
         updatedAt: now().toISOString(),
         reason: `The send was interrupted mid-way and its outcome is unknown; it is not repeated over ${deps.sender.provider.toUpperCase()}, which could deliver it twice (Message-ID <${record.operationId}@…>).`,
@@ -385,7 +394,8 @@ export async function notifyRun(deps: NotifyDependencies, runId: string, options
 
   record = await sendWithRetries(deps, built.message, record, claimTtlInMs);
   if (key.kind === 'digest') await noteOnRun(deps, run, record);
-  if (record.state === 'sent') log(`Digest of run ${runId} sent to ${to.length} recipient(s) (${record.messageId ?? ''})`);
+  if (record.state === 'sent')
+    log(`Digest of run ${runId} sent to ${to.length} recipient(s) (${record.messageId ?? ''})`);
   else if (record.state === 'failed') log(`Digest of run ${runId} could not be sent: ${record.reason ?? ''}`);
   return record.state === 'sent' || record.state === 'failed'
     ? { status: record.state, record }
@@ -409,36 +419,50 @@ async function sendWithRetries(
   const deadline = now().getTime() + claimTtlInMs * 0.8;
   let record = claimed;
   for (let attempt = 1; ; attempt++) {
-    record = await deps.emails.update(record, { attempts: record.attempts + 1, updatedAt: now().toISOString() });
-    let reason: string;
+    record = await deps.emails.update(record, {
+      attempts: record.attempts + 1,
+      attemptInFlight: true,
+      updatedAt: now().toISOString(),
+    });
+    let result: { messageId: string } | undefined;
+    let failure: ReturnType<typeof classifySendError> | undefined;
     try {
       const remaining = Math.max(1, deadline - now().getTime());
-      const result = await sender.send(message, {
+      result = await sender.send(message, {
         operationId: record.operationId,
         abortSignal: AbortSignal.timeout(remaining),
       });
-      return await finish(deps, record, {
+    } catch (error) {
+      failure = classifySendError(error, now());
+    }
+    // Recording happens outside the try: a storage error after a delivered send must never pass for a send error
+    // (that would record `failed`, or worse, send again). It propagates, and the record stays `sending`.
+    if (result) {
+      return finish(deps, record, {
         state: 'sent',
         messageId: result.messageId,
         sentAt: now().toISOString(),
         reason: null,
       });
-    } catch (error) {
-      if (error instanceof EmailRecordConflictError) throw error;
-      const failure = classifySendError(error, now());
-      reason = failure.reason;
-      const wait = failure.retryAfterInMs ?? backoffDelayInMs(policy, attempt);
-      const fits = now().getTime() + wait < deadline;
-      if (failure.transient && attempt < policy.maxAttempts && fits && wait <= policy.maxDelayInMs) {
-        deps.log?.(`Email attempt ${record.attempts} of run ${record.runId} failed (${reason}); retrying in ${wait} ms`);
-        await sleep(wait);
-        continue;
-      }
-      const why = failure.transient
-        ? `${reason} (gave up after ${record.attempts} attempt(s))`
-        : reason;
-      return await finish(deps, record, { state: 'failed', reason: why });
     }
+    const { transient, reason, retryAfterInMs } = failure!;
+    const wait = retryAfterInMs ?? backoffDelayInMs(policy, attempt);
+    const fits = now().getTime() + wait < deadline;
+    if (transient && attempt < policy.maxAttempts && fits && wait <= policy.maxDelayInMs) {
+      deps.log?.(
+        `Email attempt ${record.attempts} of run ${record.runId} failed (${reason}); retrying in ${wait} ms`,
+      );
+      // Known to have failed: should this instance die while it waits, a takeover may safely send again.
+      record = await deps.emails.update(record, {
+        attemptInFlight: false,
+        reason: `attempt ${record.attempts}: ${reason}`,
+        updatedAt: now().toISOString(),
+      });
+      await sleep(wait);
+      continue;
+    }
+    const why = transient ? `${reason} (gave up after ${record.attempts} attempt(s))` : reason;
+    return finish(deps, record, { state: 'failed', reason: why });
   }
 }
 
@@ -450,7 +474,12 @@ async function finish(
 ): Promise<EmailRecord> {
   const now = deps.now ?? (() => new Date());
   try {
-    return await deps.emails.update(record, { ...changes, claimedUntil: null, updatedAt: now().toISOString() });
+    return await deps.emails.update(record, {
+      ...changes,
+      attemptInFlight: false,
+      claimedUntil: null,
+      updatedAt: now().toISOString(),
+    });
   } catch (error) {
     if (!(error instanceof EmailRecordConflictError)) throw error;
     const current = await deps.emails.get({
@@ -460,6 +489,39 @@ async function finish(
     });
     deps.log?.(`The email record of run ${record.runId} was taken over while this instance sent it`);
     return current ?? record;
+  }
+}
+
+export interface NotifyLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/**
+ * Notifies and logs the outcome; never throws (null when it could not complete, e.g. storage failed). For callers
+ * that must not fail because of email: the timer, the worker that completes a sharded run, POST /api/audits.
+ */
+export async function notifyQuietly(
+  notify: RunNotifier,
+  runId: string,
+  options: NotifyOptions,
+  log: NotifyLog,
+): Promise<NotifyOutcome | null> {
+  try {
+    const outcome = await notify(runId, options);
+    const detail =
+      'reason' in outcome
+        ? `: ${outcome.reason}`
+        : outcome.status === 'failed'
+          ? `: ${outcome.record.reason ?? ''}`
+          : '';
+    if (outcome.status === 'failed') log.warn(`Digest of run ${runId}: failed${detail}`);
+    else log.info(`Digest of run ${runId}: ${outcome.status}${detail}`);
+    return outcome;
+  } catch (error) {
+    log.error(`Digest of run ${runId} could not be completed: ${describeError(error)}`);
+    return null;
   }
 }
 
@@ -585,5 +647,10 @@ export async function getEmailHealth(
       });
     }
   }
-  return { status: latest === null ? 'none' : failures.length ? 'failing' : 'ok', latest, lastSent, failures };
+  return {
+    status: latest === null ? 'none' : failures.length ? 'failing' : 'ok',
+    latest,
+    lastSent,
+    failures,
+  };
 }

@@ -8,10 +8,10 @@ import type { PoolResult } from './core/types';
 const deflate = promisify(deflateRaw);
 const inflate = promisify(inflateRaw);
 
-/** One judged pool and the scope it was read through. */
+/** One judged pool and the scope it was read through; null for a pool not read in this run (reported unknown). */
 export interface SpooledPool {
   pool: PoolResult;
-  scope: string;
+  scope: string | null;
 }
 
 /**
@@ -33,7 +33,7 @@ export class PoolSpool {
 
   /** Adds one page; the caller may drop its own references to the pools at once. */
   add(page: readonly SpooledPool[]): void {
-    const split = new Map<string, [string, PoolResult][]>();
+    const split = new Map<string, [string | null, PoolResult][]>();
     for (const { pool, scope } of page) {
       const bucket = this.bucketOf(pool);
       const list = split.get(bucket) ?? [];
@@ -56,7 +56,10 @@ export class PoolSpool {
     for (const bucket of [...this.buckets.keys()].sort()) {
       const pools: SpooledPool[] = [];
       for (const segment of this.buckets.get(bucket) ?? []) {
-        const entries = JSON.parse((await inflate(await segment)).toString('utf8')) as [string, PoolResult][];
+        const entries = JSON.parse((await inflate(await segment)).toString('utf8')) as [
+          string | null,
+          PoolResult,
+        ][];
         for (const [scope, pool] of entries) pools.push({ pool, scope });
       }
       yield pools;

@@ -121,13 +121,16 @@ export function classifySendError(error: unknown, now: Date = new Date()): SendF
     const headers = error.response?.headers;
     const retryAfterInMs = serverDelayInMs(headers ? { get: (name) => headers.get(name) } : undefined, now);
     const transient =
-      status === undefined ? code !== undefined && TRANSIENT_NETWORK_CODES.has(code) : TRANSIENT_STATUSES.has(status);
+      status === undefined
+        ? code !== undefined && TRANSIENT_NETWORK_CODES.has(code)
+        : TRANSIENT_STATUSES.has(status);
     const what = status === undefined ? (code ?? 'network error') : `HTTP ${status}${code ? ` ${code}` : ''}`;
     return { transient, retryAfterInMs, reason: sanitize(`${what}: ${message}`) };
   }
   if (typeof e.responseCode === 'number') {
     // SMTP: 4yz is transient (RFC 5321), 5yz final, except 503 (bad sequence) which a new session may pass.
-    const transient = e.permanent === false || (e.responseCode >= 400 && e.responseCode < 500) || e.responseCode === 503;
+    const transient =
+      e.permanent === false || (e.responseCode >= 400 && e.responseCode < 500) || e.responseCode === 503;
     return { transient, retryAfterInMs: null, reason: sanitize(`SMTP ${e.responseCode}: ${message}`) };
   }
   const transient = code !== undefined && TRANSIENT_NETWORK_CODES.has(code);
@@ -194,7 +197,11 @@ export class AcsEmailSender implements EmailSender {
       result = await poller.pollUntilDone(options.abortSignal ? { abortSignal: options.abortSignal } : {});
     } catch (error) {
       // The poller reports a `Failed` operation as a plain Error; a refused send is final.
-      if (!isRestError(error) && error instanceof Error && /long-running operation has failed/i.test(error.message)) {
+      if (
+        !isRestError(error) &&
+        error instanceof Error &&
+        /long-running operation has failed/i.test(error.message)
+      ) {
         throw new EmailSendError(`ACS did not deliver the message: ${error.message}`, 'Failed');
       }
       throw error;
@@ -216,6 +223,8 @@ export interface SmtpEmailSenderOptions {
   port: number;
   user: string | null;
   password: string | null;
+  /** A configuration problem every send fails with (e.g. SMTP_PASSWORD's Key Vault reference did not resolve). */
+  problem?: string | null;
   connectionTimeoutInMs?: number;
   socketTimeoutInMs?: number;
 }
@@ -232,7 +241,11 @@ function mailOptions(message: EmailMessage, operationId: string) {
     subject: message.subject,
     text: message.text,
     html: message.html,
-    attachments: message.attachments.map((a) => ({ filename: a.name, content: a.content, contentType: a.contentType })),
+    attachments: message.attachments.map((a) => ({
+      filename: a.name,
+      content: a.content,
+      contentType: a.contentType,
+    })),
     messageId: `<${operationId}@${domainOf(message.from)}>`,
     // RFC 3834: no out-of-office replies to a robot.
     headers: { 'Auto-Submitted': 'auto-generated', ...message.headers },
@@ -250,7 +263,8 @@ export class SmtpEmailSender implements EmailSender {
   constructor(private readonly options: SmtpEmailSenderOptions) {}
 
   async send(message: EmailMessage, options: SendOptions): Promise<SendResult> {
-    const { host, port, user, password } = this.options;
+    const { host, port, user, password, problem } = this.options;
+    if (problem) throw new EmailSendError(problem, 'SmtpNotConfigured');
     const implicitTls = port === 465;
     const transport = createTransport({
       host,
@@ -283,7 +297,11 @@ export interface FileEmailSenderOptions {
 }
 
 /** The message as an .eml (what a mail client opens) plus its HTML part, for the demo and `email --out`. */
-export async function composeEml(message: EmailMessage, operationId: string, date = new Date()): Promise<Buffer> {
+export async function composeEml(
+  message: EmailMessage,
+  operationId: string,
+  date = new Date(),
+): Promise<Buffer> {
   return new MailComposer({ ...mailOptions(message, operationId), date }).compile().build();
 }
 

@@ -4,7 +4,14 @@ import type { TokenCredential } from '@azure/core-auth';
 import { odata, TableClient, type TableEntity } from '@azure/data-tables';
 
 import type { EmailProviderName } from './emailSender';
-import { encodeKey, invertedTimeKey, isRunId, KEY_SEPARATOR, KEY_SEPARATOR_END, runIdTime } from './tableKeys';
+import {
+  encodeKey,
+  invertedTimeKey,
+  isRunId,
+  KEY_SEPARATOR,
+  KEY_SEPARATOR_END,
+  runIdTime,
+} from './tableKeys';
 
 /**
  * `sending`: claimed, a send may be under way (until `claimedUntil`); `sent` and `failed` are final;
@@ -31,6 +38,11 @@ export interface EmailRecord {
   operationId: string;
   /** Sends tried so far, over every instance that held the claim. */
   attempts: number;
+  /**
+   * An attempt started and has not been seen to fail: if its instance died, the message may have been delivered.
+   * A takeover resends only over a path that cannot deliver twice (ACS with the same Operation-Id).
+   */
+  attemptInFlight: boolean;
   recipients: string[];
   /** For `request`: a hash of what was asked, so a reused key with another body is refused. */
   requestHash: string | null;
@@ -48,7 +60,8 @@ export interface EmailRecord {
 
 export type NewEmailRecord = Omit<EmailRecord, 'etag'>;
 
-export type ClaimResult = { claimed: true; record: EmailRecord; takenOver: boolean } | { claimed: false; record: EmailRecord };
+export type ClaimResult =
+  { claimed: true; record: EmailRecord; takenOver: boolean } | { claimed: false; record: EmailRecord };
 
 export interface EmailStoreOptions {
   tablePrefix: string;
@@ -66,7 +79,9 @@ export class EmailRecordConflictError extends Error {
 type StoredEntity = Record<string, unknown> & { partitionKey?: string; rowKey?: string; etag?: string };
 
 function statusOf(error: unknown): number | undefined {
-  return typeof error === 'object' && error !== null ? (error as { statusCode?: number }).statusCode : undefined;
+  return typeof error === 'object' && error !== null
+    ? (error as { statusCode?: number }).statusCode
+    : undefined;
 }
 
 const CLAIM_ATTEMPTS = 5;
@@ -80,7 +95,9 @@ export function emailEntityKeys(key: EmailKey): { partitionKey: string; rowKey: 
   if (key.kind === 'digest') return { partitionKey: 'digest', rowKey: base };
   const idem = key.idempotencyKey;
   if (idem === undefined || idem.length === 0 || idem.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
-    throw new RangeError(`A request record needs an idempotency key of 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+    throw new RangeError(
+      `A request record needs an idempotency key of 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+    );
   }
   return { partitionKey: 'request', rowKey: `${base}${KEY_SEPARATOR}${encodeKey(idem)}` };
 }
@@ -97,6 +114,7 @@ function toEntity(record: NewEmailRecord): TableEntity<Record<string, unknown>> 
     state: record.state,
     operationId: record.operationId,
     attempts: record.attempts,
+    attemptInFlight: record.attemptInFlight,
     recipients: JSON.stringify(record.recipients),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
@@ -130,6 +148,7 @@ function toRecord(entity: StoredEntity): EmailRecord {
     provider: text(entity, 'provider') as EmailProviderName | null,
     operationId: text(entity, 'operationId') ?? '',
     attempts: typeof entity.attempts === 'number' ? entity.attempts : 0,
+    attemptInFlight: entity.attemptInFlight === true,
     recipients: recipients ? (JSON.parse(recipients) as string[]) : [],
     requestHash: text(entity, 'requestHash'),
     subject: text(entity, 'subject'),
@@ -158,10 +177,11 @@ export class EmailStore {
       throw new TypeError('EmailStore needs exactly one of connectionString or endpoint (with credential)');
     }
     if (options.connectionString !== undefined) {
-      const allowInsecureConnection = /http:\/\/|DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(
-        options.connectionString,
-      );
-      this.table = TableClient.fromConnectionString(options.connectionString, name, { allowInsecureConnection });
+      const allowInsecureConnection =
+        /http:\/\/|DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(options.connectionString);
+      this.table = TableClient.fromConnectionString(options.connectionString, name, {
+        allowInsecureConnection,
+      });
     } else {
       if (!options.credential) throw new TypeError('EmailStore with an endpoint needs a credential');
       this.table = new TableClient(options.endpoint as string, name, options.credential, {
@@ -209,14 +229,18 @@ export class EmailStore {
    * expired (or any `sending` record with `takeOver`, for a platform retry whose earlier attempt is known to have
    * ended). The operation ID and attempt count of a taken-over record are kept.
    */
-  async claim(init: NewEmailRecord, opts: { now: Date; claimTtlInMs: number; takeOver: boolean }): Promise<ClaimResult> {
+  async claim(
+    init: NewEmailRecord,
+    opts: { now: Date; claimTtlInMs: number; takeOver: boolean },
+  ): Promise<ClaimResult> {
     const claimedUntil = new Date(opts.now.getTime() + opts.claimTtlInMs).toISOString();
     const created = await this.create({ ...init, state: 'sending', claimedUntil });
     if (created.created) return { claimed: true, record: created.record, takenOver: false };
     let current = created.record;
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const expired = current.claimedUntil === null || Date.parse(current.claimedUntil) <= opts.now.getTime();
-      if (current.state !== 'sending' || !(expired || opts.takeOver)) return { claimed: false, record: current };
+      if (current.state !== 'sending' || !(expired || opts.takeOver))
+        return { claimed: false, record: current };
       try {
         const record = await this.update(current, { claimedUntil, updatedAt: opts.now.toISOString() });
         return { claimed: true, record, takenOver: true };
@@ -224,7 +248,8 @@ export class EmailStore {
         if (!(error instanceof EmailRecordConflictError)) throw error;
       }
       const again = await this.get(keyOf(current));
-      if (!again) throw new Error(`The email record of run ${current.runId} disappeared while it was claimed`);
+      if (!again)
+        throw new Error(`The email record of run ${current.runId} disappeared while it was claimed`);
       current = again;
       // Someone else took it over just now: theirs is fresh, so we back off.
       if (current.state === 'sending' && !opts.takeOver) return { claimed: false, record: current };
@@ -256,9 +281,14 @@ export class EmailStore {
     const entities = this.table.listEntities<Record<string, unknown>>({
       queryOptions: { filter: odata`PartitionKey eq ${'digest'}` },
     });
-    for await (const entity of entities) {
-      yield toRecord(entity);
-      if (--left <= 0) return;
+    try {
+      for await (const entity of entities) {
+        yield toRecord(entity);
+        if (--left <= 0) return;
+      }
+    } catch (error) {
+      // No table yet (no digest was ever recorded): nothing to list.
+      if (statusOf(error) !== 404) throw error;
     }
   }
 
@@ -266,7 +296,9 @@ export class EmailStore {
   async *listRequests(runId: string): AsyncIterableIterator<EmailRecord> {
     const { rowKey } = emailEntityKeys({ runId, kind: 'digest' });
     const filter = odata`PartitionKey eq ${'request'} and RowKey gt ${rowKey + KEY_SEPARATOR} and RowKey lt ${rowKey + KEY_SEPARATOR_END}`;
-    for await (const entity of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+    for await (const entity of this.table.listEntities<Record<string, unknown>>({
+      queryOptions: { filter },
+    })) {
       yield toRecord(entity);
     }
   }

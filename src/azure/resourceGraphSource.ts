@@ -183,6 +183,23 @@ export class ResourceGraphSource {
     }
   }
 
+  /**
+   * The IDs (lowercase) of every subscription in the audited scopes, for planning shards. Unlike the
+   * names, a failure here throws: a plan that missed subscriptions would silently audit less.
+   */
+  async listSubscriptions(): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const scope of this.plannedScopes()) {
+      for await (const rows of this.pages(SUBSCRIPTIONS_QUERY, scope)) {
+        for (const row of rows) {
+          const id = (row as { subscriptionId?: unknown }).subscriptionId;
+          if (typeof id === 'string') ids.add(id.toLowerCase());
+        }
+      }
+    }
+    return [...ids].sort();
+  }
+
   /** Subscription display names by lowercase ID. Names are cosmetic: a failure leaves the map short. */
   async readSubscriptionNames(): Promise<Map<string, string>> {
     const names = new Map<string, string>();

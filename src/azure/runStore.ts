@@ -1,5 +1,8 @@
 // Stores audit runs, per-run results, pool states and the audit lease in Azure Table Storage.
 
+import { promisify } from 'node:util';
+import { constants as zlibConstants, deflateRaw, inflateRaw } from 'node:zlib';
+
 import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { odata, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
@@ -316,6 +319,7 @@ export class RunStore {
   private readonly pools: TableClient;
   private readonly history: TableClient;
   private readonly locks: TableClient;
+  private readonly reports: TableClient;
   private readonly concurrency: number;
 
   constructor(options: RunStoreOptions) {
@@ -366,12 +370,13 @@ export class RunStore {
     this.pools = tableClient('pools');
     this.history = tableClient('poolhistory');
     this.locks = tableClient('locks');
+    this.reports = tableClient('reports');
   }
 
   /** Creates the tables that are missing; safe to call on every start. */
   async ensureTables(): Promise<void> {
     await Promise.all(
-      [this.runs, this.findings, this.pools, this.history, this.locks].map(async (client) => {
+      [this.runs, this.findings, this.pools, this.history, this.locks, this.reports].map(async (client) => {
         try {
           await client.createTable();
         } catch (error) {
@@ -604,7 +609,106 @@ export class RunStore {
       await this.submit(this.findings, actions);
       deleted += actions.length;
     });
+    const snapshot: TransactionAction[] = [];
+    const entities = this.reports.listEntities({
+      queryOptions: { filter: odata`PartitionKey eq ${runId}`, select: ['RowKey'] },
+    });
+    for await (const entity of entities)
+      snapshot.push(['delete', { partitionKey: runId, rowKey: entity.rowKey as string }]);
+    await this.submit(this.reports, snapshot);
     return deleted;
+  }
+
+  // ---- report snapshots ----
+
+  /**
+   * A writer of the run's report snapshot: the same pools and clusters as its findings, deflated into a few
+   * large entities, so the report of 100,000 pools is a dozen reads instead of 125,000 entities. `writer`
+   * names the part (`run`, or one per shard of a sharded run); parts are read in the order of their names,
+   * and pools given in the report's order (by ID) need no sorting when read.
+   */
+  reportSnapshotWriter(runId: string, writer: string): ReportSnapshotWriter {
+    requireRunId(runId);
+    if (!/^[a-z0-9]{1,32}$/.test(writer))
+      throw new RangeError(`writer must be 1-32 lowercase letters or digits; got "${writer}"`);
+    return new ReportSnapshotWriter(
+      async (entity) => {
+        await this.reports.upsertEntity(entity, 'Replace');
+        this.stats.entitiesWritten += 1;
+      },
+      runId,
+      writer,
+    );
+  }
+
+  /** The run's report from its snapshot; null when there is none or it does not cover the whole run. */
+  private async readReportSnapshot(
+    run: RunRecord,
+  ): Promise<{ pools: PoolResult[]; clusters: ClusterResult[] } | null> {
+    if (run.status === 'running') return null;
+    const manifests = new Map<string, SnapshotManifest>();
+    const chunks = new Map<string, Uint8Array[]>();
+    for await (const entity of this.reports.listEntities({
+      queryOptions: { filter: odata`PartitionKey eq ${run.id}` },
+    })) {
+      this.stats.entitiesRead += 1;
+      const rowKey = entity.rowKey as string;
+      const [type, writer = '', kind = '', index = ''] = rowKey.split(KEY_SEPARATOR);
+      if (type === 'manifest') {
+        manifests.set(writer, {
+          pools: Number(entity.pools),
+          clusters: Number(entity.clusters),
+          poolChunks: Number(entity.poolChunks),
+          clusterChunks: Number(entity.clusterChunks),
+        });
+      } else if (type === 'chunk') {
+        const parts: Uint8Array[] = [];
+        const count = Number(entity.parts);
+        for (let i = 0; i < count; i++) {
+          const part = entity[`bin_${i}`];
+          if (!(part instanceof Uint8Array)) return null;
+          parts.push(part);
+        }
+        chunks.set(`${writer}${KEY_SEPARATOR}${kind}${KEY_SEPARATOR}${index}`, parts);
+      }
+    }
+    let poolCount = 0;
+    let clusterCount = 0;
+    for (const m of manifests.values()) {
+      poolCount += m.pools;
+      clusterCount += m.clusters;
+    }
+    if (manifests.size === 0 || poolCount !== run.summary.pools || clusterCount !== run.summary.clusters)
+      return null;
+    const streams: { kind: 'pools' | 'clusters'; bytes: Buffer }[] = [];
+    for (const writer of [...manifests.keys()].sort()) {
+      const manifest = manifests.get(writer) as SnapshotManifest;
+      for (const [kind, count] of [
+        ['pools', manifest.poolChunks],
+        ['clusters', manifest.clusterChunks],
+      ] as const) {
+        const parts: Uint8Array[] = [];
+        for (let i = 0; i < count; i++) {
+          const chunk = chunks.get(`${writer}${KEY_SEPARATOR}${kind}${KEY_SEPARATOR}${snapshotIndex(i)}`);
+          if (!chunk) return null;
+          parts.push(...chunk);
+        }
+        streams.push({ kind, bytes: Buffer.concat(parts) });
+      }
+    }
+    // Inflate every segment at once (the thread pool works in parallel), then parse them in order.
+    const segments = streams.flatMap(({ kind, bytes }) =>
+      splitFrames(bytes).map((frame) => ({ kind, json: inflate(frame) })),
+    );
+    const pools: PoolResult[] = [];
+    const clusters: ClusterResult[] = [];
+    for (const segment of segments) {
+      const values = JSON.parse((await segment.json).toString('utf8')) as unknown[];
+      if (segment.kind === 'pools') for (const v of values) pools.push(v as PoolResult);
+      else for (const v of values) clusters.push(v as ClusterResult);
+    }
+    if (pools.length !== poolCount || clusters.length !== clusterCount) return null;
+    return { pools: sortedByIdIgnoringCase(pools), clusters: sortedByIdIgnoringCase(clusters) };
   }
 
   /** The run's pool results, in storage order (by shard, then key); getReport sorts them. */
@@ -634,14 +738,21 @@ export class RunStore {
   async getReport(runId: string): Promise<Report | undefined> {
     const run = await this.getRun(runId);
     if (!run) return undefined;
-    const pools: PoolResult[] = [];
-    const clusters: ClusterResult[] = [];
-    // The 16 shards are independent partitions: read them in parallel.
-    await forEachLimited(shards(), this.concurrency, async (shard) => {
-      for await (const pool of this.listShard<PoolResult>(runId, shard, POOL_PREFIX)) pools.push(pool);
-      for await (const cluster of this.listShard<ClusterResult>(runId, shard, CLUSTER_PREFIX))
-        clusters.push(cluster);
-    });
+    const snapshot = await this.readReportSnapshot(run);
+    let pools: PoolResult[] = [];
+    let clusters: ClusterResult[] = [];
+    if (snapshot) {
+      ({ pools, clusters } = snapshot);
+    } else {
+      // No complete snapshot (a running run, or one stored before snapshots): the findings, 16 shards in parallel.
+      await forEachLimited(shards(), this.concurrency, async (shard) => {
+        for await (const pool of this.listShard<PoolResult>(runId, shard, POOL_PREFIX)) pools.push(pool);
+        for await (const cluster of this.listShard<ClusterResult>(runId, shard, CLUSTER_PREFIX))
+          clusters.push(cluster);
+      });
+      pools = pools.sort(byIdIgnoringCase);
+      clusters = clusters.sort(byIdIgnoringCase);
+    }
     return {
       schemaVersion: 1,
       run: {
@@ -654,8 +765,8 @@ export class RunStore {
         matrix: run.matrix,
       },
       summary: run.summary,
-      pools: pools.sort(byIdIgnoringCase),
-      clusters: clusters.sort(byIdIgnoringCase),
+      pools,
+      clusters,
       errors: run.errors,
     };
   }
@@ -938,4 +1049,124 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
   const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;
+}
+
+const deflate = promisify(deflateRaw);
+const inflate = promisify(inflateRaw);
+/**
+ * A binary property holds at most 64 KiB. Ten of them keep a snapshot entity inside the 1 MiB limit even
+ * where the limit is applied to the request body, in which binary travels as base64 (Azurite does so).
+ */
+const SNAPSHOT_PART_BYTES = 64 * 1024;
+const SNAPSHOT_PARTS_PER_ENTITY = 10;
+const SNAPSHOT_ENTITY_BYTES = SNAPSHOT_PART_BYTES * SNAPSHOT_PARTS_PER_ENTITY;
+
+interface SnapshotManifest {
+  pools: number;
+  clusters: number;
+  poolChunks: number;
+  clusterChunks: number;
+}
+
+function snapshotIndex(i: number): string {
+  return String(i).padStart(5, '0');
+}
+
+/** The frames of a snapshot stream: each a 4-byte big-endian length, then that many bytes of deflated JSON. */
+function splitFrames(bytes: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  for (let at = 0; at < bytes.length;) {
+    const length = bytes.readUInt32BE(at);
+    frames.push(bytes.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  return frames;
+}
+
+/** Sorts by the report's order, skipping the sort when the parts already came in that order (the usual case). */
+function sortedByIdIgnoringCase<T extends { id: string }>(items: T[]): T[] {
+  for (let i = 1; i < items.length; i++) {
+    if (byIdIgnoringCase(items[i - 1] as T, items[i] as T) > 0) return items.sort(byIdIgnoringCase);
+  }
+  return items;
+}
+
+/**
+ * Writes one part of a run's report snapshot (see RunStore.reportSnapshotWriter). Pools and clusters are
+ * deflated a segment per call and framed into two byte streams, cut into entities of 640 KiB as they fill;
+ * `finish` writes what is left and then the manifest, without which the part is ignored when read.
+ */
+export class ReportSnapshotWriter {
+  private readonly pending = { pools: [] as Buffer[], clusters: [] as Buffer[] };
+  private readonly pendingBytes = { pools: 0, clusters: 0 };
+  private readonly chunks = { pools: 0, clusters: 0 };
+  private readonly counts = { pools: 0, clusters: 0 };
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly put: (entity: Entity) => Promise<void>,
+    private readonly runId: string,
+    private readonly writer: string,
+  ) {}
+
+  /** Adds pools; give them sorted by ID (case-insensitively), each call after the last, to spare the reader a sort. */
+  async addPools(pools: readonly PoolResult[]): Promise<void> {
+    await this.add('pools', pools);
+  }
+
+  async addClusters(clusters: readonly ClusterResult[]): Promise<void> {
+    await this.add('clusters', clusters);
+  }
+
+  async finish(): Promise<void> {
+    this.flush('pools', true);
+    this.flush('clusters', true);
+    await this.writes;
+    await this.put({
+      partitionKey: this.runId,
+      rowKey: ['manifest', this.writer].join(KEY_SEPARATOR),
+      pools: this.counts.pools,
+      clusters: this.counts.clusters,
+      poolChunks: this.chunks.pools,
+      clusterChunks: this.chunks.clusters,
+    });
+  }
+
+  private async add(kind: 'pools' | 'clusters', values: readonly unknown[]): Promise<void> {
+    if (values.length === 0) return;
+    this.counts[kind] += values.length;
+    const frame = await deflate(JSON.stringify(values), { level: zlibConstants.Z_BEST_SPEED });
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(frame.length);
+    this.pending[kind].push(length, frame);
+    this.pendingBytes[kind] += 4 + frame.length;
+    this.flush(kind, false);
+    // One entity in flight at a time keeps memory flat; a failed write surfaces here.
+    await this.writes;
+  }
+
+  private flush(kind: 'pools' | 'clusters', all: boolean): void {
+    while (this.pendingBytes[kind] >= SNAPSHOT_ENTITY_BYTES || (all && this.pendingBytes[kind] > 0)) {
+      const bytes = Buffer.concat(this.pending[kind]);
+      const take = Math.min(bytes.length, SNAPSHOT_ENTITY_BYTES);
+      const entity: Entity = {
+        partitionKey: this.runId,
+        rowKey: ['chunk', this.writer, kind, snapshotIndex(this.chunks[kind])].join(KEY_SEPARATOR),
+        parts: 0,
+      };
+      let parts = 0;
+      for (let at = 0; at < take; at += SNAPSHOT_PART_BYTES) {
+        entity[`bin_${parts++}`] = new Uint8Array(
+          bytes.subarray(at, Math.min(at + SNAPSHOT_PART_BYTES, take)),
+        );
+      }
+      entity.parts = parts;
+      this.chunks[kind] += 1;
+      const rest = bytes.subarray(take);
+      this.pending[kind] = rest.length ? [Buffer.from(rest)] : [];
+      this.pendingBytes[kind] = rest.length;
+      const previous = this.writes;
+      this.writes = previous.then(() => this.put(entity));
+    }
+  }
 }

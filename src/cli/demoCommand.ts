@@ -12,6 +12,7 @@ import { loadConfig } from '../config';
 import { auditTimerHandler } from '../handlers/auditTimerHandler';
 import { summaryText } from '../render/summaryText';
 import { parsePort, serveService, untilShutdownSignal } from '../serve/serveCommand';
+import { writeDigestFiles } from './emailCommand';
 import type { CliIo } from './main';
 import { createProgressDisplay } from './progress';
 
@@ -30,7 +31,13 @@ export async function demoCommand(args: string[], io: CliIo): Promise<number> {
   progress.log('Starting Azurite, the managed identity endpoint and the ARM emulator…');
   const demo = await startLocalAzure();
   try {
-    const config = loadConfig(demo.env);
+    // The digest's links point at `demo --keep`'s local API; its addresses are examples.
+    const config = loadConfig({
+      ...demo.env,
+      EMAIL_SENDER: 'DoNotReply@contoso.example',
+      EMAIL_TO: 'compliance@contoso.example',
+      REPORT_BASE_URL: `http://127.0.0.1:${parsePort(values.port) || 7071}`,
+    });
     const service = new AuditService(config);
     progress.log(
       `Sample estate: ${SAMPLE_ESTATE.pools} node pools in ${SAMPLE_ESTATE.subscriptions} subscriptions, served at ${demo.arm.endpoint}`,
@@ -58,7 +65,16 @@ export async function demoCommand(args: string[], io: CliIo): Promise<number> {
     await mkdir(outDir, { recursive: true });
     const reportPath = join(outDir, 'report.json');
     await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    const digest = await writeDigestFiles(
+      service,
+      latest!,
+      join(outDir, 'outbox', `digest-${report.run.id}.eml`),
+      config.email.to,
+    );
     io.stdout.write(`${summaryText(report)}\n\n`);
+    io.stdout.write(
+      `Digest email: ${digest.eml}\n  (its HTML part: ${digest.html})\n  Subject: ${digest.subject}\n\n`,
+    );
     io.stdout.write(
       [
         `Stored in Azurite (tables ${config.tablePrefix}runs, …findings, …pools, …poolhistory) and written to ${reportPath}.`,

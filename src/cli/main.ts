@@ -8,6 +8,7 @@ import { type Config, loadConfig } from '../config';
 import { AuditInProgressError, ConfigError, describeError, InputError } from '../errors';
 import { summaryText } from '../render/summaryText';
 import { serveCommand } from '../serve/serveCommand';
+import { EMAIL_USAGE, emailAfterAudit, emailCommand } from './emailCommand';
 import { EXEMPTIONS_USAGE, exemptionsCommand } from './exemptionsCommand';
 import { createProgressDisplay } from './progress';
 import { readExports } from './readExport';
@@ -30,6 +31,8 @@ Commands:
            --no-email             do not send email
            --fail-on noncompliant exit 3 when the completed audit found noncompliant pools
   report   Print a stored run.   --run ID (default: latest)  --format json|text
+  email    Send the digest of a stored run (to test a mail setup), or write it as .eml:
+${EMAIL_USAGE}
   demo     Run the whole app locally on a built-in sample estate (no Azure account needed).
   exemptions  List, add or remove time-boxed waivers (stored in Table Storage, as the API does):
 ${EXEMPTIONS_USAGE}
@@ -70,6 +73,7 @@ async function auditCommand(args: string[], io: CliIo): Promise<number> {
     .finally(() => progress.done());
   if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else io.stdout.write(`${summaryText(report)}\n`);
+  if (!values['no-email'] && !values['no-store']) await emailAfterAudit(service, report.run.id, io);
   if (values['fail-on'] === 'noncompliant' && report.summary.noncompliant > 0) return EXIT.noncompliant;
   return EXIT.ok;
 }
@@ -111,6 +115,8 @@ export async function main(
         return await reportCommand(args, io);
       case 'exemptions':
         return await exemptionsCommand(args, io);
+      case 'email':
+        return await emailCommand(args, io, new AuditService(loadConfig(io.env)));
       case 'serve':
         return await serveCommand(args, io);
       case 'demo': {

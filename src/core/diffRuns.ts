@@ -143,7 +143,8 @@ export function diffRuns(current: Report, previous: Report | null, options: Diff
       case 'noncompliant': {
         const sinceAt = since.get(key) ?? null;
         const continued =
-          wasNoncompliant || (old !== undefined && isUnreadable(old) && sinceAt !== null && Date.parse(sinceAt) < asOf);
+          wasNoncompliant ||
+          (old !== undefined && isUnreadable(old) && sinceAt !== null && Date.parse(sinceAt) < asOf);
         if (continued) diff.stillNoncompliant.push({ pool, noncompliantSince: sinceAt });
         else diff.newNoncompliant.push(pool);
         break;
@@ -173,7 +174,8 @@ export function diffRuns(current: Report, previous: Report | null, options: Diff
   // Only a run that read every scope may say a pool is gone.
   if (previous && current.run.status === 'succeeded') {
     for (const [key, old] of before) {
-      if (!seen.has(key) && old.status === 'noncompliant') diff.resolved.push({ previous: old, current: null, how: 'removed' });
+      if (!seen.has(key) && old.status === 'noncompliant')
+        diff.resolved.push({ previous: old, current: null, how: 'removed' });
     }
   }
 
@@ -190,7 +192,8 @@ export function diffRuns(current: Report, previous: Report | null, options: Diff
   // Longest-standing first: those are the ones to escalate.
   diff.stillNoncompliant.sort(
     (a, b) =>
-      (a.noncompliantSince ?? '\uffff').localeCompare(b.noncompliantSince ?? '\uffff') || byId(a.pool, b.pool),
+      (a.noncompliantSince ?? '\uffff').localeCompare(b.noncompliantSince ?? '\uffff') ||
+      byId(a.pool, b.pool),
   );
   diff.newlyUnknown.sort(byId);
   diff.stillUnknown.sort(byId);

@@ -1,5 +1,7 @@
 // Pure validation of exemptions (scope, codes, texts, bounded mandatory expiry) and their state at a time.
 
+import { z } from 'zod';
+
 import { isActive } from './applyExemptions';
 import { type Exemption, FINDING_CODES, type FindingCode } from './types';
 
@@ -326,6 +328,95 @@ export function validateExemptionInput(
 }
 
 export type ExemptionState = 'active' | 'expired' | 'pending';
+
+// ---- schemas for the API description ----
+// The rules above are what validates; these zod schemas describe the same rules for the OpenAPI document
+// (built from the same constants; test/unit/openApi.test.ts checks the two agree on sample inputs).
+
+/** Where an exemption stands now, as GET returns it. */
+export const exemptionStateSchema = z.enum(['active', 'expired', 'pending'] satisfies ExemptionState[]).meta({
+  description:
+    'active: in force now; expired: `expiresOn` has passed; pending: created after the time it is judged at (clock skew).',
+});
+
+/** An exemption ID, as exemptionIdProblem accepts it. */
+export const exemptionIdSchema = z
+  .string()
+  .min(1)
+  .max(EXEMPTION_LIMITS.idLength)
+  .regex(ID)
+  .meta({
+    description: `The exemption ID: 1-${EXEMPTION_LIMITS.idLength} letters, digits, ".", "_" and "-", starting with a letter or digit; compared case-insensitively.`,
+    examples: ['win19-rebuild'],
+  });
+
+/** `expiresOn` as parseExpiresOn reads it: a date, or a date-time with an offset (T and Z in either case). */
+const EXPIRES_ON_PATTERN =
+  /^\d{4}-\d{2}-\d{2}(?:[Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:\d{2}))?$/;
+
+const readOnlyField = (description: string) => z.unknown().optional().meta({ readOnly: true, description });
+
+/**
+ * The body of PUT /api/exemptions/{id}, as validateExemptionInput accepts it. What a schema cannot say:
+ * texts are trimmed and must not be blank, one-line fields take no line breaks, no field takes other
+ * control characters, and `expiresOn` must be a real date after now and at most AUDIT_EXEMPTION_MAX_DAYS ahead.
+ */
+export const exemptionInputSchema = z
+  .object({
+    scope: z
+      .string()
+      .min(1)
+      .max(EXEMPTION_LIMITS.scopeLength)
+      .meta({
+        description:
+          'The ARM ID of the subscription, resource group, managed cluster or agent pool the exemption covers (segment names compare case-insensitively).',
+        examples: [SCOPE_EXAMPLE],
+      }),
+    codes: z
+      .array(z.enum(FINDING_CODES))
+      .min(1)
+      .nullable()
+      .optional()
+      .meta({ description: 'Only these finding codes; null or absent: every code.' }),
+    reason: z
+      .string()
+      .min(1)
+      .max(EXEMPTION_LIMITS.reasonLength)
+      .meta({ description: 'Why the pool may stay as it is; may span lines.' }),
+    ticket: z
+      .string()
+      .min(1)
+      .max(EXEMPTION_LIMITS.ticketLength)
+      .nullable()
+      .optional()
+      .meta({ description: 'A change or risk ticket, one line; null or absent when there is none.' }),
+    owner: z
+      .string()
+      .min(1)
+      .max(EXEMPTION_LIMITS.ownerLength)
+      .meta({ description: 'Who answers for the exemption, one line.' }),
+    expiresOn: z
+      .string()
+      .regex(EXPIRES_ON_PATTERN)
+      .meta({
+        description: `Mandatory expiry: YYYY-MM-DD (the end of that day in UTC) or an ISO 8601 date-time with an offset; after now and at most AUDIT_EXEMPTION_MAX_DAYS (default ${DEFAULT_EXEMPTION_MAX_DAYS}) days ahead.`,
+        examples: ['2026-12-31', '2026-12-31T17:00:00+01:00'],
+      }),
+    id: readOnlyField(
+      'Read-only: may be sent back from a GET, and must then equal the ID in the URL (case-insensitively).',
+    ),
+    ...Object.fromEntries(
+      READ_ONLY_FIELDS.filter((field) => field !== 'id').map((field) => [
+        field,
+        readOnlyField('Read-only: may be sent back from a GET or PUT response; its value is ignored.'),
+      ]),
+    ),
+  })
+  .strict()
+  .meta({
+    description:
+      'Unknown fields are refused (400), so a misspelt field never silently drops a value; every bad field is reported at once.',
+  });
 
 /** Where an exemption stands at `asOf`: `pending` only when it was created after `asOf` (clock skew, a replayed run). */
 export function exemptionState(exemption: Exemption, asOf: Date): ExemptionState {

@@ -10,8 +10,10 @@ import {
   createNotifyDependencies,
   type NotifyOptions,
   type NotifyOutcome,
+  notifyQuietly,
   type RunNotifier,
 } from '../notify';
+import { createShardedAuditDependencies, startShardedAudit } from '../shardedAudit';
 
 /** A retry of the timer within this window continues the same run ID, so it overwrites itself. */
 const RETRY_REUSE_WINDOW_IN_MS = 6 * 3_600_000;
@@ -35,23 +37,17 @@ export async function timerRunId(service: AuditService, retryCount: number, now:
  * Emails the digest of a completed run per EMAIL_MODE. Never throws: a failed email is recorded (email table, run
  * record, /api/health, next digest) and must not fail the invocation, which would make the platform retry the audit.
  */
-async function emailDigest(
+function emailDigest(
   notify: RunNotifier,
   runId: string,
   options: NotifyOptions,
   context: InvocationContext,
 ): Promise<NotifyOutcome | null> {
-  try {
-    const outcome = await notify(runId, options);
-    const detail =
-      'reason' in outcome ? `: ${outcome.reason}` : outcome.status === 'failed' ? `: ${outcome.record.reason ?? ''}` : '';
-    if (outcome.status === 'failed') context.warn(`Digest of run ${runId}: failed${detail}`);
-    else context.log(`Digest of run ${runId}: ${outcome.status}${detail}`);
-    return outcome;
-  } catch (error) {
-    context.error(`Digest of run ${runId} could not be completed: ${describeError(error)}`);
-    return null;
-  }
+  return notifyQuietly(notify, runId, options, {
+    info: (m) => context.log(m),
+    warn: (m) => context.warn(m),
+    error: (m) => context.error(m),
+  });
 }
 
 /** A platform retry this soon after a completed scheduled run may be the retry of that run's email step. */
@@ -80,7 +76,9 @@ export function auditTimerHandler(service: AuditService, options: { notify?: Run
           ['sent', 'failed', 'inProgress'].includes(outcome.status) ||
           (outcome.status === 'skipped' && outcome.record !== null);
         if (emailWasLeft) {
-          context.log(`Scheduled audit ${latest.id} had completed (attempt ${retryCount + 1}); only its email was finished`);
+          context.log(
+            `Scheduled audit ${latest.id} had completed (attempt ${retryCount + 1}); only its email was finished`,
+          );
           return;
         }
       }
@@ -88,6 +86,13 @@ export function auditTimerHandler(service: AuditService, options: { notify?: Run
     const runId = await timerRunId(service, retryCount, new Date());
     context.log(`Scheduled audit ${runId} starting (attempt ${retryCount + 1})`);
     try {
+      if (service.config.sharding.mode !== 'off') {
+        // Scale-out: the shards are audited by queue-triggered workers; the last one completes the run and emails.
+        const deps = createShardedAuditDependencies(service, { log: (m) => context.log(m) });
+        const planned = await startShardedAudit(deps, { runId, trigger: 'timer' });
+        context.log(`Scheduled audit ${runId} sharded: ${planned.shards} shard(s), ${planned.sent} queued`);
+        return;
+      }
       const report = await service.audit({ trigger: 'timer', runId, log: (m) => context.log(m) });
       context.log(`Scheduled audit ${runId} ${report.run.status}`);
       await emailDigest(notifier(), runId, { takeOverClaim: retryCount > 0 }, context);

@@ -3,6 +3,7 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 
+import type { EmailRecord } from '../azure/emailStore';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../azure/emailStore';
 import { CACHE_CONTROL } from '../http/conditional';
 import { routeHandler } from '../http/handle';
@@ -10,7 +11,6 @@ import { problemResponse, RequestValidationError } from '../http/problem';
 import type { ApiRoute } from '../http/routes';
 import { noQuerySchema, runPathSchema } from '../http/schemas';
 import { parsePathParams, parseQuery, readJsonBody } from '../http/validate';
-import type { EmailRecord } from '../azure/emailStore';
 import type { NotifyOutcome, RunNotifier } from '../notify';
 
 /** The route; kept here until the routes table (src/http/routes.ts) lists it. */
@@ -48,9 +48,12 @@ export interface EmailRunDependencies {
  * send twice. Its value is a structured-field string, so surrounding quotes are accepted and dropped.
  */
 export function idempotencyKeyOf(header: string | null): string {
-  const issue = (detail: string) => new RequestValidationError([{ in: 'header', name: 'Idempotency-Key', detail }]);
+  const issue = (detail: string) =>
+    new RequestValidationError([{ in: 'header', name: 'Idempotency-Key', detail }]);
   if (header === null || header.trim() === '') {
-    throw issue('is required: send a fresh unique value (a UUID) per intended email, and the same value when retrying it');
+    throw issue(
+      'is required: send a fresh unique value (a UUID) per intended email, and the same value when retrying it',
+    );
   }
   let key = header.trim();
   if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1);
@@ -77,7 +80,11 @@ function view(record: EmailRecord) {
 function respond(outcome: NotifyOutcome): HttpResponseInit {
   const json = (status: number, body: unknown, extra: Record<string, string> = {}): HttpResponseInit => ({
     status,
-    headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': CACHE_CONTROL.noStore, ...extra },
+    headers: {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': CACHE_CONTROL.noStore,
+      ...extra,
+    },
     body: JSON.stringify(body),
   });
   switch (outcome.status) {
@@ -118,14 +125,19 @@ function respond(outcome: NotifyOutcome): HttpResponseInit {
 }
 
 export function emailRunHandler(deps: EmailRunDependencies) {
-  return routeHandler(EMAIL_RUN_ROUTE, async (request, context: InvocationContext): Promise<HttpResponseInit> => {
-    parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
-    const { runId } = parsePathParams(request.params, runPathSchema);
-    const idempotencyKey = idempotencyKeyOf(request.headers.get('idempotency-key'));
-    const body = await readJsonBody(request, emailRunBodySchema, { maxBytes: MAX_EMAIL_BODY_BYTES });
-    const to = body.to ? [...new Map(body.to.map((a) => [a.toLowerCase(), a])).values()] : undefined;
-    const outcome = await deps.notify(runId, { idempotencyKey, ...(to ? { to } : {}) });
-    context.log(`Email of run ${runId} (Idempotency-Key ${idempotencyKey.slice(0, 40)}): ${outcome.status}`);
-    return respond(outcome);
-  });
+  return routeHandler(
+    EMAIL_RUN_ROUTE,
+    async (request, context: InvocationContext): Promise<HttpResponseInit> => {
+      parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
+      const { runId } = parsePathParams(request.params, runPathSchema);
+      const idempotencyKey = idempotencyKeyOf(request.headers.get('idempotency-key'));
+      const body = await readJsonBody(request, emailRunBodySchema, { maxBytes: MAX_EMAIL_BODY_BYTES });
+      const to = body.to ? [...new Map(body.to.map((a) => [a.toLowerCase(), a])).values()] : undefined;
+      const outcome = await deps.notify(runId, { idempotencyKey, ...(to ? { to } : {}) });
+      context.log(
+        `Email of run ${runId} (Idempotency-Key ${idempotencyKey.slice(0, 40)}): ${outcome.status}`,
+      );
+      return respond(outcome);
+    },
+  );
 }

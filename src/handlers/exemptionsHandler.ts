@@ -14,11 +14,14 @@ import {
 } from '../azure/exemptionStore';
 import {
   exemptionIdProblem,
+  exemptionIdSchema,
   type ExemptionState,
   exemptionState,
+  exemptionStateSchema,
   expiresWithin,
   validateExemptionInput,
 } from '../core/exemptionRules';
+import { exemptionSchema } from '../core/reportSchema';
 import { NotFoundError } from '../errors';
 import { CACHE_CONTROL, ifNoneMatchHits, notModified } from '../http/conditional';
 import { routeHandler } from '../http/handle';
@@ -248,6 +251,62 @@ export const exemptionsQuerySchema = z
       .meta({ description: 'Only exemptions in force now that lapse within this many days.' }),
   })
   .strict();
+
+/** GET, PUT and DELETE /api/exemptions/{id} and GET …/history path (pathId validates it with exemptionIdProblem). */
+export const exemptionPathSchema = z.object({ id: exemptionIdSchema }).strict();
+
+// ---- response schemas: what these handlers return, for the OpenAPI document ----
+
+const isoDateTime = z.iso.datetime({ offset: true });
+
+/** ExemptionRecord: the report's exemption fields plus who changed it last and when. */
+export const exemptionRecordSchema = exemptionSchema.extend({
+  updatedBy: z.string().meta({
+    description: 'Who made the last change: a principal name, app:<appid>, function-key or cli:<user>.',
+  }),
+  updatedAt: isoDateTime,
+});
+
+/** ExemptionView: GET /api/exemptions/{id}. */
+export const exemptionViewSchema = exemptionRecordSchema.extend({ state: exemptionStateSchema });
+
+/** PUT /api/exemptions/{id}: the stored exemption and advice about it. */
+export const exemptionWriteResponseSchema = exemptionViewSchema.extend({
+  warnings: z.array(z.string()).meta({
+    description:
+      'Advisory, the exemption is stored regardless: e.g. no pool of the latest audit run falls under its scope (a typo?).',
+  }),
+});
+
+/** GET /api/exemptions. */
+export const exemptionsListSchema = z.object({
+  asOf: isoDateTime.meta({ description: 'The time `state` and the filters were judged at.' }),
+  count: z.number().int().nonnegative(),
+  exemptions: z
+    .array(
+      exemptionViewSchema.extend({
+        etag: z.string().meta({ description: "The exemption's ETag, for If-Match." }),
+      }),
+    )
+    .meta({ description: 'Soonest expiry first.' }),
+});
+
+/** GET /api/exemptions/{id}/history. */
+export const exemptionHistorySchema = z.object({
+  id: exemptionIdSchema,
+  history: z
+    .array(
+      z.object({
+        seq: z.number().int().positive(),
+        action: z.enum(['created', 'replaced', 'deleted']),
+        who: z.string(),
+        at: isoDateTime,
+        before: exemptionRecordSchema.nullable().meta({ description: 'null for a creation.' }),
+        after: exemptionRecordSchema.nullable().meta({ description: 'null for a deletion.' }),
+      }),
+    )
+    .meta({ description: 'Every change, newest first; kept after a deletion.' }),
+});
 
 /** GET /api/exemptions: every exemption matching the filters, soonest expiry first, each with its ETag. */
 export function exemptionsHandler(deps: ExemptionsDependencies) {

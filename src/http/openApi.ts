@@ -2,6 +2,16 @@
 
 import { z } from 'zod';
 
+import { exemptionInputSchema } from '../core/exemptionRules';
+import {
+  exemptionHistorySchema,
+  exemptionPathSchema,
+  exemptionsListSchema,
+  exemptionsQuerySchema,
+  exemptionViewSchema,
+  exemptionWriteResponseSchema,
+  MAX_EXEMPTION_BODY_BYTES,
+} from '../handlers/exemptionsHandler';
 import { API_ROUTES, type ApiRoute, ROUTE_PREFIX } from './routes';
 import {
   healthSchema,
@@ -31,12 +41,19 @@ const problem = (description: string) => ({
   content: { 'application/problem+json': { schema: ref('Problem') } },
 });
 
-/** Query (or path) parameters from a zod object: each field's own schema, its description lifted to the parameter. */
-function parameters(schema: z.ZodObject, where: 'query' | 'path'): JsonObject[] {
+/**
+ * Query (or path) parameters from a zod object: each field's own schema, its description lifted to the
+ * parameter. `input` describes what a client sends where the handler transforms it (`active=true` → a boolean).
+ */
+function parameters(
+  schema: z.ZodObject,
+  where: 'query' | 'path',
+  io: 'input' | 'output' = 'output',
+): JsonObject[] {
   return Object.entries(schema.shape).map(([name, field]) => {
     const fieldSchema = field as z.ZodType;
     const required = where === 'path' || !fieldSchema.safeParse(undefined).success;
-    const { description, ...parameterSchema } = jsonSchema(fieldSchema);
+    const { description, ...parameterSchema } = jsonSchema(fieldSchema, io);
     const parameter: JsonObject = { name, in: where, required };
     if (typeof description === 'string') parameter.description = description;
     parameter.schema = parameterSchema;
@@ -50,6 +67,34 @@ function parameters(schema: z.ZodObject, where: 'query' | 'path'): JsonObject[] 
 }
 
 const NOT_MODIFIED = { description: 'Not modified: the If-None-Match ETag is still current (no body).' };
+
+const header = (name: string, description: string): JsonObject => ({
+  name,
+  in: 'header',
+  required: false,
+  description,
+  schema: { type: 'string' },
+});
+
+const WRITE_AUTHORIZATION =
+  'Needs the function key and, when App Service Authentication is on, a signed-in caller holding the app role Exemptions.Write; the change is recorded under that caller (`function-key` when authentication is off).';
+
+/** 401 and 403 of the exemption writes (only when App Service Authentication is on). */
+const WRITE_AUTH_RESPONSES = {
+  '401': {
+    ...problem('App Service Authentication is on and the request carries no signed-in principal.'),
+    headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
+  },
+  '403': problem('App Service Authentication is on and the caller lacks the app role Exemptions.Write.'),
+};
+
+/** Failures of the storage the exemption routes read and write. */
+const STORAGE_RESPONSES = {
+  '502': problem(
+    'Table Storage answered with an error or could not be reached; the problem carries the invocation ID.',
+  ),
+  '503': problem('Storage is not configured (the app settings lack it).'),
+};
 
 function operation(route: ApiRoute, spec: JsonObject): JsonObject {
   const op: JsonObject = { operationId: route.name, summary: route.summary, ...spec };
@@ -68,6 +113,14 @@ export function buildOpenApiDocument(): JsonObject {
   const etagHeaders = {
     ETag: {
       description: 'Pass back in If-None-Match to get 304 while nothing changed.',
+      schema: { type: 'string' },
+    },
+    'Cache-Control': { schema: { type: 'string' } },
+  };
+  const exemptionEtagHeaders = {
+    ETag: {
+      description:
+        "The exemption's current ETag: send it in If-Match to replace or delete it, or in If-None-Match to get 304 while it is unchanged.",
       schema: { type: 'string' },
     },
     'Cache-Control': { schema: { type: 'string' } },
@@ -156,6 +209,126 @@ export function buildOpenApiDocument(): JsonObject {
           },
         }),
       },
+      [path(API_ROUTES.exemptions)]: {
+        get: operation(API_ROUTES.exemptions, {
+          description:
+            'Every stored exemption, in force or not, each with its `state` and ETag. Filters combine: `?active&expiringWithinDays=14` lists the exemptions lapsing within two weeks. A flag given without a value means true.',
+          parameters: parameters(exemptionsQuerySchema, 'query', 'input'),
+          responses: {
+            '200': {
+              description: 'The exemptions matching the filters, soonest expiry first.',
+              headers: { 'Cache-Control': { schema: { type: 'string' } } },
+              content: { 'application/json': { schema: ref('ExemptionList') } },
+            },
+            '400': problem('A parameter is wrong: the problem lists each one and what to change.'),
+            ...STORAGE_RESPONSES,
+          },
+        }),
+      },
+      [path(API_ROUTES.exemption)]: {
+        get: operation(API_ROUTES.exemption, {
+          parameters: [
+            ...parameters(exemptionPathSchema, 'path'),
+            header('If-None-Match', 'The ETag of an earlier read: 304 while the exemption is unchanged.'),
+          ],
+          responses: {
+            '200': {
+              description: 'The exemption and its `state` now.',
+              headers: exemptionEtagHeaders,
+              content: { 'application/json': { schema: ref('Exemption') } },
+            },
+            '304': { ...NOT_MODIFIED, headers: exemptionEtagHeaders },
+            '400': problem('Not an exemption ID, or a query parameter was given (this route takes none).'),
+            '404': problem('No such exemption (deleted ones keep their history).'),
+            ...STORAGE_RESPONSES,
+          },
+        }),
+        put: operation(API_ROUTES.exemption, {
+          operationId: 'putExemption',
+          summary: 'Create an exemption, or replace it with If-Match',
+          description: `Creates the exemption (201) or replaces it (200; \`createdBy\` and \`createdAt\` are kept); either way a history entry is written in the same transaction. Replacing needs If-Match with the ETag of the last read; If-None-Match: * creates only. The read-only fields of a GET may be sent back unchanged (a read-modify-write round trip) and are ignored. ${WRITE_AUTHORIZATION}`,
+          parameters: [
+            ...parameters(exemptionPathSchema, 'path'),
+            header(
+              'If-Match',
+              'Required to replace an existing exemption: the ETag of your last read (or *). Weak ETags never match. Sent for an exemption that does not exist: 412.',
+            ),
+            header('If-None-Match', 'Only `*`: create, never replace (412 when the exemption exists).'),
+          ],
+          requestBody: {
+            required: true,
+            description: `JSON (Content-Type: application/json), at most ${MAX_EXEMPTION_BODY_BYTES / 1024} KiB.`,
+            content: { 'application/json': { schema: ref('ExemptionRequest') } },
+          },
+          responses: {
+            '200': {
+              description: 'Replaced.',
+              headers: exemptionEtagHeaders,
+              content: { 'application/json': { schema: ref('ExemptionWriteResult') } },
+            },
+            '201': {
+              description: 'Created.',
+              headers: {
+                ...exemptionEtagHeaders,
+                Location: { description: '/api/exemptions/{id}', schema: { type: 'string' } },
+              },
+              content: { 'application/json': { schema: ref('ExemptionWriteResult') } },
+            },
+            '400': problem(
+              'The body is not valid JSON, or fields are wrong (every one is listed in `errors`, `in: body`); or the ID, a precondition header or a query parameter is wrong.',
+            ),
+            ...WRITE_AUTH_RESPONSES,
+            '412': problem(
+              'A precondition failed: the exemption changed since the If-Match ETag was read, If-Match was sent for an exemption that does not exist, If-None-Match: * was sent for one that does, or a concurrent write got there first. GET it again and retry.',
+            ),
+            '413': problem(`The body is larger than ${MAX_EXEMPTION_BODY_BYTES / 1024} KiB.`),
+            '415': problem('The body is not application/json in UTF-8.'),
+            '428': problem('The exemption exists and If-Match is missing: send the ETag of your last read.'),
+            ...STORAGE_RESPONSES,
+          },
+        }),
+        delete: operation(API_ROUTES.exemption, {
+          operationId: 'deleteExemption',
+          summary: 'Delete an exemption (its history is kept)',
+          description: `Deletes the exemption and appends a \`deleted\` history entry in the same transaction. ${WRITE_AUTHORIZATION}`,
+          parameters: [
+            ...parameters(exemptionPathSchema, 'path'),
+            header(
+              'If-Match',
+              'Optional: delete only if the exemption still has one of these ETags (or *). Weak ETags never match.',
+            ),
+          ],
+          responses: {
+            '204': {
+              description: 'Deleted (no body).',
+              headers: { 'Cache-Control': { schema: { type: 'string' } } },
+            },
+            '400': problem('Not an exemption ID, a malformed If-Match, or a query parameter was given.'),
+            ...WRITE_AUTH_RESPONSES,
+            '404': problem('No such exemption; nothing was deleted.'),
+            '412': problem(
+              'The exemption changed since the If-Match ETag was read, or a concurrent write got there first.',
+            ),
+            ...STORAGE_RESPONSES,
+          },
+        }),
+      },
+      [path(API_ROUTES.exemptionHistory)]: {
+        get: operation(API_ROUTES.exemptionHistory, {
+          parameters: parameters(exemptionPathSchema, 'path'),
+          responses: {
+            '200': {
+              description:
+                'Every change (who, when, before, after), newest first; also of a deleted exemption.',
+              headers: { 'Cache-Control': { schema: { type: 'string' } } },
+              content: { 'application/json': { schema: ref('ExemptionHistory') } },
+            },
+            '400': problem('Not an exemption ID, or a query parameter was given (this route takes none).'),
+            '404': problem('No exemption with this ID was ever stored.'),
+            ...STORAGE_RESPONSES,
+          },
+        }),
+      },
       [path(API_ROUTES.health)]: {
         get: operation(API_ROUTES.health, {
           parameters: [],
@@ -192,6 +365,11 @@ export function buildOpenApiDocument(): JsonObject {
         Runs: jsonSchema(runsResponseSchema),
         StartAuditRequest: jsonSchema(startAuditBodySchema, 'input'),
         StartAuditResponse: jsonSchema(startAuditResponseSchema),
+        ExemptionRequest: jsonSchema(exemptionInputSchema, 'input'),
+        Exemption: jsonSchema(exemptionViewSchema),
+        ExemptionWriteResult: jsonSchema(exemptionWriteResponseSchema),
+        ExemptionList: jsonSchema(exemptionsListSchema),
+        ExemptionHistory: jsonSchema(exemptionHistorySchema),
         Health: jsonSchema(healthSchema),
         Problem: jsonSchema(problemSchema),
       },

@@ -67,6 +67,7 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${count(n)
 
 /** Control characters (a newline in a hostile name could forge lines of the text part) become spaces. */
 function plain(value: string | null | undefined): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this replaces
   return (value ?? '').replace(/[\u0000-\u001F\u007F\u2028\u2029]+/g, ' ');
 }
 
@@ -96,7 +97,8 @@ export function digestSubject(report: Report, diff: RunDiff): string {
   }
   if (diff.resolved.length) changes.push(`${count(diff.resolved.length)} resolved`);
   if (diff.newlyUnknown.length) changes.push(`${count(diff.newlyUnknown.length)} newly unknown`);
-  if (diff.lapsedExemptions.length) changes.push(plural(diff.lapsedExemptions.length, 'exemption') + ' lapsed');
+  if (diff.lapsedExemptions.length)
+    changes.push(plural(diff.lapsedExemptions.length, 'exemption') + ' lapsed');
   if (diff.expiringExemptions.length) {
     changes.push(`${plural(diff.expiringExemptions.length, 'exemption')} expiring`);
   }
@@ -202,10 +204,21 @@ function sectionHtml<T>(section: Section<T>, input: DigestInput, maxRows: number
   return (
     `<tr><td style="padding:20px 24px 0 24px;${FONT}">` +
     `<h2 style="${FONT}font-size:17px;line-height:22px;margin:0 0 6px 0;color:${COLORS.text};">${escapeHtml(section.title)} (${count(section.rows.length)})</h2>` +
-    (section.intro ? `<p style="margin:0 0 8px 0;color:${COLORS.muted};font-size:13px;">${section.intro}</p>` : '') +
+    (section.intro
+      ? `<p style="margin:0 0 8px 0;color:${COLORS.muted};font-size:13px;">${section.intro}</p>`
+      : '') +
     `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;border:1px solid ${COLORS.line};">` +
-    `<tr>${section.headers.map((h) => `<th ${TH}>${escapeHtml(h)}</th>`).join('')}</tr>` +
-    shown.map((row) => `<tr>${section.cells(row).map((c) => `<td ${TD}>${c}</td>`).join('')}</tr>`).join('') +
+    // The pool column keeps a third of the width; the findings and their commands take the rest.
+    `<tr>${section.headers.map((h, i) => `<th${i === 0 ? ' width="32%"' : ''} ${TH}>${escapeHtml(h)}</th>`).join('')}</tr>` +
+    shown
+      .map(
+        (row) =>
+          `<tr>${section
+            .cells(row)
+            .map((c) => `<td ${TD}>${c}</td>`)
+            .join('')}</tr>`,
+      )
+      .join('') +
     more +
     `</table></td></tr>`
   );
@@ -240,7 +253,10 @@ const BAR_WIDTH_PX = 240;
 /** The trend as table cells with background colours: Outlook draws these, and no image is fetched. */
 function trendHtml(points: DigestTrendPoint[]): string {
   if (points.length < 2) return '';
-  const worst = Math.max(0, ...points.map((p) => (p.summary ? p.summary.noncompliant + p.summary.unknown : 0)));
+  const worst = Math.max(
+    0,
+    ...points.map((p) => (p.summary ? p.summary.noncompliant + p.summary.unknown : 0)),
+  );
   const rows = points.map((p) => {
     const s = p.summary;
     let bar = '';
@@ -340,7 +356,10 @@ function sections(input: DigestInput) {
     unknown: {
       title: 'Unknown node pools',
       intro: 'Pools this audit could not judge. They are never counted as compliant.',
-      rows: [...diff.newlyUnknown.map((p) => ({ p, isNew: true })), ...diff.stillUnknown.map((p) => ({ p, isNew: false }))],
+      rows: [
+        ...diff.newlyUnknown.map((p) => ({ p, isNew: true })),
+        ...diff.stillUnknown.map((p) => ({ p, isNew: false })),
+      ],
       headers: ['Node pool', 'Why, and what to do'],
       cells: (u: { p: PoolResult; isNew: boolean }) => [
         poolCell(u.p) + (u.isNew ? `<br><b style="color:${COLORS.bad};font-size:12px;">NEW</b>` : ''),
@@ -392,11 +411,15 @@ function sections(input: DigestInput) {
 function attachmentText(attachment: DigestAttachment | undefined): string {
   if (!attachment) return '';
   if (attachment.kind === 'none') return `No CSV attached: ${attachment.reason}`;
-  if (attachment.kind === 'full') return `Attached: ${attachment.name}, every node pool of this run (${count(attachment.pools)}).`;
+  if (attachment.kind === 'full')
+    return `Attached: ${attachment.name}, every node pool of this run (${count(attachment.pools)}).`;
   return `Attached: ${attachment.name}, the ${count(attachment.pools)} pools that are not compliant (the full list is too large to mail).`;
 }
 
-export function renderDigestHtml(input: DigestInput, subject = digestSubject(input.report, input.diff)): string {
+export function renderDigestHtml(
+  input: DigestInput,
+  subject = digestSubject(input.report, input.diff),
+): string {
   const { report, diff } = input;
   const { run, summary } = report;
   const maxRows = input.maxRows ?? DIGEST_MAX_ROWS;
@@ -489,7 +512,10 @@ function poolLine(p: PoolResult): string {
 
 function findingLines(p: PoolResult): string[] {
   const main = blocking(p);
-  const lines = main.flatMap((f) => [`    ${f.code}: ${plain(f.message)}`, `      Fix: ${plain(f.remediation)}`]);
+  const lines = main.flatMap((f) => [
+    `    ${f.code}: ${plain(f.message)}`,
+    `      Fix: ${plain(f.remediation)}`,
+  ]);
   const others = p.findings.filter((f) => !main.includes(f));
   if (others.length) lines.push(`    Also: ${others.map((f) => `${f.code} (${f.severity})`).join(', ')}`);
   return lines;
@@ -509,12 +535,17 @@ function textSection<T>(
   const rest = rows.length - Math.min(rows.length, maxRows);
   if (rest > 0) {
     const link = reportLink(input.reportBaseUrl, input.report.run.id, filter);
-    out.push(`…and ${count(rest)} more: ${link ?? (input.attachment?.kind === 'none' ? 'see `aks-fips-auditor report`' : 'see the attached CSV')}`);
+    out.push(
+      `…and ${count(rest)} more: ${link ?? (input.attachment?.kind === 'none' ? 'see `aks-fips-auditor report`' : 'see the attached CSV')}`,
+    );
   }
   return out;
 }
 
-export function renderDigestText(input: DigestInput, subject = digestSubject(input.report, input.diff)): string {
+export function renderDigestText(
+  input: DigestInput,
+  subject = digestSubject(input.report, input.diff),
+): string {
   const { report, diff } = input;
   const { run, summary } = report;
   const maxRows = input.maxRows ?? DIGEST_MAX_ROWS;
@@ -541,7 +572,8 @@ export function renderDigestText(input: DigestInput, subject = digestSubject(inp
   const failures = input.earlierFailures ?? [];
   if (failures.length) {
     lines.push('', `${plural(failures.length, 'earlier digest')} could not be sent:`);
-    for (const f of failures.slice(0, maxRows)) lines.push(`  run ${f.runId} (${minute(f.at)}): ${plain(f.reason)}`);
+    for (const f of failures.slice(0, maxRows))
+      lines.push(`  run ${f.runId} (${minute(f.at)}): ${plain(f.reason)}`);
   }
   const points = trendPoints(input);
   if (points.length >= 2) {
@@ -568,7 +600,11 @@ export function renderDigestText(input: DigestInput, subject = digestSubject(inp
     ...textSection(
       'Resolved',
       diff.resolved,
-      (r) => [`  ${poolLine(r.current ?? r.previous)}: ${RESOLVED_HOW[r.how]} (was ${blocking(r.previous).map((f) => f.code).join(', ')})`],
+      (r) => [
+        `  ${poolLine(r.current ?? r.previous)}: ${RESOLVED_HOW[r.how]} (was ${blocking(r.previous)
+          .map((f) => f.code)
+          .join(', ')})`,
+      ],
       input,
       '&status=compliant&status=exempt',
       maxRows,
@@ -576,7 +612,9 @@ export function renderDigestText(input: DigestInput, subject = digestSubject(inp
     ...textSection(
       'Exemptions that lapsed',
       diff.lapsedExemptions,
-      (e) => [`  ${poolLine(e.pool)}: ended ${day(e.exemption.expiresOn)}, owner ${plain(e.exemption.owner)}${e.exemption.ticket ? `, ticket ${plain(e.exemption.ticket)}` : ''}; now ${e.pool.status}`],
+      (e) => [
+        `  ${poolLine(e.pool)}: ended ${day(e.exemption.expiresOn)}, owner ${plain(e.exemption.owner)}${e.exemption.ticket ? `, ticket ${plain(e.exemption.ticket)}` : ''}; now ${e.pool.status}`,
+      ],
       input,
       '&status=noncompliant',
       maxRows,
@@ -584,7 +622,9 @@ export function renderDigestText(input: DigestInput, subject = digestSubject(inp
     ...textSection(
       'Exemptions expiring within 14 days',
       diff.expiringExemptions,
-      (e) => [`  ${poolLine(e.pool)}: expires ${day(e.exemption.expiresOn)}, owner ${plain(e.exemption.owner)}${e.exemption.ticket ? `, ticket ${plain(e.exemption.ticket)}` : ''}; reason: ${plain(e.exemption.reason)}`],
+      (e) => [
+        `  ${poolLine(e.pool)}: expires ${day(e.exemption.expiresOn)}, owner ${plain(e.exemption.owner)}${e.exemption.ticket ? `, ticket ${plain(e.exemption.ticket)}` : ''}; reason: ${plain(e.exemption.reason)}`,
+      ],
       input,
       '&status=exempt',
       maxRows,
@@ -592,14 +632,20 @@ export function renderDigestText(input: DigestInput, subject = digestSubject(inp
     ...textSection(
       'Still noncompliant',
       diff.stillNoncompliant,
-      (s) => [`  ${poolLine(s.pool)}, since ${sinceText(s.noncompliantSince, asOf)}`, ...findingLines(s.pool)],
+      (s) => [
+        `  ${poolLine(s.pool)}, since ${sinceText(s.noncompliantSince, asOf)}`,
+        ...findingLines(s.pool),
+      ],
       input,
       '&status=noncompliant',
       maxRows,
     ),
     ...textSection(
       'Unknown node pools',
-      [...diff.newlyUnknown.map((p) => ({ p, isNew: true })), ...diff.stillUnknown.map((p) => ({ p, isNew: false }))],
+      [
+        ...diff.newlyUnknown.map((p) => ({ p, isNew: true })),
+        ...diff.stillUnknown.map((p) => ({ p, isNew: false })),
+      ],
       (u) => [`  ${u.isNew ? '[NEW] ' : ''}${poolLine(u.p)}`, ...findingLines(u.p)],
       input,
       '&status=unknown',
@@ -608,7 +654,9 @@ export function renderDigestText(input: DigestInput, subject = digestSubject(inp
     ...textSection(
       'Scopes that could not be read',
       diff.unreadableScopes,
-      (s) => [`  ${s.isNew ? '[NEW] ' : ''}${plain(s.scope)}: ${plain(s.code)}: ${plain(s.message)} (${plural(s.pools, 'pool')} reported unknown)`],
+      (s) => [
+        `  ${s.isNew ? '[NEW] ' : ''}${plain(s.scope)}: ${plain(s.code)}: ${plain(s.message)} (${plural(s.pools, 'pool')} reported unknown)`,
+      ],
       input,
       '&status=unknown&code=SCOPE_UNREADABLE',
       maxRows,

@@ -9,6 +9,15 @@ const CRLF = '\r\n';
 /** Several findings in one cell are one per line (Excel shows the line breaks inside the cell). */
 export const CELL_LIST_SEPARATOR = '\n';
 
+/** What an exemption with `codes: null` (every finding code) shows in the exemptionCodes cell. */
+export const ALL_CODES = 'all codes';
+
+/** The codes an exemption covers, one per line; ALL_CODES when it covers every code; empty without an exemption. */
+function exemptionCodes(pool: PoolResult): string {
+  if (!pool.exemption) return '';
+  return pool.exemption.codes === null ? ALL_CODES : pool.exemption.codes.join(CELL_LIST_SEPARATOR);
+}
+
 /** The columns, in order, with how each is read from a pool; the header row uses these names. */
 export const CSV_COLUMNS: readonly { name: string; value: (pool: PoolResult, report: Report) => string }[] = [
   { name: 'subscriptionName', value: (p) => p.subscriptionName ?? '' },
@@ -35,6 +44,11 @@ export const CSV_COLUMNS: readonly { name: string; value: (pool: PoolResult, rep
   { name: 'id', value: (p) => p.id },
   { name: 'runId', value: (_p, r) => r.run.id },
   { name: 'runStartedAt', value: (_p, r) => r.run.startedAt },
+  // Appended, so the positions of the columns above never move for a sheet that reads them by position.
+  { name: 'exemptionScope', value: (p) => p.exemption?.scope ?? '' },
+  { name: 'exemptionCodes', value: (p) => exemptionCodes(p) },
+  { name: 'exemptionCreatedBy', value: (p) => p.exemption?.createdBy ?? '' },
+  { name: 'exemptionCreatedAt', value: (p) => p.exemption?.createdAt ?? '' },
 ];
 
 /**

@@ -2,6 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 
+import { parseExemptionScope } from '../core/exemptionRules';
 import type { Finding, PoolResult, Report, RunStatus } from '../core/types';
 import { escapeHtml, safeHref } from './escapeHtml';
 import type { ReportFilters } from './reportJson';
@@ -164,11 +165,24 @@ function findingsCell(pool: PoolResult): string {
   return `<td data-v="${worst}"><ul class="findings">${items}</ul></td>`;
 }
 
+/** How wide an exemption's scope is, in words (`scope` for one that is none of the four levels). */
+function scopeLevel(scope: string): string {
+  const parsed = parseExemptionScope(scope);
+  if (!parsed.ok) return 'scope';
+  const level = parsed.value.level;
+  return level === 'resourceGroup' ? 'resource group' : level;
+}
+
 function exemptionText(pool: PoolResult): string {
   const x = pool.exemption;
   if (!x) return '';
   const ticket = x.ticket ? `, ticket ${e(x.ticket)}` : '';
-  return `<div class="small">Exempt until ${e(formatTime(x.expiresOn))}: ${e(x.reason)} (owner ${e(x.owner)}${ticket})</div>`;
+  const codes = x.codes === null ? 'all codes' : x.codes.map((c) => `<code>${e(c)}</code>`).join(', ');
+  return (
+    `<div class="small exemption">Exempt until ${e(formatTime(x.expiresOn))}: ${e(x.reason)} (owner ${e(x.owner)}${ticket})` +
+    `<div>Exemption <code class="exemption-id">${e(x.id)}</code> covers ${codes} for the ` +
+    `${e(scopeLevel(x.scope))} <code class="exemption-scope">${e(x.scope)}</code>; created by ${e(x.createdBy)}</div></div>`
+  );
 }
 
 function poolRow(pool: PoolResult): string {

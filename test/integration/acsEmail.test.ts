@@ -27,7 +27,9 @@ const message: EmailMessage = {
   subject: '[FIPS audit] test',
   html: '<p>hello</p>',
   text: 'hello',
-  attachments: [{ name: 'report.csv', contentType: 'text/csv', content: Buffer.from('\uFEFFid,status\r\na,ok\r\n') }],
+  attachments: [
+    { name: 'report.csv', contentType: 'text/csv', content: Buffer.from('\uFEFFid,status\r\na,ok\r\n') },
+  ],
   headers: { 'X-FIPS-Audit-Run': '20261129T060000Z-3f9a1c' },
 };
 
@@ -125,9 +127,7 @@ it('is refused with 401 when the request is signed with another key, and nothing
 });
 
 it("sends with the app's managed identity: a bearer token for https://communication.azure.com", async () => {
-  const config = loadConfig(
-    settings({ EMAIL_CONNECTION_STRING: '', EMAIL_ENDPOINT: acs.endpoint }),
-  );
+  const config = loadConfig(settings({ EMAIL_CONNECTION_STRING: '', EMAIL_ENDPOINT: acs.endpoint }));
   expect(config.emailProvider).toBe('acs');
   const sender = createEmailSender(config, () => createCredential(config));
   // The client's own poll interval (2 s) applies when Retry-After is 0: let the emulator ask for 1 s.

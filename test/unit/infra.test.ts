@@ -2,7 +2,7 @@
 // No Bicep compiler can run here, so the Bicep is read with a small scanner (strings, comments, brackets)
 // and checked for what a reviewer would otherwise check by eye. Each check names what it found.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 import { SETTINGS } from '../../src/config';
@@ -691,6 +691,98 @@ describe('functions: names, routes and the schedule in src/functions match the R
       if (route.authLevel === 'anonymous') expect(excluded).toContain(route.path);
       else expect(excluded).not.toContain(route.path);
     }
+  });
+});
+
+// ------------------------------------------------------------------------------------------------ (3b) sign-in, app roles
+
+describe('authentication: App Service Authentication and the app roles the code checks are documented', () => {
+  const infraReadme = read('infra/README.md');
+  const handlerPath = 'src/handlers/exemptionsHandler.ts';
+  const handler = existsSync(join(root, handlerPath)) ? read(handlerPath) : '';
+
+  /** App roles the exemptions handler checks: `*_ROLE = '…'` constants, and Exemptions.Write wherever it is named. */
+  const appRoles = [
+    ...new Set([
+      ...[...handler.matchAll(/\b[A-Z][A-Z0-9_]*_ROLE\s*=\s*'([^']+)'/g)].map((m) => m[1]!),
+      ...(handler.includes('Exemptions.Write') ? ['Exemptions.Write'] : []),
+    ]),
+  ];
+
+  /** The role JSON of infra/README.md: the heredoc `cat > …app-roles.json <<'JSON' … JSON`. */
+  const roleJson = /cat > [\w.-]*app-roles\.json <<'JSON'\n([\s\S]*?)\nJSON\n/.exec(infraReadme)?.[1];
+
+  interface AppRole {
+    id?: unknown;
+    value?: unknown;
+    allowedMemberTypes?: unknown;
+    isEnabled?: unknown;
+  }
+  const definedRoles = (): AppRole[] => {
+    const parsed: unknown = JSON.parse(roleJson ?? '[]');
+    expect(Array.isArray(parsed)).toBe(true);
+    return parsed as AppRole[];
+  };
+
+  it('requires sign-in on every route (reads included) with a 401, excluding only authExcludedPaths', () => {
+    const configs = resourcesOfType('Microsoft.Web/sites/config')
+      .map((c) => resourceBody(c.declaration))
+      .filter((body) => body.get('name') === "'authsettingsV2'");
+    expect(configs).toHaveLength(1);
+    const globalValidation = nested(nested(configs[0]!, 'properties'), 'globalValidation');
+    expect(globalValidation.get('requireAuthentication')).toBe('true');
+    expect(globalValidation.get('unauthenticatedClientAction')).toBe("'Return401'");
+    expect(globalValidation.get('excludedPaths')).toBe('authExcludedPaths');
+    // infra/README.md says so, and that reads need sign-in too.
+    expect(infraReadme).toContain('requireAuthentication: true');
+    expect(infraReadme).toMatch(/reads included/);
+    expect(infraReadme).toContain("excludedPaths: ['/api/health']");
+  });
+
+  it('names every app role src/handlers/exemptionsHandler.ts checks (Exemptions.Write) in infra/README.md', () => {
+    const required = handler.includes('Exemptions.Write') ? ['Exemptions.Write'] : [];
+    expect(appRoles).toEqual(expect.arrayContaining(required));
+    expect(appRoles.filter((role) => !infraReadme.includes(`\`${role}\``))).toEqual([]);
+  });
+
+  it('puts those roles in the exemption route row of infra/README.md', () => {
+    const row = infraReadme.split('\n').find((line) => line.startsWith('| `exemption` '));
+    expect(appRoles.length === 0 || row !== undefined).toBe(true);
+    expect(appRoles.filter((role) => !(row ?? '').includes(`\`${role}\``))).toEqual([]);
+  });
+
+  it('defines each role in the README role JSON: User and Application, enabled, a fixed GUID id', () => {
+    expect(appRoles.length === 0 || roleJson !== undefined).toBe(true);
+    const roles = definedRoles();
+    const problems = appRoles.flatMap((value) => {
+      const matches = roles.filter((r) => r.value === value);
+      if (matches.length !== 1) return [`${value}: defined ${matches.length} times`];
+      const role = matches[0]!;
+      const id = typeof role.id === 'string' ? role.id : '';
+      const members = Array.isArray(role.allowedMemberTypes)
+        ? [...(role.allowedMemberTypes as unknown[])]
+        : [];
+      return [
+        ...(new RegExp(`^${GUID.source}$`, 'i').test(id) ? [] : [`${value}: id ${JSON.stringify(role.id)}`]),
+        ...(id.toLowerCase() in ALLOWED_ROLES || id.toLowerCase() in FORBIDDEN_ROLES
+          ? [`${value}: id is an Azure role ID`]
+          : []),
+        ...(JSON.stringify(members.sort()) === '["Application","User"]'
+          ? []
+          : [`${value}: allowedMemberTypes ${JSON.stringify(members)}`]),
+        ...(role.isEnabled === true ? [] : [`${value}: isEnabled ${JSON.stringify(role.isEnabled)}`]),
+      ];
+    });
+    expect(problems).toEqual([]);
+    const ids = roles.map((r) => String(r.id).toLowerCase());
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('assigns the role by the id the role JSON gives it', () => {
+    const roleIds = [...infraReadme.matchAll(/\bROLE_ID=(\S+)/g)].map((m) => m[1]!.toLowerCase());
+    expect(appRoles.length === 0 || roleIds.length > 0).toBe(true);
+    const defined = new Set(definedRoles().map((r) => String(r.id).toLowerCase()));
+    expect(roleIds.filter((id) => !defined.has(id))).toEqual([]);
   });
 });
 

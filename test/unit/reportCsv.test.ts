@@ -2,8 +2,14 @@
 
 import { parse } from 'csv-parse/sync';
 
-import type { Report } from '../../src/core/types';
-import { CELL_LIST_SEPARATOR, CSV_COLUMNS, renderReportCsv, UTF8_BOM } from '../../src/render/reportCsv';
+import type { Exemption, Report } from '../../src/core/types';
+import {
+  ALL_CODES,
+  CELL_LIST_SEPARATOR,
+  CSV_COLUMNS,
+  renderReportCsv,
+  UTF8_BOM,
+} from '../../src/render/reportCsv';
 import { fixtureReport, handPool } from '../support/reportFixture';
 
 type Row = Record<string, string>;
@@ -32,6 +38,40 @@ describe('renderReportCsv', () => {
     expect(csv.slice(1).split('\r\n')[0]).toBe(CSV_COLUMNS.map((c) => c.name).join(','));
   });
 
+  it('keeps the position of every column and appends the exemption details at the end', () => {
+    expect(CSV_COLUMNS.map((c) => c.name)).toEqual([
+      'subscriptionName',
+      'subscriptionId',
+      'resourceGroup',
+      'cluster',
+      'pool',
+      'status',
+      'codes',
+      'severities',
+      'messages',
+      'remediations',
+      'exemptionId',
+      'exemptionReason',
+      'exemptionTicket',
+      'exemptionOwner',
+      'exemptionExpiresOn',
+      'location',
+      'osType',
+      'osSku',
+      'kubernetesVersion',
+      'nodeImageVersion',
+      'enableFips',
+      'id',
+      'runId',
+      'runStartedAt',
+      // Appended later: a sheet reading the columns above by position still works.
+      'exemptionScope',
+      'exemptionCodes',
+      'exemptionCreatedBy',
+      'exemptionCreatedAt',
+    ]);
+  });
+
   it('has one row per pool whose cells equal the JSON report, findings one per line', () => {
     const report = fixtureReport({ pools: 400 });
     expect(report.pools.some((p) => p.findings.length > 1)).toBe(true);
@@ -58,7 +98,49 @@ describe('renderReportCsv', () => {
       expect(list(row.messages).map(unquote)).toEqual(pool.findings.map((f) => f.message));
       expect(list(row.remediations).map(unquote)).toEqual(pool.findings.map((f) => f.remediation));
       expect(row.runId).toBe(report.run.id);
+      expect(row.exemptionId).toBe(pool.exemption?.id ?? '');
+      expect(row.exemptionScope).toBe(pool.exemption?.scope ?? '');
+      expect(row.exemptionCreatedBy).toBe(pool.exemption?.createdBy ?? '');
     });
+  });
+
+  it('shows every detail of an exemption: ID, scope, codes, reason, ticket, owner, who created it, when, expiry', () => {
+    const scope = '/subscriptions/00000000-0000-0000-0000-00000000000a';
+    const exemption: Exemption = {
+      id: 'sub-wide',
+      scope,
+      codes: ['FIPS_DISABLED', 'OS_RETIRED'],
+      reason: 'Whole subscription is decommissioned, in sprint 48',
+      ticket: 'CHG0012345',
+      owner: 'platform-team',
+      createdBy: 'Alice Approver',
+      createdAt: '2026-11-01T00:00:00.000Z',
+      expiresOn: '2026-12-31T23:59:59.999Z',
+    };
+    const rows = parseCsv(
+      renderReportCsv(
+        withPools([
+          handPool({ pool: 'one', status: 'exempt', exemption }),
+          handPool({ pool: 'two', status: 'exempt', exemption: { ...exemption, id: 'all', codes: null } }),
+          handPool({ pool: 'three' }),
+        ]),
+      ),
+    );
+    expect(rows[0]).toMatchObject({
+      exemptionId: 'sub-wide',
+      exemptionScope: scope,
+      exemptionCodes: `FIPS_DISABLED${CELL_LIST_SEPARATOR}OS_RETIRED`,
+      exemptionReason: exemption.reason,
+      exemptionTicket: 'CHG0012345',
+      exemptionOwner: 'platform-team',
+      exemptionCreatedBy: 'Alice Approver',
+      exemptionCreatedAt: '2026-11-01T00:00:00.000Z',
+      exemptionExpiresOn: '2026-12-31T23:59:59.999Z',
+    });
+    expect(rows[1]?.exemptionCodes).toBe(ALL_CODES);
+    for (const column of CSV_COLUMNS.filter((c) => c.name.startsWith('exemption'))) {
+      expect([column.name, rows[2]?.[column.name]]).toEqual([column.name, '']);
+    }
   });
 
   it('writes only the pools it is given (a filtered selection) under the same header', () => {
@@ -99,7 +181,7 @@ describe('renderReportCsv', () => {
         reason: '-reason',
         ticket: '=T',
         owner: '@owner',
-        createdBy: 'someone',
+        createdBy: '=someone',
         createdAt: '2026-11-01T00:00:00Z',
         expiresOn: '2027-01-01T00:00:00Z',
       },
@@ -111,6 +193,7 @@ describe('renderReportCsv', () => {
     expect(row.exemptionReason).toBe("'-reason");
     expect(row.exemptionTicket).toBe("'=T");
     expect(row.exemptionOwner).toBe("'@owner");
+    expect(row.exemptionCreatedBy).toBe("'=someone");
     for (const cell of Object.values(row)) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
   });
 

@@ -92,6 +92,50 @@ describe('renderReportHtml', () => {
     expect(html).toContain('&lt;iframe&gt;');
   });
 
+  it('shows the exemption of an exempt pool (ID, scope, codes) with its texts escaped', () => {
+    const scope = '/subscriptions/00000000-0000-0000-0000-00000000000a';
+    const reason = '</div></td><script>alert(1)</script><img src=x onerror=alert(2)> & "quoted"';
+    const exempt = handPool({
+      pool: 'exempted',
+      status: 'exempt',
+      findings: [
+        { code: 'FIPS_DISABLED', severity: 'high', message: 'FIPS is off', remediation: 'turn it on' },
+      ],
+      exemption: {
+        id: 'sub-wide-1',
+        scope,
+        codes: ['FIPS_DISABLED', 'OS_RETIRED'],
+        reason,
+        ticket: '<b>CHG1</b>',
+        owner: "o'wner <svg onload=alert(3)>",
+        createdBy: 'Alice <Approver>',
+        createdAt: '2026-11-01T00:00:00.000Z',
+        expiresOn: '2026-12-31T23:59:59.999Z',
+      },
+    });
+    const everyCode = handPool({
+      pool: 'everycode',
+      status: 'exempt',
+      exemption: { ...exempt.exemption!, id: 'all-codes', codes: null },
+    });
+    const page = renderReportHtml({ ...report, pools: [exempt, everyCode] }, { nonce: NONCE }).html;
+    const start = page.indexOf('<tr data-status="exempt">');
+    const row = page.slice(start, page.indexOf('</tr>', start));
+    expect(row).toContain(
+      `Exemption <code class="exemption-id">sub-wide-1</code> covers <code>FIPS_DISABLED</code>, <code>OS_RETIRED</code> for the subscription <code class="exemption-scope">${scope}</code>`,
+    );
+    expect(row).toContain(
+      `: ${escapeHtml(reason)} (owner ${escapeHtml(exempt.exemption!.owner)}, ticket &lt;b&gt;CHG1&lt;/b&gt;)`,
+    );
+    expect(row).toContain('created by Alice &lt;Approver&gt;');
+    expect(page).not.toContain(reason);
+    expect(markupOf(page)).not.toMatch(/<(script>alert|img |svg onload|b>CHG|Approver>)/);
+    expect(page.match(/<script/g)).toEqual(['<script']);
+    expect(page).toContain(
+      '<code class="exemption-id">all-codes</code> covers all codes for the subscription',
+    );
+  });
+
   it('says when the request filtered the table', () => {
     const filtered = renderReportHtml(report, {
       nonce: NONCE,
