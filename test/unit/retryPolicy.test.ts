@@ -8,7 +8,9 @@ import {
   serverDelayInMs,
 } from '../../src/azure/retryPolicy';
 
-const headers = (values: Record<string, string>): HeaderReader => ({ get: (name) => values[name.toLowerCase()] });
+const headers = (values: Record<string, string>): HeaderReader => ({
+  get: (name) => values[name.toLowerCase()],
+});
 const now = new Date('2026-11-29T06:00:00Z');
 
 it.each([
@@ -42,6 +44,8 @@ it('backs off exponentially with jitter, capped at the maximum', () => {
 });
 
 it('retries throttling, timeouts and server errors but not client errors', () => {
-  for (const status of [408, 429, 500, 502, 503, 504]) expect(DEFAULT_RETRY_POLICY.retryableStatuses.has(status)).toBe(true);
-  for (const status of [400, 401, 403, 404]) expect(DEFAULT_RETRY_POLICY.retryableStatuses.has(status)).toBe(false);
+  for (const status of [408, 429, 500, 502, 503, 504])
+    expect(DEFAULT_RETRY_POLICY.retryableStatuses.has(status)).toBe(true);
+  for (const status of [400, 401, 403, 404])
+    expect(DEFAULT_RETRY_POLICY.retryableStatuses.has(status)).toBe(false);
 });
