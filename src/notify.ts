@@ -594,6 +594,28 @@ export function createNotifier(deps: NotifyDependencies): RunNotifier {
   };
 }
 
+/** The email side of one host: sends and health over the same dependencies, built on first use. */
+export interface HostEmail {
+  /** Sends per notifyRun; the email table is created on first use. */
+  notify: RunNotifier;
+  /** The email part of GET /api/health. */
+  health: (options?: { now?: Date }) => Promise<EmailHealth>;
+}
+
+/**
+ * The email side of `host`, built on first use: a missing storage setting then fails that use (a 503, a line in
+ * health) instead of the host's start. The Functions app shares one (appEmail); the serve adapter makes its own.
+ */
+export function hostEmail(host: NotifyHost, overrides: Partial<NotifyDependencies> = {}): HostEmail {
+  let deps: NotifyDependencies | undefined;
+  let notifier: RunNotifier | undefined;
+  const built = () => (deps ??= createNotifyDependencies(host, overrides));
+  return {
+    notify: (runId, options) => (notifier ??= createNotifier(built()))(runId, options),
+    health: (options = {}) => getEmailHealth(built().emails, options),
+  };
+}
+
 // ---- health ----
 
 export interface EmailHealth {

@@ -2,22 +2,15 @@
 
 import { app } from '@azure/functions';
 
-import { appService } from '../appContext';
+import { appEmail } from '../appContext';
 import { emailRunHandler } from '../handlers/emailRunHandler';
-import { REGISTERED_METHODS } from '../http/routes';
-import { createNotifier, createNotifyDependencies, type RunNotifier } from '../notify';
+import { API_ROUTES, REGISTERED_METHODS } from '../http/routes';
 
-// Built on the first request: a missing storage setting then answers 503 instead of stopping the host.
-let notifier: RunNotifier | undefined;
-const notify: RunNotifier = (runId, options) => {
-  notifier ??= createNotifier(createNotifyDependencies(appService()));
-  return notifier(runId, options);
-};
-
-// Literals, as test/unit/infra.test.ts reads them; the same as EMAIL_RUN_ROUTE in the handler.
-app.http('emailRun', {
+// The notifier is built on the first request: a missing storage setting then answers 503 instead of stopping the host.
+const { name, route, authLevel } = API_ROUTES.emailRun;
+app.http(name, {
   methods: REGISTERED_METHODS,
-  authLevel: 'function',
-  route: 'runs/{runId}/email',
-  handler: emailRunHandler({ notify }),
+  authLevel,
+  route,
+  handler: emailRunHandler({ notify: (runId, options) => appEmail().notify(runId, options) }),
 });

@@ -8,22 +8,16 @@ import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../azure/emailStore';
 import { CACHE_CONTROL } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { problemResponse, RequestValidationError } from '../http/problem';
-import type { ApiRoute } from '../http/routes';
-import { noQuerySchema, runPathSchema } from '../http/schemas';
+import { API_ROUTES } from '../http/routes';
+import { emailRunResponseSchema, noQuerySchema, runPathSchema } from '../http/schemas';
 import { parsePathParams, parseQuery, readJsonBody } from '../http/validate';
 import type { NotifyOutcome, RunNotifier } from '../notify';
 
-/** The route; kept here until the routes table (src/http/routes.ts) lists it. */
-export const EMAIL_RUN_ROUTE = {
-  name: 'emailRun',
-  route: 'runs/{runId}/email',
-  methods: ['POST'],
-  authLevel: 'function',
-  summary: "Email a run's digest now; a repeated Idempotency-Key sends once",
-} as const satisfies ApiRoute;
+/** The route, from the routes table (src/http/routes.ts). */
+export const EMAIL_RUN_ROUTE = API_ROUTES.emailRun;
 
 export const MAX_EMAIL_RECIPIENTS = 20;
-const MAX_EMAIL_BODY_BYTES = 16 * 1024;
+export const MAX_EMAIL_BODY_BYTES = 16 * 1024;
 /** How long a client should wait before asking again about a send in progress. */
 const IN_PROGRESS_RETRY_AFTER_IN_SECONDS = 10;
 
@@ -63,7 +57,7 @@ export function idempotencyKeyOf(header: string | null): string {
   return key;
 }
 
-function view(record: EmailRecord) {
+function view(record: EmailRecord): z.infer<typeof emailRunResponseSchema> {
   return {
     runId: record.runId,
     state: record.state,

@@ -11,11 +11,14 @@ import { routeHandler } from '../http/handle';
 import { API_ROUTES } from '../http/routes';
 import { type healthSchema, noQuerySchema } from '../http/schemas';
 import { parseQuery } from '../http/validate';
+import type { EmailHealth } from '../notify';
 
 export interface HealthDependencies {
   config: Config;
   /** Read inside the check: a getter that throws (storage not configured) makes the app degraded, not down. */
   readonly store: { getLatestRun(): Promise<RunRecord | undefined> };
+  /** The digests' delivery, from the email table (getEmailHealth); read only when storage answered. */
+  emailHealth(options: { now: Date }): Promise<EmailHealth>;
   now?: () => Date;
 }
 
@@ -38,9 +41,79 @@ function settingsSet(config: Config): string[] {
     ['EMAIL_CONNECTION_STRING', config.email.connectionString !== null],
     ['EMAIL_SENDER', config.email.sender !== null],
     ['EMAIL_TO', config.email.to.length > 0],
+    ['SMTP_HOST', config.smtp !== null],
+    // The config keeps the port, not whether it was given: reported when it is not the default 587.
+    ['SMTP_PORT', config.smtp !== null && config.smtp.port !== 587],
+    ['SMTP_USER', config.smtp?.user != null],
+    // Set also when it still holds an unresolved Key Vault reference (then `email.warnings` says so).
+    [
+      'SMTP_PASSWORD',
+      config.smtp !== null && (config.smtp.password !== null || config.smtp.problem !== null),
+    ],
     ['REPORT_BASE_URL', config.reportBaseUrl !== null],
   ];
   return set.filter(([, isSet]) => isSet).map(([name]) => name);
+}
+
+/** Anything shaped like an address (recipients in an SMTP or ACS rejection): health is anonymous. */
+const ADDRESS = /[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*/g;
+
+export function redactAddresses(text: string): string {
+  return text.replace(ADDRESS, '<address>');
+}
+
+/** The email part of health from what the settings say and, when storage answered, the email table. */
+async function emailSection(
+  deps: HealthDependencies,
+  now: Date,
+  storageReachable: boolean,
+): Promise<Health['email']> {
+  const { config } = deps;
+  const provider = config.emailProvider;
+  const warnings: string[] = [];
+  if (config.smtp?.problem) warnings.push(`SMTP cannot send: ${config.smtp.problem}`);
+  const section: Health['email'] = {
+    provider,
+    status: 'ok',
+    delivery: null,
+    latest: null,
+    lastSent: null,
+    lastFailure: null,
+    failuresSinceLastSent: 0,
+    warnings,
+  };
+  if (!storageReachable) {
+    section.detail = 'The email records were not read: storage is not configured or did not answer.';
+  } else {
+    try {
+      const health = await withTimeout(deps.emailHealth({ now }), STORAGE_PROBE_TIMEOUT_IN_MS);
+      const failure = health.failures[0];
+      section.delivery = health.status;
+      section.latest = health.latest && {
+        runId: health.latest.runId,
+        state: health.latest.state,
+        attempts: health.latest.attempts,
+        at: health.latest.at,
+      };
+      section.lastSent = health.lastSent && { runId: health.lastSent.runId, at: health.lastSent.at };
+      section.lastFailure = failure
+        ? { runId: failure.runId, at: failure.at, reason: redactAddresses(failure.reason) }
+        : null;
+      section.failuresSinceLastSent = health.failures.length;
+      if (failure) {
+        warnings.push(
+          `${health.failures.length} digest(s) could not be sent since the last one that was${health.lastSent ? ` (run ${health.lastSent.runId})` : ''}; the latest, of run ${failure.runId}: ${section.lastFailure?.reason ?? ''}`,
+        );
+      }
+    } catch (error) {
+      section.detail = `The email records could not be read: ${redactAddresses(describeError(error))}`;
+      warnings.push(
+        'Whether digests are delivered is unknown: the email records could not be read (`detail`).',
+      );
+    }
+  }
+  section.status = warnings.length > 0 ? 'degraded' : 'ok';
+  return section;
 }
 
 async function withTimeout<T>(promise: Promise<T>, timeoutInMs: number): Promise<T> {
@@ -85,6 +158,7 @@ export function healthHandler(deps: HealthDependencies) {
         'Neither AUDIT_TABLES_ENDPOINT nor AUDIT_TABLES_CONNECTION_STRING is set: runs are not stored.';
     }
     const healthy = storage.reachable === true;
+    const email = await emailSection(deps, now, healthy);
     const health: Health = {
       status: healthy ? 'ok' : 'degraded',
       time: now.toISOString(),
@@ -106,6 +180,7 @@ export function healthHandler(deps: HealthDependencies) {
       },
       storage,
       latestRun,
+      email,
     };
     return {
       status: healthy ? 200 : 503,

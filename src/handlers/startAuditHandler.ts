@@ -3,21 +3,49 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import type { AuditOptions } from '../auditService';
+import type { Config } from '../config';
 import { describeError, InputError } from '../errors';
 import { CACHE_CONTROL } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { API_ROUTES, ROUTE_PREFIX } from '../http/routes';
 import { MAX_AUDIT_BODY_BYTES, noQuerySchema, startAuditBodySchema } from '../http/schemas';
 import { parseQuery, readJsonBody } from '../http/validate';
+import { type NotifyLog, notifyQuietly, type RunNotifier } from '../notify';
 
 /** What starting an audit needs; AuditService implements it. */
 export interface AuditStarter {
-  config: { subscriptions: readonly string[] | null };
+  config: Pick<Config, 'subscriptions' | 'emailProvider'> & { email: Pick<Config['email'], 'sender' | 'to'> };
   /** Resolves once the audit holds the lease and its run record exists; AuditInProgressError when one runs. */
   start(options: AuditOptions): Promise<{ runId: string; done: Promise<unknown> }>;
 }
 
-export function startAuditHandler(deps: AuditStarter) {
+export interface StartAuditDependencies extends AuditStarter {
+  /** Mails the run's digest once it completes, for `"email": true` (createNotifier over the app's settings). */
+  notify: RunNotifier;
+}
+
+/** Why `"email": true` cannot be honoured with these settings; null when it can. */
+export function emailUnavailable(config: AuditStarter['config']): string | null {
+  if (config.emailProvider === null) {
+    return 'No email provider is configured: set EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING (Azure Communication Services) or SMTP_HOST (SMTP), with EMAIL_SENDER and EMAIL_TO, then restart the app; or leave out "email".';
+  }
+  if (config.email.sender === null || config.email.to.length === 0) {
+    return 'Email has no sender or recipients: set EMAIL_SENDER and EMAIL_TO, then restart the app; or leave out "email". To mail a finished run to other addresses, use POST /api/runs/{runId}/email.';
+  }
+  return null;
+}
+
+/**
+ * The audit goes on after the response, past the invocation, so its context can no longer log: outcomes are on
+ * the run record (and the email table), and also go to the worker's console, which the host keeps.
+ */
+const backgroundLog: NotifyLog = {
+  info: (message) => console.log(message),
+  warn: (message) => console.warn(message),
+  error: (message) => console.error(message),
+};
+
+export function startAuditHandler(deps: StartAuditDependencies) {
   return routeHandler(
     API_ROUTES.startAudit,
     async (request, context: InvocationContext): Promise<HttpResponseInit> => {
@@ -37,17 +65,24 @@ export function startAuditHandler(deps: AuditStarter) {
           );
         }
       }
+      // Refused before anything starts: an audit asked to be mailed must not run only to drop its email.
+      const email = body.email === true;
+      const unavailable = email ? emailUnavailable(deps.config) : null;
+      if (unavailable) throw new InputError(`"email": true cannot be honoured. ${unavailable}`, 422);
       const { runId, done } = await deps.start({
         trigger: 'http',
         ...(subscriptions ? { subscriptions } : {}),
       });
-      // The audit goes on after this response, past the invocation, so its context can no longer log: the
-      // outcome is on the run record, and a failure also goes to the worker's console (the host keeps it).
-      done.catch((error: unknown) =>
-        console.error(`On-demand audit ${runId} failed: ${describeError(error)}`),
+      // Only when asked: an on-demand audit is never mailed by itself (notifyRun skips unrequested http runs).
+      // Once the audit completes; a failed audit has nothing to mail. The email never fails the audit.
+      const finished = email
+        ? done.then(() => notifyQuietly(deps.notify, runId, { requested: true }, backgroundLog))
+        : done;
+      finished.catch((error: unknown) =>
+        backgroundLog.error(`On-demand audit ${runId} failed: ${describeError(error)}`),
       );
       context.log(
-        `On-demand audit ${runId} started${subscriptions ? ` for ${subscriptions.length} subscription(s)` : ''}`,
+        `On-demand audit ${runId} started${subscriptions ? ` for ${subscriptions.length} subscription(s)` : ''}${email ? '; its digest is mailed once it completes' : ''}`,
       );
       const location = `/${ROUTE_PREFIX}/${API_ROUTES.run.route.replace('{runId}', runId)}`;
       return {
@@ -58,7 +93,7 @@ export function startAuditHandler(deps: AuditStarter) {
           Location: location,
           'Retry-After': '5',
         },
-        body: JSON.stringify({ runId, status: 'running', location, subscriptions }),
+        body: JSON.stringify({ runId, status: 'running', location, subscriptions, email }),
       };
     },
   );

@@ -2,7 +2,9 @@
 
 import { z } from 'zod';
 
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../azure/emailStore';
 import { exemptionInputSchema } from '../core/exemptionRules';
+import { emailRunBodySchema, MAX_EMAIL_BODY_BYTES, MAX_EMAIL_RECIPIENTS } from '../handlers/emailRunHandler';
 import {
   exemptionHistorySchema,
   exemptionPathSchema,
@@ -14,6 +16,7 @@ import {
 } from '../handlers/exemptionsHandler';
 import { API_ROUTES, type ApiRoute, ROUTE_PREFIX } from './routes';
 import {
+  emailRunResponseSchema,
   healthSchema,
   problemSchema,
   reportPageSchema,
@@ -205,7 +208,61 @@ export function buildOpenApiDocument(): JsonObject {
             '409': problem('An audit is already running: `runId` names it.'),
             '413': problem('The body is larger than 16 KiB.'),
             '415': problem('The body is not application/json.'),
-            '422': problem('A subscription is outside AUDIT_SUBSCRIPTIONS.'),
+            '422': problem(
+              'A subscription is outside AUDIT_SUBSCRIPTIONS, or `"email": true` was sent while no email provider (or no EMAIL_SENDER / EMAIL_TO) is configured; nothing was started.',
+            ),
+          },
+        }),
+      },
+      [path(API_ROUTES.emailRun)]: {
+        post: operation(API_ROUTES.emailRun, {
+          description: `Sends the digest of a finished run now, whatever EMAIL_MODE says, to EMAIL_TO or to the body's \`to\` (at most ${MAX_EMAIL_RECIPIENTS} addresses). The Idempotency-Key makes a retried request send once: the same key with the same body answers the recorded outcome again (\`Idempotent-Replayed: true\`).`,
+          parameters: [
+            ...parameters(runPathSchema, 'path'),
+            {
+              ...header(
+                'Idempotency-Key',
+                `Required: a fresh unique value (a UUID) per intended email, the same value when retrying it; 1-${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters, optionally quoted.`,
+              ),
+              required: true,
+            },
+          ],
+          requestBody: {
+            required: false,
+            description: `JSON (Content-Type: application/json), at most ${MAX_EMAIL_BODY_BYTES / 1024} KiB; an empty body sends to EMAIL_TO.`,
+            content: { 'application/json': { schema: ref('EmailRunRequest') } },
+          },
+          responses: {
+            '200': {
+              description: 'Sent (now, or earlier under the same Idempotency-Key).',
+              headers: {
+                'Idempotent-Replayed': {
+                  description: '`true` when this is the outcome of an earlier request with the same key.',
+                  schema: { type: 'string' },
+                },
+                'Cache-Control': { schema: { type: 'string' } },
+              },
+              content: { 'application/json': { schema: ref('EmailRunResult') } },
+            },
+            '400': problem(
+              'The Idempotency-Key is missing or malformed, the run ID or an address is not valid, or a query parameter was given.',
+            ),
+            '404': problem('No such run.'),
+            '409': {
+              ...problem(
+                'A request with this Idempotency-Key is still being sent: repeat it after Retry-After to get its outcome.',
+              ),
+              headers: { 'Retry-After': { schema: { type: 'string' } } },
+            },
+            '413': problem(`The body is larger than ${MAX_EMAIL_BODY_BYTES / 1024} KiB.`),
+            '415': problem('The body is not application/json.'),
+            '422': problem(
+              'The run is still running or failed (no results to mail), or the Idempotency-Key was already used for other recipients.',
+            ),
+            '502': problem(
+              'The send failed (after retries for transient errors); `email` is the record. The key keeps that outcome: send a new key to try again.',
+            ),
+            '503': problem('Email or storage is not configured (the app settings lack it).'),
           },
         }),
       },
@@ -333,7 +390,11 @@ export function buildOpenApiDocument(): JsonObject {
         get: operation(API_ROUTES.health, {
           parameters: [],
           responses: {
-            '200': { description: 'Healthy.', content: { 'application/json': { schema: ref('Health') } } },
+            '200': {
+              description:
+                'Healthy: storage answers. Email trouble (`email.status: degraded`: digests failing, an unresolved SMTP password) shows in the body but never turns this into 503.',
+              content: { 'application/json': { schema: ref('Health') } },
+            },
             '503': {
               description: 'Degraded: storage not configured or unreachable.',
               content: { 'application/json': { schema: ref('Health') } },
@@ -365,6 +426,8 @@ export function buildOpenApiDocument(): JsonObject {
         Runs: jsonSchema(runsResponseSchema),
         StartAuditRequest: jsonSchema(startAuditBodySchema, 'input'),
         StartAuditResponse: jsonSchema(startAuditResponseSchema),
+        EmailRunRequest: jsonSchema(emailRunBodySchema, 'input'),
+        EmailRunResult: jsonSchema(emailRunResponseSchema),
         ExemptionRequest: jsonSchema(exemptionInputSchema, 'input'),
         Exemption: jsonSchema(exemptionViewSchema),
         ExemptionWriteResult: jsonSchema(exemptionWriteResponseSchema),

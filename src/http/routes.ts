@@ -42,6 +42,13 @@ export const API_ROUTES = {
     authLevel: 'function',
     summary: 'Start an audit now; 202 with the run ID, 409 while one runs',
   },
+  emailRun: {
+    name: 'emailRun',
+    route: 'runs/{runId}/email',
+    methods: ['POST'],
+    authLevel: 'function',
+    summary: "Email a run's digest now; a repeated Idempotency-Key sends once",
+  },
   health: {
     name: 'health',
     route: 'health',

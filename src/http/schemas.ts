@@ -102,6 +102,10 @@ export const startAuditBodySchema = z
       .max(MAX_AUDIT_SUBSCRIPTIONS, { message: `must name at most ${MAX_AUDIT_SUBSCRIPTIONS} subscriptions` })
       .optional()
       .meta({ description: 'Audit only these subscriptions (GUIDs) instead of every configured scope.' }),
+    email: z.boolean({ message: 'must be true or false' }).optional().meta({
+      description:
+        "Mail the run's digest to EMAIL_TO once the audit completes (whatever EMAIL_MODE says). Without it an on-demand audit is not mailed. 422 when no email provider is configured.",
+    }),
   })
   .strict()
   .meta({ description: 'Optional: an empty body audits every configured scope.' });
@@ -149,6 +153,7 @@ export const startAuditResponseSchema = z.object({
   status: z.literal('running'),
   location: z.string().meta({ description: 'Where the run record shows its progress: /api/runs/{runId}.' }),
   subscriptions: z.array(z.string()).nullable(),
+  email: z.boolean().meta({ description: "Whether the run's digest is mailed once the audit completes." }),
 });
 
 export const healthSchema = z.object({
@@ -184,6 +189,58 @@ export const healthSchema = z.object({
       ageInSeconds: z.number().int(),
     })
     .nullable(),
+  email: z
+    .object({
+      provider: z.enum(['acs', 'smtp']).nullable().meta({
+        description: 'The path the settings select; null when none is configured (nothing is mailed).',
+      }),
+      status: z.enum(['ok', 'degraded']).meta({
+        description:
+          '`degraded` when the latest digests failed or the settings keep email from working (see `warnings`). Email never makes the app unhealthy: the HTTP status follows storage alone.',
+      }),
+      delivery: z.enum(['ok', 'failing', 'none']).nullable().meta({
+        description:
+          '`failing`: a digest failed (or never confirmed) since the last one sent; `none`: no digest recorded yet; null: the email records could not be read (`detail`).',
+      }),
+      latest: z
+        .object({
+          runId: z.string(),
+          state: z.enum(['sending', 'sent', 'failed', 'skipped']),
+          attempts: z.number().int().nonnegative(),
+          at: z.string(),
+        })
+        .nullable()
+        .meta({ description: "The latest run's digest record." }),
+      lastSent: z
+        .object({ runId: z.string(), at: z.string() })
+        .nullable()
+        .meta({ description: 'The last digest sent, when it is among the latest 30.' }),
+      lastFailure: z.object({ runId: z.string(), at: z.string(), reason: z.string() }).nullable().meta({
+        description:
+          'The newest digest that failed since the last one sent; the reason has addresses and secrets removed.',
+      }),
+      failuresSinceLastSent: z.number().int().nonnegative(),
+      warnings: z
+        .array(z.string())
+        .meta({ description: 'What keeps email from working, and what to change.' }),
+      detail: z.string().optional(),
+    })
+    .meta({
+      description: 'Email delivery of the digests: outcomes only, never recipients, keys or passwords.',
+    }),
+});
+
+/** POST /api/runs/{runId}/email: the send as recorded (the 200 body, and the `email` member of its 502). */
+export const emailRunResponseSchema = z.object({
+  runId: z.string(),
+  state: z.enum(['sending', 'sent', 'failed', 'skipped']),
+  provider: z.enum(['acs', 'smtp', 'file']).nullable(),
+  recipients: z.array(z.string()),
+  subject: z.string().nullable(),
+  messageId: z.string().nullable(),
+  attempts: z.number().int().nonnegative(),
+  sentAt: z.string().nullable(),
+  reason: z.string().nullable(),
 });
 
 export const problemSchema = z.object({
@@ -196,6 +253,13 @@ export const problemSchema = z.object({
       z.object({ in: z.enum(['query', 'path', 'body', 'header']), name: z.string(), detail: z.string() }),
     )
     .optional(),
-  runId: z.string().optional().meta({ description: '409: the run that is in progress.' }),
+  runId: z
+    .string()
+    .optional()
+    .meta({ description: '409: the run that is in progress (or whose email is being sent).' }),
+  run: z.string().optional().meta({ description: '409 of POST /api/audits: where to follow that run.' }),
+  email: emailRunResponseSchema
+    .optional()
+    .meta({ description: '502 of POST /api/runs/{runId}/email: the failed send as recorded.' }),
   invocationId: z.string().optional(),
 });

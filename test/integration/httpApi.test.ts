@@ -45,7 +45,14 @@ beforeAll(async () => {
       return started;
     },
   };
-  const all = createApiHandlers({ store: service.store, config: service.config, start: starter.start });
+  const all = createApiHandlers({
+    store: service.store,
+    config: service.config,
+    start: starter.start,
+    get credential() {
+      return service.credential;
+    },
+  });
   handlers = {
     report: all.report!,
     runs: all.runs!,
@@ -366,6 +373,18 @@ describe('runs, health and the OpenAPI document', () => {
     expect(health.latestRun?.id).toBe(latest.run.id);
     expect(health.latestRun?.ageInSeconds).toBeGreaterThanOrEqual(0);
     expect(health.storage).toEqual({ configured: true, reachable: true });
+    // No provider configured and no digest recorded: nothing to warn about.
+    expect(health.email).toEqual({
+      provider: null,
+      status: 'ok',
+      delivery: 'none',
+      latest: null,
+      lastSent: null,
+      lastFailure: null,
+      failuresSinceLastSent: 0,
+      warnings: [],
+    });
+    expect(health.settings.set.filter((name) => /^(EMAIL|SMTP)_/.test(name))).toEqual([]);
     expect(res.text).not.toMatch(/AccountKey|devstoreaccount1|127\.0\.0\.1|Eby8vdM02/);
   });
 
@@ -479,8 +498,15 @@ describe('POST /api/audits', () => {
       });
       expect(res.status).toBe(202);
       expect(Date.now() - started).toBeLessThan(5_000);
-      const body = res.json<{ runId: string; status: string; location: string; subscriptions: string[] }>();
+      const body = res.json<{
+        runId: string;
+        status: string;
+        location: string;
+        subscriptions: string[];
+        email: boolean;
+      }>();
       expect(body.status).toBe('running');
+      expect(body.email).toBe(false); // not asked: an on-demand audit is not mailed
       expect(res.headers.get('location')).toBe(`/api/runs/${body.runId}`);
       expect(body.location).toBe(`/api/runs/${body.runId}`);
       expect(body.subscriptions).toEqual(subscriptions.map((s) => s.toLowerCase()));

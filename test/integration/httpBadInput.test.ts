@@ -48,6 +48,9 @@ beforeAll(async () => {
   handlers = createApiHandlers({
     store: service.store,
     config: service.config,
+    get credential() {
+      return service.credential;
+    },
     // Any audit a bad request managed to start would show in the runs list; keep it awaited either way.
     start: async (options) => {
       const run = await service.start(options);
@@ -544,6 +547,26 @@ const CASES: BadRequest[] = [
     headers: { ...json, 'content-length': '10000000' },
     body: '{}',
     status: 413,
+  },
+  {
+    title: 'email that is not a boolean',
+    route: 'startAudit',
+    method: 'POST',
+    url: '/api/audits',
+    headers: json,
+    body: '{"email":"yes"}',
+    status: 400,
+    detail: /email/,
+  },
+  {
+    title: 'email asked for while no email provider is configured',
+    route: 'startAudit',
+    method: 'POST',
+    url: '/api/audits',
+    headers: json,
+    body: JSON.stringify({ subscriptions: [SUBSCRIPTIONS[0]], email: true }),
+    status: 422,
+    detail: /EMAIL_CONNECTION_STRING .* or SMTP_HOST/,
   },
   {
     title: 'a query on the audits route',
