@@ -7,6 +7,7 @@ import type { PoolResult } from './core/types';
 
 const deflate = promisify(deflateRaw);
 const inflate = promisify(inflateRaw);
+const SEGMENT_CHUNK_BYTES = 256 * 1024;
 
 /** One judged pool and the scope it was read through; null for a pool not read in this run (reported unknown). */
 export interface SpooledPool {
@@ -42,7 +43,11 @@ export class PoolSpool {
     }
     for (const [bucket, entries] of split) {
       const segments = this.buckets.get(bucket) ?? [];
-      const segment = deflate(JSON.stringify(entries), { level: constants.Z_BEST_SPEED });
+      const segment = deflate(JSON.stringify(entries), {
+        level: constants.Z_BEST_SPEED,
+        // Fewer, larger output chunks: each chunk is a round trip to the main thread.
+        chunkSize: SEGMENT_CHUNK_BYTES,
+      });
       // Awaited when read; until then a failure must not surface as an unhandled rejection.
       segment.catch(() => undefined);
       segments.push(segment);
@@ -56,10 +61,9 @@ export class PoolSpool {
     for (const bucket of [...this.buckets.keys()].sort()) {
       const pools: SpooledPool[] = [];
       for (const segment of this.buckets.get(bucket) ?? []) {
-        const entries = JSON.parse((await inflate(await segment)).toString('utf8')) as [
-          string | null,
-          PoolResult,
-        ][];
+        const entries = JSON.parse(
+          (await inflate(await segment, { chunkSize: SEGMENT_CHUNK_BYTES })).toString('utf8'),
+        ) as [string | null, PoolResult][];
         for (const [scope, pool] of entries) pools.push({ pool, scope });
       }
       yield pools;

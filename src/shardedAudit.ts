@@ -101,8 +101,13 @@ export async function startShardedAudit(
   });
   if (!lease.acquired) throw new AuditInProgressError(lease.holderRunId);
   try {
-    let shards = (await store.getRun(request.runId)) ? await deps.shards.listShards(request.runId) : [];
-    if (shards.length === 0) {
+    // A retry of the timer keeps a complete plan; one cut short is dropped (nothing of it was queued yet).
+    const planned = (await store.getRun(request.runId))
+      ? await deps.shards.getPlannedShards(request.runId)
+      : undefined;
+    let shards = planned === undefined ? [] : await deps.shards.listShards(request.runId);
+    if (planned === undefined) {
+      await deps.shards.deleteShards(request.runId);
       const subscriptions =
         config.subscriptions ??
         (await new ResourceGraphSource({
@@ -126,7 +131,8 @@ export async function startShardedAudit(
       };
       await store.upsertRun(run);
       await store.deleteRunResults(run.id);
-      await deps.shards.createShards(run.id, chunk(subscriptions, config.sharding.shardSize));
+      // Sorted, so each shard's part of the report snapshot follows the one before in the report's order.
+      await deps.shards.createShards(run.id, chunk([...subscriptions].sort(), config.sharding.shardSize));
       shards = await deps.shards.listShards(run.id);
       log(`Sharded audit ${run.id}: ${subscriptions.length} subscriptions in ${shards.length} shard(s)`);
     }
@@ -179,13 +185,17 @@ export async function auditShard(
   const run = await service.store.getRun(message.runId);
   if (!run) throw new Error(`Run ${message.runId} of shard ${message.shard} is not stored`);
   const result = await runAuditShard(
-    service.dependencies({
-      trigger: run.trigger,
-      runId: run.id,
-      subscriptions: shard.subscriptions,
-      retainPools: false,
-      log,
-    }),
+    {
+      ...service.dependencies({
+        trigger: run.trigger,
+        runId: run.id,
+        subscriptions: shard.subscriptions,
+        retainPools: false,
+        log,
+      }),
+      // Waivers as stored when this shard runs, applied as of the run's start, as in an unsharded run.
+      exemptions: await service.loadExemptions(),
+    },
     { id: run.id, startedAt: run.startedAt },
     shard.index,
   );
@@ -284,8 +294,11 @@ export async function completeIfFinished(
   const { store } = deps.service;
   const now = deps.now ?? (() => new Date());
   const log = deps.log ?? (() => undefined);
+  const planned = await deps.shards.getPlannedShards(runId);
   const shards = await deps.shards.listShards(runId);
-  if (shards.some((s) => s.status === 'pending')) return false;
+  if (planned === undefined || shards.length !== planned || shards.some((s) => s.status === 'pending')) {
+    return false;
+  }
   const run = await store.getRun(runId);
   if (!run) return false;
   const claim = await deps.shards.claimCompletion(runId, claimant, now());
@@ -309,7 +322,12 @@ export async function completeIfFinished(
       log(
         `Sharded audit ${runId} ${completed.status}: ${completed.summary.pools} pools in ${shards.length} shard(s)`,
       );
-      await deps.onCompleted?.(completed);
+      try {
+        await deps.onCompleted?.(completed);
+      } catch (error) {
+        // The run is complete whatever the digest does; failing here would only redeliver a finished shard.
+        log(`After sharded audit ${runId} completed: ${describeError(error)}`);
+      }
     }
   }
   return claim.claimed;

@@ -660,6 +660,9 @@ export class RunStore {
           clusters: Number(entity.clusters),
           poolChunks: Number(entity.poolChunks),
           clusterChunks: Number(entity.clusterChunks),
+          poolsSorted: entity.poolsSorted === true,
+          firstPoolId: typeof entity.firstPoolId === 'string' ? entity.firstPoolId : null,
+          lastPoolId: typeof entity.lastPoolId === 'string' ? entity.lastPoolId : null,
         });
       } else if (type === 'chunk') {
         const parts: Uint8Array[] = [];
@@ -681,7 +684,19 @@ export class RunStore {
     if (manifests.size === 0 || poolCount !== run.summary.pools || clusterCount !== run.summary.clusters)
       return null;
     const streams: { kind: 'pools' | 'clusters'; bytes: Buffer }[] = [];
-    for (const writer of [...manifests.keys()].sort()) {
+    const writers = [...manifests.keys()].sort();
+    // Each part checked its own order when written; across parts, only their boundaries need a look.
+    let poolsSorted = true;
+    let previousLast: string | null = null;
+    for (const writer of writers) {
+      const m = manifests.get(writer) as SnapshotManifest;
+      if (m.pools === 0) continue;
+      if (!m.poolsSorted || !m.firstPoolId || !m.lastPoolId) poolsSorted = false;
+      else if (previousLast !== null && compareIdsIgnoringCase(previousLast, m.firstPoolId) > 0)
+        poolsSorted = false;
+      previousLast = m.lastPoolId;
+    }
+    for (const writer of writers) {
       const manifest = manifests.get(writer) as SnapshotManifest;
       for (const [kind, count] of [
         ['pools', manifest.poolChunks],
@@ -696,19 +711,37 @@ export class RunStore {
         streams.push({ kind, bytes: Buffer.concat(parts) });
       }
     }
-    // Inflate every segment at once (the thread pool works in parallel), then parse them in order.
+    // Inflate every segment at once (the thread pool works in parallel), each in one output chunk: the
+    // default 16 KiB chunks cost a round trip to the main thread each, four times the inflating itself.
     const segments = streams.flatMap(({ kind, bytes }) =>
-      splitFrames(bytes).map((frame) => ({ kind, json: inflate(frame) })),
+      splitFrames(bytes).map((frame): { kind: typeof kind; json: Promise<Buffer> | null } => {
+        const json = inflate(frame.deflated, { chunkSize: Math.max(MIN_ZLIB_CHUNK, frame.rawLength) });
+        // Observed in order below; a segment after a failed one must not surface as an unhandled rejection.
+        json.catch(() => undefined);
+        return { kind, json };
+      }),
     );
     const pools: PoolResult[] = [];
     const clusters: ClusterResult[] = [];
-    for (const segment of segments) {
-      const values = JSON.parse((await segment.json).toString('utf8')) as unknown[];
-      if (segment.kind === 'pools') for (const v of values) pools.push(v as PoolResult);
-      else for (const v of values) clusters.push(v as ClusterResult);
+    try {
+      for (const segment of segments) {
+        const inflated = segment.json;
+        // Let go as soon as parsed: 100 MB of inflated buffers held to the end cost the reader full GCs.
+        segment.json = null;
+        if (!inflated) continue;
+        const values = JSON.parse((await inflated).toString('utf8')) as unknown[];
+        if (segment.kind === 'pools') for (const v of values) pools.push(v as PoolResult);
+        else for (const v of values) clusters.push(v as ClusterResult);
+      }
+    } catch {
+      // A damaged snapshot is only a slower report: the findings hold the same results.
+      return null;
     }
     if (pools.length !== poolCount || clusters.length !== clusterCount) return null;
-    return { pools: sortedByIdIgnoringCase(pools), clusters: sortedByIdIgnoringCase(clusters) };
+    return {
+      pools: poolsSorted ? pools : sortByIdIgnoringCase(pools),
+      clusters: sortByIdIgnoringCase(clusters),
+    };
   }
 
   /** The run's pool results, in storage order (by shard, then key); getReport sorts them. */
@@ -1061,34 +1094,49 @@ const SNAPSHOT_PART_BYTES = 64 * 1024;
 const SNAPSHOT_PARTS_PER_ENTITY = 10;
 const SNAPSHOT_ENTITY_BYTES = SNAPSHOT_PART_BYTES * SNAPSHOT_PARTS_PER_ENTITY;
 
+const MIN_ZLIB_CHUNK = 64;
+const MAX_DEFLATE_CHUNK = 1024 * 1024;
+
 interface SnapshotManifest {
   pools: number;
   clusters: number;
   poolChunks: number;
   clusterChunks: number;
+  /** The writer checked that every pool came after the one before, in the report's order. */
+  poolsSorted: boolean;
+  firstPoolId: string | null;
+  lastPoolId: string | null;
 }
 
 function snapshotIndex(i: number): string {
   return String(i).padStart(5, '0');
 }
 
-/** The frames of a snapshot stream: each a 4-byte big-endian length, then that many bytes of deflated JSON. */
-function splitFrames(bytes: Buffer): Buffer[] {
-  const frames: Buffer[] = [];
+/**
+ * The frames of a snapshot stream: each a 4-byte big-endian length of the deflated bytes, a 4-byte length of
+ * the JSON they inflate to, then the deflated bytes.
+ */
+function splitFrames(bytes: Buffer): { deflated: Buffer; rawLength: number }[] {
+  const frames: { deflated: Buffer; rawLength: number }[] = [];
   for (let at = 0; at < bytes.length;) {
     const length = bytes.readUInt32BE(at);
-    frames.push(bytes.subarray(at + 4, at + 4 + length));
-    at += 4 + length;
+    const rawLength = bytes.readUInt32BE(at + 4);
+    frames.push({ deflated: bytes.subarray(at + 8, at + 8 + length), rawLength });
+    at += 8 + length;
   }
   return frames;
 }
 
-/** Sorts by the report's order, skipping the sort when the parts already came in that order (the usual case). */
-function sortedByIdIgnoringCase<T extends { id: string }>(items: T[]): T[] {
-  for (let i = 1; i < items.length; i++) {
-    if (byIdIgnoringCase(items[i - 1] as T, items[i] as T) > 0) return items.sort(byIdIgnoringCase);
-  }
-  return items;
+function compareIdsIgnoringCase(a: string, b: string): number {
+  return a.toLowerCase().localeCompare(b.toLowerCase());
+}
+
+/** The report's order, lowercasing each ID once rather than at every comparison. */
+function sortByIdIgnoringCase<T extends { id: string }>(items: T[]): T[] {
+  return items
+    .map((item) => ({ key: item.id.toLowerCase(), item }))
+    .sort((a, b) => a.key.localeCompare(b.key))
+    .map(({ item }) => item);
 }
 
 /**
@@ -1102,6 +1150,9 @@ export class ReportSnapshotWriter {
   private readonly chunks = { pools: 0, clusters: 0 };
   private readonly counts = { pools: 0, clusters: 0 };
   private writes: Promise<void> = Promise.resolve();
+  private poolsSorted = true;
+  private firstPoolKey: string | null = null;
+  private lastPoolKey: string | null = null;
 
   constructor(
     private readonly put: (entity: Entity) => Promise<void>,
@@ -1111,6 +1162,13 @@ export class ReportSnapshotWriter {
 
   /** Adds pools; give them sorted by ID (case-insensitively), each call after the last, to spare the reader a sort. */
   async addPools(pools: readonly PoolResult[]): Promise<void> {
+    // Checked here, off the report's read path, so the reader can trust the order instead of sorting.
+    for (const pool of pools) {
+      const key = pool.id.toLowerCase();
+      if (this.lastPoolKey !== null && this.lastPoolKey.localeCompare(key) > 0) this.poolsSorted = false;
+      this.firstPoolKey ??= key;
+      this.lastPoolKey = key;
+    }
     await this.add('pools', pools);
   }
 
@@ -1129,17 +1187,27 @@ export class ReportSnapshotWriter {
       clusters: this.counts.clusters,
       poolChunks: this.chunks.pools,
       clusterChunks: this.chunks.clusters,
+      poolsSorted: this.poolsSorted,
+      ...(this.firstPoolKey !== null && this.lastPoolKey !== null
+        ? { firstPoolId: this.firstPoolKey, lastPoolId: this.lastPoolKey }
+        : {}),
     });
   }
 
   private async add(kind: 'pools' | 'clusters', values: readonly unknown[]): Promise<void> {
     if (values.length === 0) return;
     this.counts[kind] += values.length;
-    const frame = await deflate(JSON.stringify(values), { level: zlibConstants.Z_BEST_SPEED });
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(frame.length);
-    this.pending[kind].push(length, frame);
-    this.pendingBytes[kind] += 4 + frame.length;
+    const json = Buffer.from(JSON.stringify(values), 'utf8');
+    // Output chunks of up to 1 MiB: few round trips to the main thread, and no large buffer kept behind a slice.
+    const frame = await deflate(json, {
+      level: zlibConstants.Z_BEST_SPEED,
+      chunkSize: Math.min(MAX_DEFLATE_CHUNK, Math.max(MIN_ZLIB_CHUNK, json.length)),
+    });
+    const header = Buffer.alloc(8);
+    header.writeUInt32BE(frame.length, 0);
+    header.writeUInt32BE(json.length, 4);
+    this.pending[kind].push(header, frame);
+    this.pendingBytes[kind] += 8 + frame.length;
     this.flush(kind, false);
     // One entity in flight at a time keeps memory flat; a failed write surfaces here.
     await this.writes;

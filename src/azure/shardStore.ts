@@ -34,6 +34,7 @@ export interface ShardOutcome {
 /**
  * Table `{prefix}shards`, PK = run ID:
  * - RK `shard|NNNNN`: one per shard (its subscriptions, status, and once finished its summary and errors);
+ * - RK `plan`: the number of shards, written after them: without it the plan is incomplete;
  * - RK `completed`: inserted once by whichever worker finds every shard finished; its insert is the
  *   exactly-once decision, and its `completedAt` is the run's `finishedAt`, so a repeated finalization
  *   writes the same run record.
@@ -62,7 +63,10 @@ export class ShardStore {
     await this.table.createTable();
   }
 
-  /** Records the plan; shards that already exist (a retried plan) are kept as they are. */
+  /**
+   * Records the plan: one entity per shard, then the `plan` entity with their count, written last, so a plan
+   * cut short (the planner died) is recognisably incomplete. Shards that already exist are kept as they are.
+   */
   async createShards(runId: string, shards: string[][]): Promise<void> {
     for (const [index, subscriptions] of shards.entries()) {
       try {
@@ -77,6 +81,25 @@ export class ShardStore {
       } catch (error) {
         if (!isStatus(error, 409)) throw error;
       }
+    }
+    await this.table.upsertEntity({ partitionKey: runId, rowKey: 'plan', shards: shards.length }, 'Replace');
+  }
+
+  /** The number of shards of the run's complete plan; undefined when no plan was completed. */
+  async getPlannedShards(runId: string): Promise<number | undefined> {
+    try {
+      const plan = await this.table.getEntity<{ shards: number }>(runId, 'plan');
+      return Number(plan.shards);
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Deletes an incomplete plan's shards, before planning the run again (none of them was queued yet). */
+  async deleteShards(runId: string): Promise<void> {
+    for (const shard of await this.listShards(runId)) {
+      await this.table.deleteEntity(runId, shardKey(shard.index));
     }
   }
 

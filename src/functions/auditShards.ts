@@ -4,7 +4,6 @@ import { app } from '@azure/functions';
 
 import { appService } from '../appContext';
 import { poisonQueueName } from '../azure/shardQueue';
-import { describeError } from '../errors';
 import { auditShardHandler, auditShardPoisonHandler } from '../handlers/auditShardHandler';
 import { createNotifier, createNotifyDependencies } from '../notify';
 import { createShardedAuditDependencies, type ShardedAuditDependencies } from '../shardedAudit';
@@ -17,13 +16,9 @@ if (sharding.mode !== 'off') {
   let deps: ShardedAuditDependencies | undefined;
   const dependencies = (): ShardedAuditDependencies => {
     deps ??= createShardedAuditDependencies(service, {
-      // The digest of a sharded run goes out once, from the worker that completed it. Never fails the shard.
+      // The digest of a sharded run goes out once, from the delivery that completed it (failures are logged).
       onCompleted: async (run) => {
-        try {
-          await createNotifier(createNotifyDependencies(service))(run.id);
-        } catch (error) {
-          console.error(`Digest of sharded run ${run.id} could not be completed: ${describeError(error)}`);
-        }
+        await createNotifier(createNotifyDependencies(service))(run.id);
       },
     });
     return deps;

@@ -1,6 +1,7 @@
 // Sharded audits against Azurite's queue service: several workers, one completion per run, redeliveries, poison.
 
-import { InvocationContext } from '@azure/functions';
+import { TableClient } from '@azure/data-tables';
+import { InvocationContext, type Timer } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
 
 import { ArmEmulator } from '../../emulators/armEmulator';
@@ -14,6 +15,7 @@ import { poisonQueueName } from '../../src/azure/shardQueue';
 import { newRunId } from '../../src/azure/tableKeys';
 import { loadConfig } from '../../src/config';
 import { auditShardHandler, auditShardPoisonHandler } from '../../src/handlers/auditShardHandler';
+import { auditTimerHandler } from '../../src/handlers/auditTimerHandler';
 import {
   createShardedAuditDependencies,
   type ShardedAuditDependencies,
@@ -278,4 +280,73 @@ it('records a shard that fails on every delivery as failed, so the run is partia
     const failed = failedSubscriptions.has(state.subscriptionId.toLowerCase());
     expect(state.lastRunId).toBe(failed ? first : runId);
   }
+});
+
+it('lets the timer plan a sharded run and leave the auditing to the shard workers', async () => {
+  const s = setup();
+  const timer: Timer = {
+    isPastDue: false,
+    schedule: { adjustForDST: true },
+    scheduleStatus: { last: '', next: '', lastUpdated: '' },
+  };
+  await auditTimerHandler(s.service)(timer, context('auditTimer', 1, 'timer'));
+  const planned = await s.service.store.getLatestRun();
+  expect(planned).toMatchObject({ trigger: 'timer', status: 'running' });
+  expect((await s.queue.getProperties()).approximateMessagesCount).toBe(4);
+
+  await drain(s, auditShardHandler(s.deps), auditShardPoisonHandler(s.deps));
+  expect(await s.service.store.getRun(planned?.id ?? '')).toMatchObject({
+    status: 'succeeded',
+    summary: { pools: 400 },
+  });
+  expect(s.completions).toHaveLength(1);
+});
+
+it('plans again when an earlier attempt died before its plan was complete', async () => {
+  const s = setup();
+  const runId = newRunId(new Date());
+  // What a planner that died half-way leaves: the run record and a shard, but no plan entity.
+  await s.service.store.ensureTables();
+  await s.deps.shards.ensureTable();
+  await s.service.store.upsertRun({
+    id: runId,
+    trigger: 'timer',
+    status: 'running',
+    startedAt: new Date().toISOString(),
+    finishedAt: null,
+    cloud: 'AzureCloud',
+    matrix: { version: 'x', sources: [] },
+    summary: {
+      subscriptions: 0,
+      clusters: 0,
+      pools: 0,
+      compliant: 0,
+      noncompliant: 0,
+      exempt: 0,
+      unknown: 0,
+    },
+    errors: [],
+    progress: { pagesRead: 0, clustersRead: 0, poolsJudged: 0 },
+    scope: { subscriptions: null, managementGroups: null },
+  });
+  const table = TableClient.fromConnectionString(
+    azurite.connectionString,
+    `${s.service.config.tablePrefix}shards`,
+    {
+      allowInsecureConnection: true,
+    },
+  );
+  await table.createEntity({
+    partitionKey: runId,
+    rowKey: 'shard|00000',
+    index: 0,
+    shards: 9,
+    subscriptions: JSON.stringify(['00000000-0000-0000-0000-000000000000']),
+    status: 'pending',
+  });
+
+  expect(await startShardedAudit(s.deps, { runId, trigger: 'timer' })).toEqual({ runId, shards: 4, sent: 4 });
+  await drain(s, auditShardHandler(s.deps), auditShardPoisonHandler(s.deps));
+  expect(await s.service.store.getRun(runId)).toMatchObject({ status: 'succeeded', summary: { pools: 400 } });
+  expect(s.completions).toHaveLength(1);
 });
