@@ -2,7 +2,7 @@
 
 import type { FreshnessSource } from './azure/nodeImageLookup';
 import type { SourceEvent } from './azure/resourceGraphSource';
-import type { RunProgress, RunRecord } from './azure/runStore';
+import { runInfoOf, type RunProgress, type RunRecord } from './azure/runStore';
 import { applyExemptions } from './core/applyExemptions';
 import { evaluateCluster, evaluatePool, unreadablePool } from './core/evaluatePool';
 import type { FipsMatrix } from './core/fipsMatrix';
@@ -390,15 +390,7 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
     );
     return {
       schemaVersion: 1,
-      run: {
-        id: run.id,
-        trigger: run.trigger,
-        status: run.status,
-        startedAt: run.startedAt,
-        finishedAt: run.finishedAt,
-        cloud: run.cloud,
-        matrix: run.matrix,
-      },
+      run: runInfoOf(run),
       summary: run.summary,
       pools: outcome.pools,
       clusters: outcome.clusters,

@@ -9,6 +9,7 @@ import { scopeCovers } from '../core/applyExemptions';
 import type { ExemptionInput } from '../core/exemptionRules';
 import type { Exemption, FindingCode, PoolStatus, RunStatus } from '../core/types';
 import { describeError } from '../errors';
+import { isConditionFailed, isEntityExists, isNotFound, isTableExists } from './tableErrors';
 import { encodeKey, KEY_SEPARATOR, KEY_SEPARATOR_END } from './tableKeys';
 
 /** An exemption as stored: the report's fields plus who changed it last and when. */
@@ -87,31 +88,6 @@ const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,51}$/;
 
 type Entity = TableEntity<Record<string, unknown>>;
 type StoredEntity = Record<string, unknown> & { partitionKey?: string; rowKey?: string; etag?: string };
-
-function statusCodeOf(error: unknown): number | undefined {
-  return typeof error === 'object' && error !== null
-    ? (error as { statusCode?: number }).statusCode
-    : undefined;
-}
-
-function errorCodeOf(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const e = error as { code?: unknown; details?: { odataError?: { code?: unknown } } };
-  if (typeof e.code === 'string') return e.code;
-  const code = e.details?.odataError?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function isError(error: unknown, status: number, codes: string[]): boolean {
-  if (statusCodeOf(error) !== status) return false;
-  const code = errorCodeOf(error);
-  return code === undefined || codes.includes(code);
-}
-
-const isNotFound = (e: unknown) => isError(e, 404, ['ResourceNotFound', 'EntityNotFound', 'TableNotFound']);
-const isEntityExists = (e: unknown) => isError(e, 409, ['EntityAlreadyExists']);
-const isConditionFailed = (e: unknown) => isError(e, 412, ['UpdateConditionNotSatisfied', 'ConditionNotMet']);
-const isTableExists = (e: unknown) => isError(e, 409, ['TableAlreadyExists']);
 
 /** The partition of one exemption and its history: IDs compare case-insensitively. */
 function partitionOf(id: string): string {

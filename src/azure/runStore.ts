@@ -17,6 +17,7 @@ import type {
   ScopeError,
   Summary,
 } from '../core/types';
+import { isConditionFailed, isEntityExists, isNotFound, isTableExists } from './tableErrors';
 import {
   invertedTimeKey,
   isRunId,
@@ -44,6 +45,19 @@ export type RunRecord = RunInfo & {
 };
 
 /** The latest known state of one pool, kept across runs. */
+/** The report's `run` block: the run record without what only the store and the audit track. */
+export function runInfoOf(run: RunRecord): RunInfo {
+  return {
+    id: run.id,
+    trigger: run.trigger,
+    status: run.status,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    cloud: run.cloud,
+    matrix: run.matrix,
+  };
+}
+
 export interface PoolState {
   id: string;
   subscriptionId: string;
@@ -133,33 +147,6 @@ type StoredEntity = Record<string, unknown> & { partitionKey?: string; rowKey?: 
 export class EntityTooLargeError extends Error {
   override name = 'EntityTooLargeError';
 }
-
-function statusCodeOf(error: unknown): number | undefined {
-  return typeof error === 'object' && error !== null
-    ? (error as { statusCode?: number }).statusCode
-    : undefined;
-}
-
-/** The service's error code (`EntityAlreadyExists`, …): data-tables puts it in `code` or in the OData error body. */
-function errorCodeOf(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const e = error as { code?: unknown; details?: { odataError?: { code?: unknown } } };
-  if (typeof e.code === 'string') return e.code;
-  const code = e.details?.odataError?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function isError(error: unknown, status: number, codes: string[]): boolean {
-  if (statusCodeOf(error) !== status) return false;
-  const code = errorCodeOf(error);
-  // Some paths (e.g. a 404 on a HEAD-like read) carry no body and so no code: the status is then enough.
-  return code === undefined || codes.includes(code);
-}
-
-const isNotFound = (e: unknown) => isError(e, 404, ['ResourceNotFound', 'EntityNotFound', 'TableNotFound']);
-const isEntityExists = (e: unknown) => isError(e, 409, ['EntityAlreadyExists']);
-const isConditionFailed = (e: unknown) => isError(e, 412, ['UpdateConditionNotSatisfied', 'ConditionNotMet']);
-const isTableExists = (e: unknown) => isError(e, 409, ['TableAlreadyExists']);
 
 /** Splits at code-unit boundaries, never between the two halves of a surrogate pair. */
 function splitString(s: string, size: number): string[] {
@@ -788,15 +775,7 @@ export class RunStore {
     }
     return {
       schemaVersion: 1,
-      run: {
-        id: run.id,
-        trigger: run.trigger,
-        status: run.status,
-        startedAt: run.startedAt,
-        finishedAt: run.finishedAt,
-        cloud: run.cloud,
-        matrix: run.matrix,
-      },
+      run: runInfoOf(run),
       summary: run.summary,
       pools,
       clusters,
