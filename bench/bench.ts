@@ -11,6 +11,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { ArmEmulator } from '../emulators/armEmulator';
 import { startAzurite } from '../emulators/azurite';
 import { generateEstate } from '../emulators/estateGenerator';
+import { REAL_IDENTITY_VARIABLES } from '../emulators/localAzure';
 import { ManagedIdentityEmulator } from '../emulators/managedIdentityEmulator';
 import { runAudit } from '../src/audit';
 import { AuditService } from '../src/auditService';
@@ -30,17 +31,6 @@ const POOLS_PER_SUBSCRIPTION = 50;
 const RSS_SAMPLE_INTERVAL_IN_MS = 20;
 /** V8 caps the heap at a quarter of the memory it sees: 512 MB on the Function App's 2,048 MB instance (infra). */
 const INSTANCE_HEAP_LIMIT_IN_MB = 512;
-/** Variables that would send DefaultAzureCredential to a real login server instead of the emulator. */
-const REAL_IDENTITY_VARIABLES = [
-  'AZURE_CLIENT_SECRET',
-  'AZURE_CLIENT_CERTIFICATE_PATH',
-  'AZURE_TENANT_ID',
-  'AZURE_CLIENT_ID',
-  'AZURE_FEDERATED_TOKEN_FILE',
-  'AZURE_USERNAME',
-  'MSI_ENDPOINT',
-  'IDENTITY_SERVER_THUMBPRINT',
-];
 
 interface BenchArgs {
   sizes: number[];

@@ -10,7 +10,7 @@ import { trustCertificate } from './tls';
 export const SAMPLE_ESTATE = { seed: 2026, pools: 360, subscriptions: 6, hostileNames: true } as const;
 
 /** Variables that would send DefaultAzureCredential to a real login server instead of the emulator. */
-const REAL_IDENTITY_VARIABLES = [
+export const REAL_IDENTITY_VARIABLES = [
   'AZURE_CLIENT_SECRET',
   'AZURE_CLIENT_CERTIFICATE_PATH',
   'AZURE_TENANT_ID',
