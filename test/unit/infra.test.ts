@@ -37,7 +37,7 @@ const FORBIDDEN_ROLES: Readonly<Record<string, string>> = {
 
 /** Settings the Functions platform reads, not the app: the Bicep may set them although src/config.ts does not. */
 const isPlatformSetting = (name: string): boolean =>
-  /^(FUNCTIONS_|AzureWebJobs|APPLICATIONINSIGHTS_|WEBSITE_)/.test(name);
+  /^(FUNCTIONS_|AzureWebJobs|APPLICATIONINSIGHTS_|WEBSITE_|languageWorkers__)/.test(name);
 
 /**
  * Settings the infra sets for the SMTP mail path before the email issue has added them to src/config.ts.
