@@ -3,8 +3,8 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
 
+import { closeServer, listenOnLoopback } from './loopbackServer';
 import type { ManagedIdentityEmulator } from './managedIdentityEmulator';
 import { createTestCertificate } from './tls';
 
@@ -85,7 +85,6 @@ export class AcsEmailEmulator {
   runningPolls: number;
   readonly accessKey = randomBytes(32).toString('base64');
   private readonly operations = new Map<string, Operation>();
-  private readonly sockets = new Set<Socket>();
 
   private constructor(
     private readonly server: https.Server,
@@ -101,15 +100,7 @@ export class AcsEmailEmulator {
   static async start(options: AcsEmailEmulatorOptions = {}): Promise<AcsEmailEmulator> {
     const { cert, key } = await createTestCertificate();
     const server = https.createServer({ cert, key });
-    server.keepAliveTimeout = 1000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listenOnLoopback(server);
     const emulator = new AcsEmailEmulator(
       server,
       `https://127.0.0.1:${port}`,
@@ -117,10 +108,6 @@ export class AcsEmailEmulator {
       options.identity,
       options,
     );
-    server.on('connection', (socket: Socket) => {
-      emulator.sockets.add(socket);
-      socket.once('close', () => emulator.sockets.delete(socket));
-    });
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       emulator.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) send(res, 500, { error: { code: 'InternalError', message: String(error) } });
@@ -142,10 +129,7 @@ export class AcsEmailEmulator {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      for (const socket of this.sockets) socket.destroy();
-    });
+    await closeServer(this.server);
   }
 
   private takeFault(on: 'send' | 'poll' | 'outcome'): AcsFault | undefined {

@@ -3,10 +3,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
 
 import type { ClusterRow, Estate, SubscriptionRow } from './estateGenerator';
 import { imageFamilyOf } from './estateGenerator';
+import { closeServer, listenOnLoopback } from './loopbackServer';
 import type { ManagedIdentityEmulator } from './managedIdentityEmulator';
 import { normaliseAudience } from './managedIdentityEmulator';
 import { createTestCertificate } from './tls';
@@ -212,7 +212,6 @@ export class ArmEmulator {
   private readonly quotaWindows = new Map<string, QuotaWindow>();
   private readonly log: RequestLogEntry[] = [];
   private logStart = 0;
-  private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
   private constructor(
@@ -235,20 +234,8 @@ export class ArmEmulator {
   static async start(opts: ArmEmulatorOptions): Promise<ArmEmulator> {
     const { cert, key } = await createTestCertificate();
     const server = https.createServer({ cert, key });
-    server.keepAliveTimeout = 1000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listenOnLoopback(server);
     const emulator = new ArmEmulator(server, `https://127.0.0.1:${port}`, cert, opts);
-    server.on('connection', (socket: Socket) => {
-      emulator.sockets.add(socket);
-      socket.once('close', () => emulator.sockets.delete(socket));
-    });
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => emulator.handle(req, res));
     return emulator;
   }
@@ -290,11 +277,7 @@ export class ArmEmulator {
   async close(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-      for (const socket of this.sockets) socket.destroy();
-    });
+    await closeServer(this.server);
   }
 
   // -------------------------------------------------------------------------------------------------------------

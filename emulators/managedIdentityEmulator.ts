@@ -2,7 +2,8 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+
+import { closeServer, listenOnLoopback } from './loopbackServer';
 
 const API_VERSION = '2019-08-01';
 const TOKEN_PATH = '/msi/token';
@@ -52,15 +53,7 @@ export class ManagedIdentityEmulator {
   static async start(opts: ManagedIdentityEmulatorOptions = {}): Promise<ManagedIdentityEmulator> {
     const identityHeader = opts.identityHeader ?? randomBytes(16).toString('hex');
     const server = http.createServer();
-    server.keepAliveTimeout = 1000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listenOnLoopback(server);
     const emulator = new ManagedIdentityEmulator(
       server,
       `http://127.0.0.1:${port}${TOKEN_PATH}`,
@@ -84,10 +77,7 @@ export class ManagedIdentityEmulator {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    await closeServer(this.server);
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
