@@ -32,9 +32,16 @@ let tlsPair: { cert: string; key: string };
 let prefixCounter = 0;
 const servers: SMTPServer[] = [];
 
-/** A fresh SMTP server on a free loopback port; STARTTLS with the test certificate, AUTH only after TLS. */
-async function startSmtp(options: Partial<SMTPServerOptions> = {}) {
+/**
+ * A fresh SMTP server on a free loopback port; STARTTLS with the test certificate, AUTH only after TLS.
+ * `refuseFirst` answers the first message with that transient error, as a busy relay does.
+ */
+async function startSmtp(
+  options: Partial<SMTPServerOptions> = {},
+  refuseFirst?: { responseCode: number; message: string },
+) {
   const received: Received[] = [];
+  let refusals = refuseFirst ? 1 : 0;
   const server = new SMTPServer({
     secure: false,
     key: tlsPair.key,
@@ -49,6 +56,12 @@ async function startSmtp(options: Partial<SMTPServerOptions> = {}) {
     onData(stream, session, callback) {
       simpleParser(stream)
         .then((mail) => {
+          if (refuseFirst && refusals-- > 0) {
+            callback(
+              Object.assign(new Error(refuseFirst.message), { responseCode: refuseFirst.responseCode }),
+            );
+            return;
+          }
           received.push({ mail, session, envelopeTo: session.envelope.rcptTo.map((r) => r.address) });
           callback();
         })
@@ -174,27 +187,12 @@ it('records a rejected password as a final failure, tried once, without the pass
 });
 
 it('retries a transient 451 answer and delivers once', async () => {
-  let refusals = 1;
-  const received: ParsedMail[] = [];
-  const smtp = await startSmtp({
-    onData(stream, _session, callback) {
-      simpleParser(stream)
-        .then((mail) => {
-          if (refusals-- > 0) {
-            callback(Object.assign(new Error('Temporary local problem, try again'), { responseCode: 451 }));
-            return;
-          }
-          received.push(mail);
-          callback();
-        })
-        .catch((error: Error) => callback(error));
-    },
-  });
+  const smtp = await startSmtp({}, { responseCode: 451, message: 'Temporary local problem, try again' });
   const { service, deps, notify } = setup(smtp.port);
   const report = await service.audit({ trigger: 'timer' });
 
   expect((await notify(report.run.id)).status).toBe('sent');
-  expect(received).toHaveLength(1);
+  expect(smtp.received).toHaveLength(1);
   expect(await deps.emails.get({ runId: report.run.id, kind: 'digest' })).toMatchObject({
     state: 'sent',
     attempts: 2,
@@ -242,22 +240,7 @@ async function cli(args: string[], env: Record<string, string>) {
 }
 
 it('sends over SMTP after a takeover when the interrupted attempt is known to have failed', async () => {
-  let refusals = 1;
-  const received: ParsedMail[] = [];
-  const smtp = await startSmtp({
-    onData(stream, _session, callback) {
-      simpleParser(stream)
-        .then((mail) => {
-          if (refusals-- > 0) {
-            callback(Object.assign(new Error('Mailbox busy, try again'), { responseCode: 450 }));
-            return;
-          }
-          received.push(mail);
-          callback();
-        })
-        .catch((error: Error) => callback(error));
-    },
-  });
+  const smtp = await startSmtp({}, { responseCode: 450, message: 'Mailbox busy, try again' });
   const { service, deps } = setup(smtp.port);
   const report = await service.audit({ trigger: 'timer' });
   // The instance dies while it waits to retry: its attempt was refused, so nothing was delivered.
@@ -275,7 +258,7 @@ it('sends over SMTP after a takeover when the interrupted attempt is known to ha
   const outcome = await createNotifier(deps)(report.run.id, { takeOverClaim: true });
 
   expect(outcome.status).toBe('sent');
-  expect(received).toHaveLength(1);
+  expect(smtp.received).toHaveLength(1);
   expect(await deps.emails.get({ runId: report.run.id, kind: 'digest' })).toMatchObject({
     state: 'sent',
     attempts: 2,
