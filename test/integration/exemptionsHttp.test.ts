@@ -331,42 +331,16 @@ describe('ETags', () => {
     const etag = created.headers.get('etag')!;
     const before = await snapshot(a.store, ['e1']);
     expectProblem(await call(a.item, { method: 'PUT', id: 'e1', body: body({ reason: 'changed' }) }), 428);
-    expectProblem(
-      await call(a.item, {
-        method: 'PUT',
-        id: 'e1',
-        headers: { 'if-match': '"stale"' },
-        body: body({ reason: 'changed' }),
-      }),
-      412,
-    );
-    expectProblem(
-      await call(a.item, {
-        method: 'PUT',
-        id: 'e1',
-        headers: { 'if-match': `W/${etag}` },
-        body: body({ reason: 'changed' }),
-      }),
-      412,
-    );
-    expectProblem(
-      await call(a.item, {
-        method: 'PUT',
-        id: 'e1',
-        headers: { 'if-none-match': '*' },
-        body: body({ reason: 'changed' }),
-      }),
-      412,
-    );
-    expectProblem(
-      await call(a.item, {
-        method: 'PUT',
-        id: 'e2',
-        headers: { 'if-match': etag },
-        body: body({ reason: 'x' }),
-      }),
-      412,
-    );
+    // Each precondition that does not hold: a stale, a weak or a wildcard-create tag, and a tag for a missing one.
+    const refused: [string, Record<string, string>, string][] = [
+      ['e1', { 'if-match': '"stale"' }, 'changed'],
+      ['e1', { 'if-match': `W/${etag}` }, 'changed'],
+      ['e1', { 'if-none-match': '*' }, 'changed'],
+      ['e2', { 'if-match': etag }, 'x'],
+    ];
+    for (const [id, headers, reason] of refused) {
+      expectProblem(await call(a.item, { method: 'PUT', id, headers, body: body({ reason }) }), 412);
+    }
     expect(await snapshot(a.store, ['e1', 'e2'])).toEqual({
       ...(before as object),
       histories: [(before as { histories: unknown[] }).histories[0], []],
