@@ -2,7 +2,7 @@
 
 import type { FreshnessSource } from './azure/nodeImageLookup';
 import type { SourceEvent } from './azure/resourceGraphSource';
-import { runInfoOf, type RunProgress, type RunRecord } from './azure/runStore';
+import { runInfoOf, type RunProgress, type RunRecord, startedRunRecord } from './azure/runStore';
 import { applyExemptions } from './core/applyExemptions';
 import { evaluateCluster, evaluatePool, unreadablePool } from './core/evaluatePool';
 import type { FipsMatrix } from './core/fipsMatrix';
@@ -301,19 +301,14 @@ export async function runAuditShard(
   shard: number,
 ): Promise<{ summary: Summary; errors: ScopeError[]; progress: RunProgress }> {
   const startedAt = new Date(run.startedAt);
-  const record: RunRecord = {
+  const record = startedRunRecord({
     id: run.id,
     trigger: 'timer',
-    status: 'running',
     startedAt: run.startedAt,
-    finishedAt: null,
     cloud: deps.cloud,
-    matrix: { version: deps.matrix.version, sources: deps.matrix.sources },
-    summary: summarizeRun([], []),
-    errors: [],
-    progress: { pagesRead: 0, clustersRead: 0, poolsJudged: 0 },
+    matrix: deps.matrix,
     scope: deps.scope,
-  };
+  });
   const { store } = deps;
   let leaseRenewedAt = 0;
   const part = `shard${String(shard).padStart(5, '0')}`;
@@ -338,19 +333,14 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
   const log = deps.log ?? (() => undefined);
   const { store } = deps;
   const startedAt = now();
-  const run: RunRecord = {
+  const run = startedRunRecord({
     id: request.runId,
     trigger: request.trigger,
-    status: 'running',
     startedAt: startedAt.toISOString(),
-    finishedAt: null,
     cloud: deps.cloud,
-    matrix: { version: deps.matrix.version, sources: deps.matrix.sources },
-    summary: summarizeRun([], []),
-    errors: [],
-    progress: { pagesRead: 0, clustersRead: 0, poolsJudged: 0 },
+    matrix: deps.matrix,
     scope: deps.scope,
-  };
+  });
 
   if (store) {
     await store.ensureTables();

@@ -6,7 +6,7 @@ import { AUDIT_LEASE_TTL_IN_MS, runAuditShard } from './audit';
 import type { AuditService } from './auditService';
 import { createResourceGraphClient } from './azure/azureClients';
 import { ResourceGraphSource } from './azure/resourceGraphSource';
-import type { RunRecord } from './azure/runStore';
+import { type RunRecord, startedRunRecord } from './azure/runStore';
 import { createQueueClient, type ShardMessage, ShardQueue } from './azure/shardQueue';
 import { type ShardRecord, ShardStore } from './azure/shardStore';
 import { requireStorage } from './config';
@@ -116,19 +116,14 @@ export async function startShardedAudit(
           managementGroups: config.managementGroups,
           log,
         }).listSubscriptions());
-      const run: RunRecord = {
+      const run = startedRunRecord({
         id: request.runId,
         trigger: request.trigger,
-        status: 'running',
         startedAt: startedAt.toISOString(),
-        finishedAt: null,
         cloud: config.cloud.name,
-        matrix: { version: config.matrix.version, sources: config.matrix.sources },
-        summary: summarizeRun([], []),
-        errors: [],
-        progress: { pagesRead: 0, clustersRead: 0, poolsJudged: 0 },
+        matrix: config.matrix,
         scope: { subscriptions: config.subscriptions, managementGroups: config.managementGroups },
-      };
+      });
       await store.upsertRun(run);
       await store.deleteRunResults(run.id);
       // Sorted, so each shard's part of the report snapshot follows the one before in the report's order.

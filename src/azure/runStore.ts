@@ -7,13 +7,16 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { odata, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 
+import { summarizeRun } from '../core/summarizeRun';
 import type {
+  CloudName,
   ClusterResult,
   PoolResult,
   PoolStatus,
   Report,
   RunInfo,
   RunStatus,
+  RunTrigger,
   ScopeError,
   Summary,
 } from '../core/types';
@@ -45,6 +48,30 @@ export type RunRecord = RunInfo & {
 };
 
 /** The latest known state of one pool, kept across runs. */
+/** A run as recorded when it starts: running, nothing read yet. */
+export function startedRunRecord(run: {
+  id: string;
+  trigger: RunTrigger;
+  startedAt: string;
+  cloud: CloudName;
+  matrix: { version: string; sources: string[] };
+  scope: RunRecord['scope'];
+}): RunRecord {
+  return {
+    id: run.id,
+    trigger: run.trigger,
+    status: 'running',
+    startedAt: run.startedAt,
+    finishedAt: null,
+    cloud: run.cloud,
+    matrix: { version: run.matrix.version, sources: run.matrix.sources },
+    summary: summarizeRun([], []),
+    errors: [],
+    progress: { pagesRead: 0, clustersRead: 0, poolsJudged: 0 },
+    scope: run.scope,
+  };
+}
+
 /** The report's `run` block: the run record without what only the store and the audit track. */
 export function runInfoOf(run: RunRecord): RunInfo {
   return {
