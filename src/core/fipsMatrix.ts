@@ -154,6 +154,17 @@ export function applyMatrixOverride(base: FipsMatrix, override: unknown, origin:
   return parsed.data;
 }
 
+/** Compiled once per pattern: resolution runs for every floating-SKU pool of the estate. */
+const imageRegExps = new Map<string, RegExp>();
+function imageRegExp(pattern: string): RegExp {
+  let re = imageRegExps.get(pattern);
+  if (!re) {
+    re = new RegExp(pattern, 'i');
+    imageRegExps.set(pattern, re);
+  }
+  return re;
+}
+
 export interface ResolvedOs {
   /** The OS SKU the pool runs, after defaults for a missing one. */
   osSku: string;
@@ -211,7 +222,7 @@ export function resolveOs(
   const image = /fips/i.test(pool.nodeImageVersion ?? '') ? (pool.nodeImageVersion ?? '') : '';
   const byImage = sku.releases.find((r) => {
     const pattern = matrix.operatingSystems[r.os]?.imagePattern;
-    return pattern !== undefined && image !== '' && new RegExp(pattern, 'i').test(image);
+    return pattern !== undefined && image !== '' && imageRegExp(pattern).test(image);
   });
   if (byImage) {
     const resolved = releaseOs(byImage.os);
