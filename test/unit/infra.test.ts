@@ -39,13 +39,6 @@ const FORBIDDEN_ROLES: Readonly<Record<string, string>> = {
 const isPlatformSetting = (name: string): boolean =>
   /^(FUNCTIONS_|AzureWebJobs|APPLICATIONINSIGHTS_|WEBSITE_|languageWorkers__)/.test(name);
 
-/**
- * Settings the infra sets for the SMTP mail path before the email issue has added them to src/config.ts.
- * Tolerated only while they are missing from SETTINGS; once there, they are checked like every other setting.
- * Remove this list when SETTINGS has all four.
- */
-const pendingSettings: readonly string[] = ['SMTP_HOST', 'SMTP_PORT', 'SMTP_USER', 'SMTP_PASSWORD'];
-
 // ------------------------------------------------------------------------------------------------ Bicep scanner
 
 /** Blanks out comments (keeping newlines) so that brackets and keywords in them are not read as code. */
@@ -413,10 +406,9 @@ describe('settings: src/config.ts SETTINGS, the Bicep app settings and local.set
     expect(unexplained).toEqual([]);
   });
 
-  it('sets nothing the code never reads, apart from Functions platform settings and the pending SMTP settings', () => {
+  it('sets nothing the code never reads, apart from Functions platform and host settings', () => {
     const unread = [...inBicep.keys()].filter(
-      (name) =>
-        !appSettingNames.includes(name) && !isPlatformSetting(name) && !pendingSettings.includes(name),
+      (name) => !appSettingNames.includes(name) && !isPlatformSetting(name),
     );
     expect(unread).toEqual([]);
   });
@@ -440,11 +432,6 @@ describe('settings: src/config.ts SETTINGS, the Bicep app settings and local.set
     expect(
       Object.keys(sample).filter((name) => !appSettingNames.includes(name) && !isPlatformSetting(name)),
     ).toEqual([]);
-  });
-
-  it('keeps the pending SMTP list honest: a pending setting the Bicep does not set is stale', () => {
-    const stillPending = pendingSettings.filter((name) => !appSettingNames.includes(name));
-    expect(stillPending.filter((name) => !inBicep.has(name))).toEqual([]);
   });
 });
 
