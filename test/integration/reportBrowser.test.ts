@@ -1,10 +1,9 @@
-// The HTML report in a real browser (Debian chromium via playwright-core) served by the `serve` adapter.
+// The HTML report in a real browser (Chromium from the npm registry, driven by playwright-core) served by `serve`.
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 
 import { generateEstate, HOSTILE_SUBSCRIPTION_NAME } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
@@ -12,37 +11,22 @@ import { AuditService } from '../../src/auditService';
 import { loadConfig } from '../../src/config';
 import type { Report } from '../../src/core/types';
 import { createApiHandlers, type RunningServer, serveHttp } from '../../src/serve/serveHttp';
+import { launchTestBrowser, type TestBrowser } from '../support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
-// The flags that work on this machine: no sandbox as root, and nothing that phones home.
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOT = join(__dirname, '..', '..', '.artifacts', 'report.png');
 
 const estate = generateEstate({ seed: 5, pools: 150, subscriptions: 4, hostileNames: true });
 let local: LocalAzure;
 let server: RunningServer;
+let browser: TestBrowser;
 let context: BrowserContext;
 let page: Page;
-let userDataDir: string;
 let report: Report;
 const requests: string[] = [];
 const consoleErrors: string[] = [];
 const dialogs: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: install Debian's chromium (sudo apt-get install -y --no-install-recommends chromium), as .ci/run does. Playwright's own browser download does not work here.`,
-    );
-  }
   local = await startLocalAzure(estate);
   const service = new AuditService(loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: 'browser' }));
   await service.audit({ trigger: 'timer' });
@@ -50,13 +34,8 @@ beforeAll(async () => {
   server = await serveHttp({ handlers: createApiHandlers(service), port: 0 });
   report = (await (await fetch(`${server.url}/api/report`)).json()) as Report;
 
-  userDataDir = mkdtempSync(join(tmpdir(), 'fips-report-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_FLAGS,
-    viewport: { width: 1400, height: 1000 },
-  });
+  browser = await launchTestBrowser();
+  context = browser.context;
   context.on('request', (request) => requests.push(request.url()));
   page = await context.newPage();
   page.on('console', (message) => {
@@ -71,10 +50,9 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await server?.close();
   await local?.stop();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 /** Texts of one column of the visible rows, in page order. */
