@@ -13,12 +13,10 @@ import { startAzurite } from '../emulators/azurite';
 import { generateEstate } from '../emulators/estateGenerator';
 import { REAL_IDENTITY_VARIABLES } from '../emulators/localAzure';
 import { ManagedIdentityEmulator } from '../emulators/managedIdentityEmulator';
-import { runAudit } from '../src/audit';
-import { AuditService } from '../src/auditService';
-import { newRunId } from '../src/azure/tableKeys';
+import { App } from '../src/app';
 import { loadConfig } from '../src/config';
 import type { Summary } from '../src/core/types';
-import { createApiHandlers, serveHttp } from '../src/serve/serveHttp';
+import { serveHttp } from '../src/http/serveHttp';
 import { naiveAudit } from './naiveAudit';
 
 const AUDIENCE = 'https://management.azure.com/';
@@ -251,27 +249,22 @@ async function runJob(job: Job): Promise<ChildResult> {
   const meter = rssMeter();
   const started = performance.now();
   if (job.kind === 'auditor') {
-    const service = new AuditService(config);
-    const runId = newRunId(new Date());
     // The audit's own log, timed, with BENCH_TRACE_MEMORY=1: where the time goes, next to where the memory is.
     const trace = process.env.BENCH_TRACE_MEMORY === '1';
     const log = (message: string) => {
       if (trace) process.stderr.write(`${((performance.now() - started) / 1000).toFixed(1)} s: ${message}\n`);
     };
-    const deps = service.dependencies({ trigger: 'timer', runId, retainPools: false, log });
-    const report = await runAudit(
-      { ...deps, exemptions: await service.loadExemptions() },
-      { runId, trigger: 'timer' },
-    );
+    const service = new App(config, { log, email: false });
+    const run = await service.runAudit({ trigger: 'timer' });
+    service.close();
     const wallTimeInMs = performance.now() - started;
-    const graph = deps.graph?.stats;
-    const images = deps.images?.stats;
-    const tables = service.store.stats;
+    const { graph, images } = service.readerStats();
+    const tables = service.tables.stats;
     return {
       kind: 'auditor',
-      runId,
-      status: report.run.status,
-      summary: report.summary,
+      runId: run.id,
+      status: run.status,
+      summary: run.summary,
       wallTimeInMs,
       ...meter.stop(),
       graph: {
@@ -318,8 +311,8 @@ async function serveLatestReport(
   config: ReturnType<typeof loadConfig>,
   meter: ReturnType<typeof rssMeter>,
 ): Promise<ServeChildResult> {
-  const service = new AuditService(config);
-  const server = await serveHttp({ handlers: createApiHandlers(service), port: 0 });
+  const service = new App(config);
+  const server = await serveHttp({ handlers: service.httpHandlers(), port: 0 });
   try {
     // node:http rather than fetch: the clock stops at the last byte, and no client-side decoding is timed.
     const get = () =>

@@ -35,9 +35,9 @@ export interface LocalAzure {
  */
 export async function startLocalAzure(
   estate = generateEstate(SAMPLE_ESTATE),
-  options: { audience?: string; latencyInMs?: number } = {},
+  options: { audience?: string; latencyInMs?: number; queue?: boolean } = {},
 ): Promise<LocalAzure> {
-  const azurite = await startAzurite();
+  const azurite = await startAzurite({ queue: options.queue ?? false });
   const identity = await ManagedIdentityEmulator.start();
   const arm = await ArmEmulator.start({
     estate,
@@ -57,6 +57,8 @@ export async function startLocalAzure(
       AUDIT_TABLES_CONNECTION_STRING: azurite.connectionString,
       AUDIT_TABLE_PREFIX: 'fipsaudit',
       EMAIL_MODE: 'off',
+      // The Function App's pipeline queue, when Azurite's queue service runs (the CLI queues in-process).
+      ...(options.queue ? { AUDIT_QUEUE: azurite.connectionString } : {}),
     },
     arm,
     identity,

@@ -55,19 +55,23 @@ export interface SmtpSettings {
 
 export type ShardingMode = 'off' | 'subscriptions';
 
-/**
- * Scale-out: the timer splits the audit into shards of subscriptions put on a Storage queue, and queue-triggered
- * functions audit them in parallel across instances. `queue` follows the Functions connection convention for the
- * connection name AUDIT_QUEUE, so the trigger and the app read the same settings.
- */
+/** Scale-out: every run is split into shards of AUDIT_SHARD_SIZE subscriptions, audited in parallel across instances. */
 export interface ShardingSettings {
   mode: ShardingMode;
   /** Subscriptions per shard (AUDIT_SHARD_SIZE). */
   shardSize: number;
+}
+
+/**
+ * The audit pipeline's Storage queue, read by the `auditPipeline` Function. `connection` follows the Functions
+ * connection convention for the connection name AUDIT_QUEUE, so the trigger and the app read the same settings; it
+ * is required by the Functions host and unused by the CLI and `serve`, which queue in their own process.
+ */
+export interface QueueSettings {
   /** AUDIT_SHARD_QUEUE; failed messages go to `<name>-poison`. */
-  queueName: string;
+  name: string;
   /** AUDIT_QUEUE (a connection string) or AUDIT_QUEUE__queueServiceUri (with the managed identity). */
-  queue: StorageSettings | null;
+  connection: StorageSettings | null;
 }
 
 export type StorageSettings =
@@ -108,6 +112,9 @@ export interface Config {
   appServiceAuthEnabled: boolean;
   /** Sharded audits across instances (AUDIT_SHARDING, off by default). */
   sharding: ShardingSettings;
+  queue: QueueSettings;
+  /** How long the audit lease lasts without renewal (AUDIT_LEASE_TTL_SECONDS); a dead run is taken over after it. */
+  leaseTtlInMs: number;
 }
 
 /** Every setting the app reads, with an example value for error messages and docs. */
@@ -130,6 +137,7 @@ export const SETTINGS = {
   AUDIT_SHARD_QUEUE: 'fipsaudit-shards',
   AUDIT_QUEUE: 'UseDevelopmentStorage=true',
   AUDIT_QUEUE__queueServiceUri: 'https://myauditstore.queue.core.windows.net',
+  AUDIT_LEASE_TTL_SECONDS: '120',
   EMAIL_ENDPOINT: 'https://my-acs.communication.azure.com',
   EMAIL_CONNECTION_STRING: 'endpoint=https://my-acs.communication.azure.com/;accesskey=<key>',
   EMAIL_SENDER: 'DoNotReply@contoso.com',
@@ -416,8 +424,14 @@ export function loadConfig(
     }
     queue = { kind: 'connectionString', connectionString: queueConnection };
   }
-  if (shardingMode !== 'off' && !queue) {
-    bad('AUDIT_QUEUE__queueServiceUri', 'or AUDIT_QUEUE must be set when AUDIT_SHARDING is on');
+
+  const leaseTtlText = get('AUDIT_LEASE_TTL_SECONDS') ?? '120';
+  const leaseTtlSeconds = Number(leaseTtlText);
+  if (!/^\d+$/.test(leaseTtlText) || leaseTtlSeconds < 10 || leaseTtlSeconds > 3600) {
+    bad(
+      'AUDIT_LEASE_TTL_SECONDS',
+      `must be a whole number of seconds from 10 to 3600; got "${leaseTtlText}"`,
+    );
   }
 
   const matrixFile = get('AUDIT_MATRIX_FILE') ?? null;
@@ -464,13 +478,21 @@ export function loadConfig(
     emailProvider,
     smtp: smtp && Object.freeze(smtp),
     appServiceAuthEnabled,
-    sharding: Object.freeze({
-      mode: shardingMode,
-      shardSize,
-      queueName: shardQueue,
-      queue: queue && Object.freeze(queue),
-    }),
+    sharding: Object.freeze({ mode: shardingMode, shardSize }),
+    queue: Object.freeze({ name: shardQueue, connection: queue && Object.freeze(queue) }),
+    leaseTtlInMs: leaseTtlSeconds * 1000,
   });
+}
+
+/** The Functions host queues every run's stages: it cannot start without the pipeline queue's connection. */
+export function requireQueue(config: Config): StorageSettings {
+  if (!config.queue.connection) {
+    throw new ConfigError(
+      `Invalid settings:\n  - AUDIT_QUEUE__queueServiceUri or AUDIT_QUEUE must be set: the Function App runs every audit through its Storage queue (example: AUDIT_QUEUE__queueServiceUri=${SETTINGS.AUDIT_QUEUE__queueServiceUri})`,
+      ['AUDIT_QUEUE__queueServiceUri'],
+    );
+  }
+  return config.queue.connection;
 }
 
 /** Storage is optional for `audit --no-store`; everything that stores asks for it through here. */

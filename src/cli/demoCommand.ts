@@ -4,17 +4,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { InvocationContext } from '@azure/functions';
-
 import { SAMPLE_ESTATE, startLocalAzure } from '../../emulators/localAzure';
-import { AuditService } from '../auditService';
+import { App } from '../app';
 import { loadConfig } from '../config';
-import { auditTimerHandler } from '../handlers/auditTimerHandler';
 import { summaryText } from '../render/summaryText';
-import { parsePort, serveService, untilShutdownSignal } from '../serve/serveCommand';
 import { writeDigestFiles } from './emailCommand';
 import type { CliIo } from './main';
 import { createProgressDisplay } from './progress';
+import { parsePort, serveApp, untilShutdownSignal } from './serveCommand';
 
 export async function demoCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
@@ -38,36 +35,23 @@ export async function demoCommand(args: string[], io: CliIo): Promise<number> {
       EMAIL_TO: 'compliance@contoso.example',
       REPORT_BASE_URL: `http://127.0.0.1:${parsePort(values.port) || 7071}`,
     });
-    const service = new AuditService(config);
+    // The digest is written to a file below, not sent: the demo runs with email off.
+    const app = new App(config, { log: (m) => progress.log(m), email: false });
     progress.log(
       `Sample estate: ${SAMPLE_ESTATE.pools} node pools in ${SAMPLE_ESTATE.subscriptions} subscriptions, served at ${demo.arm.endpoint}`,
     );
-    // The same handler the timer runs, with a minimal invocation context.
-    const handler = auditTimerHandler(service);
-    const context = new InvocationContext({
-      functionName: 'auditTimer',
-      invocationId: 'demo',
-      logHandler: (_level, ...message) => progress.log(message.map(String).join(' ')),
-    });
-    await handler(
-      {
-        isPastDue: false,
-        schedule: { adjustForDST: true },
-        scheduleStatus: { last: '', next: '', lastUpdated: '' },
-      },
-      context,
-    );
+    // The same pipeline the timer starts, with its queue in this process.
+    const latest = await app.runAudit({ trigger: 'timer' });
     progress.done();
-    const latest = await service.store.getLatestRun();
-    const report = latest ? await service.store.getReport(latest.id) : undefined;
+    const report = await app.getReport(latest.id);
     if (!report) throw new Error('the demo audit stored no run');
     const outDir = resolve(values.out);
     await mkdir(outDir, { recursive: true });
     const reportPath = join(outDir, 'report.json');
     await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
     const digest = await writeDigestFiles(
-      service,
-      latest!,
+      app,
+      latest,
       join(outDir, 'outbox', `digest-${report.run.id}.eml`),
       config.email.to,
     );
@@ -84,11 +68,12 @@ export async function demoCommand(args: string[], io: CliIo): Promise<number> {
     );
     if (values.keep) {
       // The same API as the Function App, on the demo's Azurite and emulators, until Ctrl-C.
-      const server = await serveService(service, { port: parsePort(values.port), host: '127.0.0.1' }, io);
+      const server = await serveApp(app, { port: parsePort(values.port), host: '127.0.0.1' }, io);
       io.stdout.write(`\nReport: ${server.url}/api/report?format=html\n`);
       await untilShutdownSignal();
       await server.close();
     }
+    app.close();
     return 0;
   } finally {
     progress.done();

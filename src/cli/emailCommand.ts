@@ -6,12 +6,13 @@ import { parseArgs } from 'node:util';
 
 import { z } from 'zod';
 
-import type { AuditService } from '../auditService';
+import type { App } from '../app';
 import { FileEmailSender } from '../azure/emailSender';
-import type { RunRecord } from '../azure/runStore';
-import { runIdPattern } from '../azure/tableKeys';
-import { ConfigError, describeError, InputError, NotFoundError } from '../errors';
-import { buildRunDigest, createNotifier, createNotifyDependencies, type NotifyOutcome } from '../notify';
+import { COMPLETED_STATUSES, type RunRecord } from '../core/run';
+import { runIdPattern } from '../core/runId';
+import { ConfigError, InputError, NotFoundError } from '../errors';
+import { describeOutcome } from '../notify/notifyRun';
+import { buildRunDigest } from '../notify/runDigest';
 import type { CliIo } from './main';
 
 export const EMAIL_USAGE = `           --run ID        the run (default: the latest completed run)
@@ -21,27 +22,28 @@ export const EMAIL_USAGE = `           --run ID        the run (default: the lat
 const address = z.email();
 const PLACEHOLDER_SENDER = 'aks-fips-auditor@localhost.invalid';
 
-async function runToEmail(service: AuditService, runId: string | undefined): Promise<RunRecord> {
+async function runToEmail(app: App, runId: string | undefined): Promise<RunRecord> {
   if (runId !== undefined && !runIdPattern.test(runId)) {
     throw new InputError(`--run must be a run ID like 20261129T060000Z-3f9a1c; got "${runId}"`);
   }
   const run = runId
-    ? await service.store.getRun(runId)
-    : await service.store.getLatestRun({ statuses: ['succeeded', 'partial'] });
+    ? await app.stores.reports.getRun(runId)
+    : await app.stores.reports.getLatestRun({ statuses: COMPLETED_STATUSES });
   if (!run) throw new NotFoundError(runId ? `No stored run ${runId}.` : 'No completed run is stored yet.');
   return run;
 }
 
 /** Writes a run's digest as `<file>.eml` plus `<file>.html`; returns both paths. No email settings needed. */
 export async function writeDigestFiles(
-  service: AuditService,
+  app: App,
   run: RunRecord,
   emlPath: string,
   to: readonly string[],
 ): Promise<{ eml: string; html: string; subject: string }> {
-  const { config } = service;
-  const deps = createNotifyDependencies(service, { sender: null });
-  const built = await buildRunDigest(deps, run, { from: config.email.sender ?? PLACEHOLDER_SENDER, to });
+  const built = await buildRunDigest(app.digestSources(), run, {
+    from: app.config.email.sender ?? PLACEHOLDER_SENDER,
+    to,
+  });
   const file = resolve(emlPath);
   const sender = new FileEmailSender({
     directory: dirname(file),
@@ -52,15 +54,7 @@ export async function writeDigestFiles(
   return { ...written, subject: built.message.subject };
 }
 
-function describeOutcome(outcome: NotifyOutcome): string {
-  if ('reason' in outcome) return outcome.reason;
-  const r = outcome.record;
-  return outcome.status === 'sent' || outcome.status === 'alreadySent'
-    ? `sent to ${r.recipients.join(', ')} via ${r.provider ?? '?'} (${r.messageId ?? ''}, ${r.attempts} attempt(s))`
-    : `${outcome.status}: ${r.reason ?? ''}`;
-}
-
-export async function emailCommand(args: string[], io: CliIo, service: AuditService): Promise<number> {
+export async function emailCommand(args: string[], io: CliIo, app: App): Promise<number> {
   const { values } = parseArgs({
     args,
     options: { run: { type: 'string' }, to: { type: 'string', multiple: true }, out: { type: 'string' } },
@@ -71,42 +65,27 @@ export async function emailCommand(args: string[], io: CliIo, service: AuditServ
   if (bad.length) throw new InputError(`--to must be an email address; bad: ${bad.join(', ')}`);
   let run: RunRecord;
   try {
-    run = await runToEmail(service, values.run);
+    run = await runToEmail(app, values.run);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
     io.stderr.write(`${error.message}\n`);
     return 1;
   }
-  const to = values.to?.length ? values.to : service.config.email.to;
+  const to = values.to?.length ? values.to : app.config.email.to;
 
   if (values.out !== undefined) {
-    const written = await writeDigestFiles(service, run, values.out, to);
+    const written = await writeDigestFiles(app, run, values.out, to);
     io.stdout.write(`${written.subject}\nWrote ${written.eml} and ${written.html}\n`);
     return 0;
   }
   if (to.length === 0) throw new InputError('Name a recipient with --to, or set EMAIL_TO.');
-  const deps = createNotifyDependencies(service, { log: (m) => io.stderr.write(`${m}\n`) });
-  if (!deps.sender) {
+  if (!app.config.emailProvider) {
     throw new ConfigError(
       'Invalid settings:\n  - set EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING (ACS) or SMTP_HOST (SMTP) to send, or use --out FILE',
     );
   }
   // Each command is its own request: a fresh idempotency key, recorded like POST /api/runs/{runId}/email.
-  const outcome = await createNotifier(deps)(run.id, { idempotencyKey: `cli-${randomUUID()}`, to });
+  const outcome = await app.notify(run.id, { idempotencyKey: `cli-${randomUUID()}`, to });
   io.stdout.write(`Digest of run ${run.id}: ${describeOutcome(outcome)}\n`);
   return outcome.status === 'sent' ? 0 : 1;
-}
-
-/**
- * After `aks-fips-auditor audit` (stored, without --no-email): the run's digest per EMAIL_MODE, like the timer.
- * Says nothing when email is not configured; a failed email is reported on stderr and never changes the exit code.
- */
-export async function emailAfterAudit(service: AuditService, runId: string, io: CliIo): Promise<void> {
-  if (!service.config.emailProvider || service.config.email.mode === 'off') return;
-  try {
-    const outcome = await createNotifier(createNotifyDependencies(service))(runId);
-    io.stderr.write(`Digest of run ${runId}: ${describeOutcome(outcome)}\n`);
-  } catch (error) {
-    io.stderr.write(`Digest of run ${runId} could not be completed: ${describeError(error)}\n`);
-  }
 }

@@ -4,8 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 
-import { AuditService } from '../auditService';
-import { ExemptionPreconditionError, unknownScopeWarnings } from '../azure/exemptionStore';
+import { App } from '../app';
 import { loadConfig } from '../config';
 import {
   exemptionIdProblem,
@@ -14,6 +13,7 @@ import {
   validateExemptionInput,
 } from '../core/exemptionRules';
 import { describeError, InputError } from '../errors';
+import { ExemptionPreconditionError, unknownScopeWarnings } from '../store/exemptionStore';
 import type { CliIo } from './main';
 
 // main's EXIT codes (not imported: main imports this module). Bad input throws InputError, which main maps to 2.
@@ -98,7 +98,7 @@ async function listExemptions(args: string[], io: CliIo, now: Date): Promise<num
   if ([values.active, values.expired, within !== undefined].filter(Boolean).length > 1) {
     throw new InputError('Give at most one of --active, --expired and --expiring-within');
   }
-  const store = new AuditService(loadConfig(io.env)).exemptionStore;
+  const store = new App(loadConfig(io.env)).exemptionStore;
   const rows = [];
   for await (const { exemption, etag } of store.list()) {
     const state = exemptionState(exemption, now);
@@ -161,13 +161,16 @@ async function addExemption(args: string[], io: CliIo, now: Date): Promise<numbe
   if (problems.length || !input.ok) {
     throw new InputError(`Cannot add the exemption:\n  - ${problems.join('\n  - ')}`);
   }
-  const service = new AuditService(config);
-  const store = service.exemptionStore;
+  const app = new App(config);
+  const store = app.exemptionStore;
   try {
     await store.ensureTable();
     // Add never replaces: a replacement goes through the API with If-Match, so nobody overwrites blindly.
     const { stored } = await store.put(id, input.value, { who: who(io.env), at: now, ifNoneMatch: '*' });
-    for (const warning of await unknownScopeWarnings(service.store, input.value.scope)) {
+    for (const warning of await unknownScopeWarnings(
+      app.exemptionsDependencies().catalog!,
+      input.value.scope,
+    )) {
       io.stderr.write(`Warning: ${warning}\n`);
     }
     if (values.json)
@@ -199,7 +202,7 @@ async function removeExemption(args: string[], io: CliIo, now: Date): Promise<nu
   if (values.id === undefined) throw new InputError('exemptions remove needs --id ID');
   const idProblem = exemptionIdProblem(values.id);
   if (idProblem) throw new InputError(`--id ${idProblem}`);
-  const store = new AuditService(loadConfig(io.env)).exemptionStore;
+  const store = new App(loadConfig(io.env)).exemptionStore;
   try {
     const deleted = await store.delete(values.id, { who: who(io.env), at: now });
     if (!deleted) {

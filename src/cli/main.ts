@@ -2,18 +2,19 @@
 
 import { parseArgs } from 'node:util';
 
-import { AuditService } from '../auditService';
-import { newRunId, runIdPattern } from '../azure/tableKeys';
+import { App } from '../app';
 import { type Config, loadConfig } from '../config';
+import { COMPLETED_STATUSES, isFailedStatus } from '../core/run';
+import { runIdPattern } from '../core/runId';
 import { AuditInProgressError, ConfigError, describeError, InputError } from '../errors';
 import { summaryText } from '../render/summaryText';
-import { serveCommand } from '../serve/serveCommand';
-import { EMAIL_USAGE, emailAfterAudit, emailCommand } from './emailCommand';
+import { EMAIL_USAGE, emailCommand } from './emailCommand';
 import { EXEMPTIONS_USAGE, exemptionsCommand } from './exemptionsCommand';
 import { createProgressDisplay } from './progress';
 import { readExports } from './readExport';
+import { serveCommand } from './serveCommand';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, noncompliant: 3 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, noncompliant: 3, incomplete: 4 } as const;
 
 export interface CliIo {
   stdout: NodeJS.WriteStream;
@@ -38,7 +39,8 @@ ${EMAIL_USAGE}
 ${EXEMPTIONS_USAGE}
   serve    Serve the HTTP API on this machine with these settings.  --port N (default 7071)  --host H (default 127.0.0.1)
 
-Exit status: 0 completed, 1 failed, 2 bad usage or settings, 3 noncompliant with --fail-on.
+Exit status: 0 completed, 1 failed (nothing could be read), 2 bad usage or settings, 3 noncompliant with --fail-on,
+4 incomplete (some scopes could not be read; never a pass).
 Settings are environment variables: see README.md.`;
 
 async function auditCommand(args: string[], io: CliIo): Promise<number> {
@@ -59,21 +61,28 @@ async function auditCommand(args: string[], io: CliIo): Promise<number> {
   }
   const config = loadConfig(io.env);
   const input = values.input?.length ? await readExports(values.input) : undefined;
-  const service = new AuditService(config);
   const progress = createProgressDisplay(io.stderr);
-  const report = await service
-    .audit({
-      trigger: 'cli',
-      runId: newRunId(new Date()),
-      store: !values['no-store'],
-      log: (m) => progress.log(m),
-      onProgress: (p) => progress.update(p),
-      ...(input ? { input } : {}),
-    })
-    .finally(() => progress.done());
+  const app = new App(config, {
+    store: !values['no-store'],
+    email: !values['no-email'],
+    log: (m) => progress.log(m),
+    onProgress: (_runId, p) => progress.update(p),
+    ...(input ? { input } : {}),
+  });
+  let report;
+  try {
+    const run = await app.runAudit({ trigger: 'cli' });
+    report = await app.getReport(run.id);
+    if (!report) throw new Error(`Run ${run.id} has no report`);
+  } finally {
+    progress.done();
+    app.close();
+  }
   if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else io.stdout.write(`${summaryText(report)}\n`);
-  if (!values['no-email'] && !values['no-store']) await emailAfterAudit(service, report.run.id, io);
+  // A run that could not read is never a pass: failed exits 1, incomplete exits 4, whatever --fail-on says.
+  if (isFailedStatus(report.run.status)) return EXIT.failed;
+  if (report.run.status === 'partial') return EXIT.incomplete;
   if (values['fail-on'] === 'noncompliant' && report.summary.noncompliant > 0) return EXIT.noncompliant;
   return EXIT.ok;
 }
@@ -89,9 +98,9 @@ async function reportCommand(args: string[], io: CliIo): Promise<number> {
   }
   if (!['json', 'text'].includes(values.format)) throw new InputError(`--format must be json or text`);
   const config: Config = loadConfig(io.env);
-  const store = new AuditService(config).store;
-  const runId = values.run ?? (await store.getLatestRun({ statuses: ['succeeded', 'partial'] }))?.id;
-  const report = runId ? await store.getReport(runId) : undefined;
+  const reports = new App(config).stores.reports;
+  const runId = values.run ?? (await reports.getLatestRun({ statuses: COMPLETED_STATUSES }))?.id;
+  const report = runId ? await reports.getReport(runId) : undefined;
   if (!report) {
     io.stderr.write(values.run ? `No stored run ${values.run}.\n` : 'No completed run is stored yet.\n');
     return EXIT.failed;
@@ -116,7 +125,7 @@ export async function main(
       case 'exemptions':
         return await exemptionsCommand(args, io);
       case 'email':
-        return await emailCommand(args, io, new AuditService(loadConfig(io.env)));
+        return await emailCommand(args, io, new App(loadConfig(io.env)));
       case 'serve':
         return await serveCommand(args, io);
       case 'demo': {

@@ -1,6 +1,6 @@
 // Progress for the CLI: a redrawn status line on a terminal, plain log lines otherwise.
 
-import type { RunProgress } from '../audit';
+import type { RunProgress } from '../core/run';
 
 export interface ProgressDisplay {
   log(message: string): void;

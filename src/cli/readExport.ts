@@ -2,9 +2,9 @@
 
 import { readFile } from 'node:fs/promises';
 
-import type { ClusterSource } from '../audit';
 import type { SourceEvent } from '../azure/resourceGraphSource';
 import { InputError } from '../errors';
+import type { ClusterSource } from '../pipeline/auditScope';
 
 /** Pulls the cluster objects out of one parsed export, whatever tool printed it. */
 export function clustersInExport(parsed: unknown, origin: string): unknown[] {

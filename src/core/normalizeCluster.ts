@@ -55,13 +55,24 @@ export function normalizeCluster(raw: unknown): ClusterRecord {
       `a cluster needs an ARM ID like /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.ContainerService/managedClusters/<name>; got ${JSON.stringify(id)}`,
     );
   }
-  const props = isObject(pick(raw, 'properties')) ? (pick(raw, 'properties') as Json) : raw;
+  const rawProps = pick(raw, 'properties');
+  if (rawProps !== undefined && rawProps !== null && !isObject(rawProps)) {
+    throw new ClusterShapeError(`cluster ${id}: properties is not an object`);
+  }
+  const props = isObject(rawProps) ? rawProps : raw;
   const profiles = pick(props, 'agentPoolProfiles');
+  // A cluster whose pools cannot be read must not pass for a cluster without pools.
+  if (profiles !== undefined && profiles !== null && !Array.isArray(profiles)) {
+    throw new ClusterShapeError(`cluster ${id}: agentPoolProfiles is not an array`);
+  }
+  if (Array.isArray(profiles) && profiles.some((p) => !isObject(p) || typeof pick(p, 'name') !== 'string')) {
+    throw new ClusterShapeError(`cluster ${id}: an agent pool profile is not an object with a name`);
+  }
   const nodeProvisioning = pick(props, 'nodeProvisioningProfile');
   const tags = pick(raw, 'tags');
   const clusterK8s = str(props, 'kubernetesVersion');
   const pools: PoolRecord[] = (Array.isArray(profiles) ? profiles : []).filter(isObject).map((p) => {
-    const name = str(p, 'name') ?? '(unnamed)';
+    const name = str(p, 'name') as string;
     const security = pick(p, 'securityProfile');
     const trustedLaunch = isObject(security)
       ? bool(security, 'enableSecureBoot') === true || bool(security, 'enableVTPM') === true

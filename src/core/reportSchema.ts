@@ -2,7 +2,7 @@
 
 import { z } from 'zod';
 
-import { FINDING_CODES } from './types';
+import { FINDING_CODES, RUN_STATUSES } from './types';
 
 const isoDateTime = z.iso.datetime({ offset: true });
 
@@ -53,7 +53,7 @@ export const reportSchema = z.object({
   run: z.object({
     id: z.string(),
     trigger: z.enum(['timer', 'http', 'cli']),
-    status: z.enum(['running', 'succeeded', 'partial', 'failed']),
+    status: z.enum(RUN_STATUSES),
     startedAt: isoDateTime,
     finishedAt: isoDateTime.nullable(),
     cloud: z.enum(['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud']),

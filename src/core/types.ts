@@ -3,7 +3,18 @@
 export type CloudName = 'AzureCloud' | 'AzureUSGovernment' | 'AzureChinaCloud';
 export type PoolStatus = 'compliant' | 'noncompliant' | 'exempt' | 'unknown';
 export type Severity = 'high' | 'medium' | 'low' | 'info';
-export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed';
+/**
+ * `abandoned` is a failed status: the run stopped without completing (its worker died or lost the lease) and the
+ * next audit found it so. Everything that treats `failed` treats `abandoned` the same.
+ */
+export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'abandoned';
+export const RUN_STATUSES = [
+  'running',
+  'succeeded',
+  'partial',
+  'failed',
+  'abandoned',
+] as const satisfies readonly RunStatus[];
 export type RunTrigger = 'timer' | 'http' | 'cli';
 
 export const FINDING_CODES = [

@@ -1,12 +1,14 @@
-// Registers the daily audit: a timer on AUDIT_SCHEDULE with a retry policy; one audit at a time via the lease.
+// Registers the daily audit: a timer on AUDIT_SCHEDULE with a retry policy; it only starts the run's pipeline.
 
 import { app } from '@azure/functions';
 
-import { appService } from '../appContext';
 import { auditTimerHandler } from '../handlers/auditTimerHandler';
+import { functionsApp } from './functionsApp';
+
+const fips = functionsApp();
 
 app.timer('auditTimer', {
-  schedule: appService().config.schedule,
+  schedule: fips.config.schedule,
   runOnStartup: false,
   retry: {
     strategy: 'exponentialBackoff',
@@ -14,5 +16,8 @@ app.timer('auditTimer', {
     minimumInterval: { minutes: 1 },
     maximumInterval: { minutes: 15 },
   },
-  handler: auditTimerHandler(appService()),
+  handler: auditTimerHandler({
+    schedule: fips.config.schedule,
+    startScheduled: (scheduledAt, log) => fips.pipeline.startScheduled(scheduledAt, log),
+  }),
 });

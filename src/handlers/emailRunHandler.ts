@@ -3,15 +3,15 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 
-import type { EmailRecord } from '../azure/emailStore';
-import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../azure/emailStore';
 import { CACHE_CONTROL } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { problemResponse, RequestValidationError } from '../http/problem';
 import { API_ROUTES } from '../http/routes';
 import { emailRunResponseSchema, noQuerySchema, runPathSchema } from '../http/schemas';
 import { parsePathParams, parseQuery, readJsonBody } from '../http/validate';
-import type { NotifyOutcome, RunNotifier } from '../notify';
+import type { NotifyOutcome, RunNotifier } from '../notify/notifyRun';
+import type { EmailRecord } from '../store/emailStore';
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../store/emailStore';
 
 /** The route, from the routes table (src/http/routes.ts). */
 export const EMAIL_RUN_ROUTE = API_ROUTES.emailRun;

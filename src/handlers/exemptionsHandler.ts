@@ -3,15 +3,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 
-import type { AuditService } from '../auditService';
-import {
-  ExemptionPreconditionError,
-  type ExemptionRecord,
-  type ExemptionStore,
-  type PoolCatalog,
-  type StoredExemption,
-  unknownScopeWarnings,
-} from '../azure/exemptionStore';
 import {
   exemptionIdProblem,
   exemptionIdSchema,
@@ -29,6 +20,14 @@ import { problemResponse, RequestValidationError } from '../http/problem';
 import { API_ROUTES, ROUTE_PREFIX } from '../http/routes';
 import { noQuerySchema } from '../http/schemas';
 import { parseQuery, readJsonBody } from '../http/validate';
+import {
+  ExemptionPreconditionError,
+  type ExemptionRecord,
+  type ExemptionStore,
+  type PoolCatalog,
+  type StoredExemption,
+  unknownScopeWarnings,
+} from '../store/exemptionStore';
 
 /** The app role an approver needs for writes when App Service Authentication is on. */
 export const EXEMPTIONS_WRITE_ROLE = 'Exemptions.Write';
@@ -51,22 +50,6 @@ export interface ExemptionsDependencies {
   catalog: PoolCatalog | null;
   config: { exemptionMaxDays: number; appServiceAuthEnabled: boolean };
   now?: () => Date;
-}
-
-/**
- * The dependencies of the Functions app, from its one AuditService. The stores are built on first use, so
- * an app without storage settings still starts (and answers these routes 503, as health reports).
- */
-export function exemptionsDependencies(service: AuditService): ExemptionsDependencies {
-  return {
-    get store() {
-      return service.exemptionStore;
-    },
-    get catalog() {
-      return service.store;
-    },
-    config: service.config,
-  };
 }
 
 /** An exemption as the API returns it: the stored fields and where it stands now. */

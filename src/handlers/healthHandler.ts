@@ -3,20 +3,26 @@
 import type { HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
 
-import type { RunRecord } from '../audit';
 import { CLOUDS, type Config } from '../config';
+import type { RunRecord } from '../core/run';
 import { describeError } from '../errors';
 import { CACHE_CONTROL } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { API_ROUTES } from '../http/routes';
 import { type healthSchema, noQuerySchema } from '../http/schemas';
 import { parseQuery } from '../http/validate';
-import type { EmailHealth } from '../notify';
+import type { EmailHealth } from '../notify/emailHealth';
+import type { Lease } from '../store/leaseStore';
+import type { ScheduleState } from '../store/scheduleStore';
 
 export interface HealthDependencies {
   config: Config;
-  /** Read inside the check: a getter that throws (storage not configured) makes the app degraded, not down. */
+  /** Read inside the check: a store that throws (storage not configured) makes the app degraded, not down. */
   readonly store: { getLatestRun(): Promise<RunRecord | undefined> };
+  /** The audit lease, to tell a live run from a stuck one. */
+  lease: { get(): Promise<Pick<Lease, 'holderRunId' | 'expiresAt'> | undefined> };
+  /** What became of the scheduled audits. */
+  schedule: { get(): Promise<ScheduleState> };
   /** The digests' delivery, from the email table (getEmailHealth); read only when storage answered. */
   emailHealth(options: { now: Date }): Promise<EmailHealth>;
   now?: () => Date;
@@ -116,6 +122,69 @@ async function emailSection(
   return section;
 }
 
+/** A deferred scheduled audit this old is overdue. */
+export const SCHEDULE_OVERDUE_AFTER_IN_MS = 3_600_000;
+
+/** Whether the audits run and complete: the latest run's outcome, a stuck run, an overdue or missed schedule. */
+async function auditsSection(
+  deps: HealthDependencies,
+  run: RunRecord | undefined,
+  now: Date,
+): Promise<Health['audits']> {
+  const warnings: string[] = [];
+  let stuckRun: Health['audits']['stuckRun'] = null;
+  if (run?.status === 'running') {
+    const lease = await withTimeout(deps.lease.get(), STORAGE_PROBE_TIMEOUT_IN_MS);
+    const held = lease?.holderRunId === run.id && Date.parse(lease.expiresAt) > now.getTime();
+    if (!held) {
+      const reason =
+        lease?.holderRunId && lease.holderRunId !== run.id
+          ? `run ${lease.holderRunId} holds the audit lease now`
+          : `its lease expired${lease ? ` at ${lease.expiresAt}` : ''} without the run completing`;
+      stuckRun = { id: run.id, startedAt: run.startedAt, reason };
+      warnings.push(
+        `Run ${run.id} is recorded as running but ${reason}: its worker stopped. The next audit marks it abandoned and takes over.`,
+      );
+    }
+  } else if (run && run.status !== 'succeeded') {
+    const first = run.errors[0];
+    warnings.push(
+      `The latest run ${run.id} is ${run.status}${first ? `: ${first.code}: ${first.message}` : ''}` +
+        (run.status === 'partial' ? ' (its report leaves out what could not be read)' : ''),
+    );
+  }
+  const schedule = await withTimeout(deps.schedule.get(), STORAGE_PROBE_TIMEOUT_IN_MS);
+  if (
+    schedule.deferredSince &&
+    now.getTime() - Date.parse(schedule.deferredSince) > SCHEDULE_OVERDUE_AFTER_IN_MS
+  ) {
+    warnings.push(
+      `The scheduled audit of ${schedule.lastScheduledAt ?? '?'} is overdue: it has waited since ${schedule.deferredSince} behind run ${schedule.deferredBehindRunId ?? '?'} (next attempt ${schedule.nextAttemptAt ?? '?'}).`,
+    );
+  }
+  if (
+    schedule.lastMissedAt &&
+    (!schedule.lastStartedAt || Date.parse(schedule.lastMissedAt) > Date.parse(schedule.lastStartedAt))
+  ) {
+    warnings.push(
+      `The scheduled audit of ${schedule.lastScheduledAt ?? '?'} was missed: the audit lease was never free before its deadline.`,
+    );
+  }
+  return {
+    status: warnings.length ? 'degraded' : 'ok',
+    stuckRun,
+    schedule: {
+      lastScheduledAt: schedule.lastScheduledAt,
+      lastStartedRunId: schedule.lastStartedRunId,
+      deferredSince: schedule.deferredSince,
+      deferredBehindRunId: schedule.deferredBehindRunId,
+      nextAttemptAt: schedule.nextAttemptAt,
+      lastMissedAt: schedule.lastMissedAt,
+    },
+    warnings,
+  };
+}
+
 async function withTimeout<T>(promise: Promise<T>, timeoutInMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -135,6 +204,19 @@ export function healthHandler(deps: HealthDependencies) {
     const { config } = deps;
     const storage: Health['storage'] = { configured: config.storage !== null, reachable: null };
     let latestRun: Health['latestRun'] = null;
+    let audits: Health['audits'] = {
+      status: 'degraded',
+      stuckRun: null,
+      schedule: {
+        lastScheduledAt: null,
+        lastStartedRunId: null,
+        deferredSince: null,
+        deferredBehindRunId: null,
+        nextAttemptAt: null,
+        lastMissedAt: null,
+      },
+      warnings: ['Whether audits run is unknown: storage could not be read.'],
+    };
     if (storage.configured) {
       try {
         const run = await withTimeout(deps.store.getLatestRun(), STORAGE_PROBE_TIMEOUT_IN_MS);
@@ -147,8 +229,10 @@ export function healthHandler(deps: HealthDependencies) {
             startedAt: run.startedAt,
             finishedAt: run.finishedAt,
             ageInSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(run.startedAt)) / 1000)),
+            errors: run.status === 'succeeded' ? [] : run.errors.slice(0, 5),
           };
         }
+        audits = await auditsSection(deps, run, now);
       } catch (error) {
         storage.reachable = false;
         storage.detail = `Table Storage could not be read: ${describeError(error)}`;
@@ -160,7 +244,8 @@ export function healthHandler(deps: HealthDependencies) {
     const healthy = storage.reachable === true;
     const email = await emailSection(deps, now, healthy);
     const health: Health = {
-      status: healthy ? 'ok' : 'degraded',
+      // The HTTP status follows storage alone (liveness); the body says `degraded` for audit trouble too.
+      status: healthy && audits.status === 'ok' ? 'ok' : 'degraded',
       time: now.toISOString(),
       cloud: config.cloud.name,
       matrix: { version: config.matrix.version, override: config.matrixFile !== null },
@@ -180,6 +265,7 @@ export function healthHandler(deps: HealthDependencies) {
       },
       storage,
       latestRun,
+      audits,
       email,
     };
     return {

@@ -3,7 +3,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
 
-import type { RunRecord } from '../audit';
+import type { RunRecord } from '../core/run';
 import type { Report, RunStatus } from '../core/types';
 import { InputError, NotFoundError } from '../errors';
 import { CACHE_CONTROL, ifNoneMatchHits, notModified, strongEtag } from '../http/conditional';

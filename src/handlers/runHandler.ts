@@ -2,7 +2,7 @@
 
 import type { HttpResponseInit } from '@azure/functions';
 
-import type { RunRecord } from '../audit';
+import type { RunRecord } from '../core/run';
 import { NotFoundError } from '../errors';
 import { CACHE_CONTROL, ifNoneMatchHits, notModified, strongEtag } from '../http/conditional';
 import { routeHandler } from '../http/handle';

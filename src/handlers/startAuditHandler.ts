@@ -1,31 +1,29 @@
-// POST /api/audits: starts an audit and answers 202 with the run ID at once; the run record shows its progress.
+// POST /api/audits: queues an audit and answers 202 with the run ID at once; the run record shows its progress.
 
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import type { AuditOptions } from '../auditService';
 import type { Config } from '../config';
-import { describeError, InputError } from '../errors';
+import type { RunRecord } from '../core/run';
+import { InputError } from '../errors';
 import { CACHE_CONTROL } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { API_ROUTES, ROUTE_PREFIX } from '../http/routes';
 import { MAX_AUDIT_BODY_BYTES, noQuerySchema, startAuditBodySchema } from '../http/schemas';
 import { parseQuery, readJsonBody } from '../http/validate';
-import { type NotifyLog, notifyQuietly, type RunNotifier } from '../notify';
+import type { StartRequest } from '../pipeline/startRun';
 
-/** What starting an audit needs; AuditService implements it. */
-export interface AuditStarter {
+/** What starting an audit needs: the settings that bound a request, and the pipeline's start. */
+export interface StartAuditDependencies {
   config: Pick<Config, 'subscriptions' | 'emailProvider'> & { email: Pick<Config['email'], 'sender' | 'to'> };
-  /** Resolves once the audit holds the lease and its run record exists; AuditInProgressError when one runs. */
-  start(options: AuditOptions): Promise<{ runId: string; done: Promise<unknown> }>;
-}
-
-export interface StartAuditDependencies extends AuditStarter {
-  /** Mails the run's digest once it completes, for `"email": true` (createNotifier over the app's settings). */
-  notify: RunNotifier;
+  /**
+   * Takes the lease, records the run and queues its plan; AuditInProgressError while a run holds the lease. The
+   * audit itself runs in the queue's invocations, never after this handler's response.
+   */
+  start(request: StartRequest): Promise<RunRecord>;
 }
 
 /** Why `"email": true` cannot be honoured with these settings; null when it can. */
-export function emailUnavailable(config: AuditStarter['config']): string | null {
+export function emailUnavailable(config: StartAuditDependencies['config']): string | null {
   if (config.emailProvider === null) {
     return 'No email provider is configured: set EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING (Azure Communication Services) or SMTP_HOST (SMTP), with EMAIL_SENDER and EMAIL_TO, then restart the app; or leave out "email".';
   }
@@ -34,16 +32,6 @@ export function emailUnavailable(config: AuditStarter['config']): string | null 
   }
   return null;
 }
-
-/**
- * The audit goes on after the response, past the invocation, so its context can no longer log: outcomes are on
- * the run record (and the email table), and also go to the worker's console, which the host keeps.
- */
-const backgroundLog: NotifyLog = {
-  info: (message) => console.log(message),
-  warn: (message) => console.warn(message),
-  error: (message) => console.error(message),
-};
 
 export function startAuditHandler(deps: StartAuditDependencies) {
   return routeHandler(
@@ -69,20 +57,15 @@ export function startAuditHandler(deps: StartAuditDependencies) {
       const email = body.email === true;
       const unavailable = email ? emailUnavailable(deps.config) : null;
       if (unavailable) throw new InputError(`"email": true cannot be honoured. ${unavailable}`, 422);
-      const { runId, done } = await deps.start({
+      const run = await deps.start({
         trigger: 'http',
         ...(subscriptions ? { subscriptions } : {}),
+        // Mailed once the run completes, by the completion hook (a failed run's "could not complete" alert).
+        ...(email ? { emailRequested: true } : {}),
       });
-      // Only when asked: an on-demand audit is never mailed by itself (notifyRun skips unrequested http runs).
-      // Once the audit completes; a failed audit has nothing to mail. The email never fails the audit.
-      const finished = email
-        ? done.then(() => notifyQuietly(deps.notify, runId, { requested: true }, backgroundLog))
-        : done;
-      finished.catch((error: unknown) =>
-        backgroundLog.error(`On-demand audit ${runId} failed: ${describeError(error)}`),
-      );
+      const runId = run.id;
       context.log(
-        `On-demand audit ${runId} started${subscriptions ? ` for ${subscriptions.length} subscription(s)` : ''}${email ? '; its digest is mailed once it completes' : ''}`,
+        `On-demand audit ${runId} queued${subscriptions ? ` for ${subscriptions.length} subscription(s)` : ''}${email ? '; it is mailed once it completes' : ''}`,
       );
       const location = `/${ROUTE_PREFIX}/${API_ROUTES.run.route.replace('{runId}', runId)}`;
       return {

@@ -2,7 +2,6 @@
 
 import { z } from 'zod';
 
-import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../azure/emailStore';
 import { exemptionInputSchema } from '../core/exemptionRules';
 import { emailRunBodySchema, MAX_EMAIL_BODY_BYTES, MAX_EMAIL_RECIPIENTS } from '../handlers/emailRunHandler';
 import {
@@ -14,6 +13,7 @@ import {
   exemptionWriteResponseSchema,
   MAX_EXEMPTION_BODY_BYTES,
 } from '../handlers/exemptionsHandler';
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../store/emailStore';
 import { API_ROUTES, type ApiRoute, ROUTE_PREFIX } from './routes';
 import {
   emailRunResponseSchema,

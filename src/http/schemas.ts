@@ -2,8 +2,9 @@
 
 import { z } from 'zod';
 
-import { isRunId, runIdSchema } from '../azure/tableKeys';
 import { reportSchema } from '../core/reportSchema';
+import { isRunId, runIdSchema } from '../core/runId';
+import { RUN_STATUSES } from '../core/types';
 import { MAX_PAGE_SIZE, reportFiltersSchema, subscriptionIdSchema } from '../render/reportJson';
 import { REPORT_FORMATS } from './negotiate';
 
@@ -110,7 +111,7 @@ export const startAuditBodySchema = z
   .strict()
   .meta({ description: 'Optional: an empty body audits every configured scope.' });
 
-const runStatusSchema = z.enum(['running', 'succeeded', 'partial', 'failed']);
+const runStatusSchema = z.enum(RUN_STATUSES);
 
 /** One stored run, as GET /api/runs and GET /api/runs/{runId} return it. */
 export const runRecordSchema = reportSchema.shape.run.extend({
@@ -126,6 +127,18 @@ export const runRecordSchema = reportSchema.shape.run.extend({
     managementGroups: z.array(z.string()).nullable(),
   }),
   email: z.unknown().optional().meta({ description: 'Outcome of the report email, when one was sent.' }),
+  leaseGeneration: z.number().int().positive().optional().meta({
+    description: 'The generation of the audit lease the run was started under (its writes are fenced by it).',
+  }),
+  stage: z.enum(['queued', 'planning', 'auditing', 'completing']).optional().meta({
+    description:
+      'Where a running run is: waiting for a worker, being split into shards, auditing, completing.',
+  }),
+  shards: z.number().int().nonnegative().optional().meta({ description: 'Shards the run was split into.' }),
+  emailRequested: z
+    .boolean()
+    .optional()
+    .meta({ description: 'The run was started with `"email": true`: it is mailed once it completes.' }),
 });
 
 export const runsResponseSchema = z.object({ runs: z.array(runRecordSchema) });
@@ -187,8 +200,32 @@ export const healthSchema = z.object({
       startedAt: z.string(),
       finishedAt: z.string().nullable(),
       ageInSeconds: z.number().int(),
+      errors: z
+        .array(z.object({ scope: z.string(), code: z.string(), message: z.string() }))
+        .meta({ description: 'The first errors of a failed, abandoned or partial run (at most 5).' }),
     })
     .nullable(),
+  audits: z
+    .object({
+      status: z.enum(['ok', 'degraded']).meta({
+        description:
+          '`degraded` when the latest run failed, was abandoned or is partial, a run is stuck, or the scheduled audit is overdue: see `warnings`.',
+      }),
+      stuckRun: z
+        .object({ id: z.string(), startedAt: z.string(), reason: z.string() })
+        .nullable()
+        .meta({ description: 'A run recorded as running whose lease expired or went to another run.' }),
+      schedule: z.object({
+        lastScheduledAt: z.string().nullable(),
+        lastStartedRunId: z.string().nullable(),
+        deferredSince: z.string().nullable(),
+        deferredBehindRunId: z.string().nullable(),
+        nextAttemptAt: z.string().nullable(),
+        lastMissedAt: z.string().nullable(),
+      }),
+      warnings: z.array(z.string()).meta({ description: 'What is wrong with the audits, and what to do.' }),
+    })
+    .meta({ description: 'Whether the audits run and complete: monitors alert on `status: degraded`.' }),
   email: z
     .object({
       provider: z.enum(['acs', 'smtp']).nullable().meta({

@@ -112,9 +112,11 @@ export function digestSubject(report: Report, diff: RunDiff): string {
       ? `No change: ${plural(summary.noncompliant, 'noncompliant node pool')}`
       : `No change: no noncompliant node pools`;
   }
-  const partial =
-    report.run.status === 'partial' ? ` (PARTIAL: ${plural(report.errors.length, 'scope')} unreadable)` : '';
-  return `[FIPS audit] ${lead} — ${percentText(summary)}${partial}`;
+  // An incomplete run says so first: its figures leave out what could not be read.
+  if (report.run.status === 'partial') {
+    return `[FIPS audit] Audit incomplete: ${plural(report.errors.length, 'scope')} could not be read — ${lead} — ${percentText(summary)}`;
+  }
+  return `[FIPS audit] ${lead} — ${percentText(summary)}`;
 }
 
 function reportLink(base: string | null, runId: string, filter = ''): string | null {

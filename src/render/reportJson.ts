@@ -2,7 +2,7 @@
 
 import { z } from 'zod';
 
-import { runIdSchema } from '../azure/tableKeys';
+import { runIdSchema } from '../core/runId';
 import { FINDING_CODES, type PoolResult, type Report } from '../core/types';
 import { InputError } from '../errors';
 

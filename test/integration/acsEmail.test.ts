@@ -4,18 +4,12 @@ import { AcsEmailEmulator } from '../../emulators/acsEmailEmulator';
 import { generateEstate } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
 import { trustCertificate } from '../../emulators/tls';
-import { AuditService } from '../../src/auditService';
+import { App, createEmailSender } from '../../src/app';
 import { createCredential } from '../../src/azure/azureClients';
 import { AcsEmailSender, classifySendError, type EmailMessage } from '../../src/azure/emailSender';
 import { loadConfig } from '../../src/config';
-import {
-  createEmailSender,
-  createNotifier,
-  createNotifyDependencies,
-  EMAIL_RETRY_POLICY,
-  getEmailHealth,
-  type NotifyDependencies,
-} from '../../src/notify';
+import { getEmailHealth } from '../../src/notify/emailHealth';
+import { createNotifier, EMAIL_RETRY_POLICY, type NotifyDependencies } from '../../src/notify/notifyRun';
 
 let local: LocalAzure;
 let acs: AcsEmailEmulator;
@@ -48,8 +42,9 @@ function settings(extra: Record<string, string> = {}): Record<string, string> {
 
 /** A service and notifier whose ACS client polls quickly; retries wait `retryDelayInMs` unless Retry-After says. */
 function setup(extra: Record<string, string> = {}, retryDelayInMs = 20) {
-  const service = new AuditService(loadConfig(settings(extra)));
-  const deps: NotifyDependencies = createNotifyDependencies(service, {
+  // Audits that do not mail by themselves: each test sends the digest itself.
+  const service = new App(loadConfig(settings(extra)), { email: false });
+  const deps: NotifyDependencies = service.notifyDependencies({
     sender: new AcsEmailSender({ connectionString: acs.connectionString, pollIntervalInMs: 20 }),
     retryPolicy: { ...EMAIL_RETRY_POLICY, baseDelayInMs: retryDelayInMs, maxDelayInMs: 5_000 },
   });
@@ -188,7 +183,7 @@ it('records a failure after the last attempt when 5xx persists, without failing 
   expect(record?.state).toBe('failed');
   expect(record?.attempts).toBe(EMAIL_RETRY_POLICY.maxAttempts);
   expect(record?.reason).toMatch(/HTTP 503.*gave up after 5 attempt/);
-  expect((await service.store.getRun(report.run.id))?.status).toBe('succeeded');
+  expect((await service.stores.reports.getRun(report.run.id))?.status).toBe('succeeded');
 });
 
 it('records a Failed final status as a failure, does not resend it, shows it in health and in the next digest', async () => {
@@ -211,7 +206,7 @@ it('records a Failed final status as a failure, does not resend it, shows it in 
   expect(record?.reason).toContain('EmailDroppedAllRecipientsSuppressed');
   expect((await notify(first.run.id)).status).toBe('alreadyFailed');
   expect(acs.messages.length - before).toBe(1);
-  const run = await service.store.getRun(first.run.id);
+  const run = await service.stores.reports.getRun(first.run.id);
   expect(run).toMatchObject({ status: 'succeeded', email: { state: 'failed', attempts: 1 } });
 
   const health = await getEmailHealth(deps.emails);

@@ -2,7 +2,7 @@
 
 import { generateEstate } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
-import { AuditService } from '../../src/auditService';
+import { App, type AppOptions } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { evaluateCluster, evaluatePool } from '../../src/core/evaluatePool';
 import { nodeImageFamily } from '../../src/core/nodeImage';
@@ -14,10 +14,11 @@ const estate = generateEstate({ seed: 7, pools: 3000, subscriptions: 40, poolsPe
 let local: LocalAzure;
 let prefixCounter = 0;
 
-function service(extra: Record<string, string> = {}): AuditService {
+function service(extra: Record<string, string> = {}, options: AppOptions = {}): App {
   prefixCounter += 1;
-  return new AuditService(
+  return new App(
     loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: `t${prefixCounter}audit`, ...extra }),
+    options,
   );
 }
 
@@ -94,7 +95,7 @@ it('audits a 3,000-pool estate over several pages and subscriptions, stores it, 
     expect(report.summary[status]).toBeGreaterThan(0);
   }
 
-  const stored = await svc.store.getReport(report.run.id);
+  const stored = await svc.getReport(report.run.id);
   expect(stored).toEqual(report);
 });
 
@@ -105,7 +106,7 @@ it.each([
   'survives a 429 (%s) in the middle of paging with the same result and no duplicate pools',
   async (_title, throttle) => {
     const svc = service();
-    const baseline = await svc.audit({ trigger: 'cli', store: false });
+    const baseline = await service({}, { store: false }).audit({ trigger: 'cli' });
     const throttledBefore = local.arm.stats.throttled;
     local.arm.faults.queue.push({ kind: 'graph', page: 2, status: 429, throttle });
     const report = await svc.audit({ trigger: 'cli' });
@@ -113,7 +114,7 @@ it.each([
     expect(report.run.status).toBe('succeeded');
     expect(idsOf(report)).toEqual(idsOf(baseline));
     expect(new Set(idsOf(report)).size).toBe(report.pools.length);
-    expect((await svc.store.getReport(report.run.id))?.pools.length).toBe(3000);
+    expect((await svc.getReport(report.run.id))?.pools.length).toBe(3000);
   },
 );
 
@@ -142,27 +143,13 @@ it('marks the run partial when one subscription cannot be read, reports its pool
   expect(second.summary.pools).toBe(3000);
 
   const states = [];
-  for await (const state of svc.store.listPoolStates({ subscriptionId: failing })) states.push(state);
+  for await (const state of svc.stores.poolStates.listPoolStates({ subscriptionId: failing }))
+    states.push(state);
   expect(states.length).toBe(ofFailing(first).length);
   const firstStatus = new Map(ofFailing(first).map((p) => [p.id.toLowerCase(), p.status]));
   expect(
     states.every((s) => s.lastRunId === first.run.id && s.status === firstStatus.get(s.id.toLowerCase())),
   ).toBe(true);
-});
-
-it('overwrites a run retried with the same run ID instead of duplicating it', async () => {
-  const svc = service();
-  const runId = '20261129T060000Z-abcdef';
-  await svc.audit({ trigger: 'timer', runId });
-  local.arm.faults.queue.push({ kind: 'graph', page: 1, status: 503 });
-  const again = await svc.audit({ trigger: 'timer', runId });
-  const stored = await svc.store.getReport(runId);
-  expect(stored?.pools.length).toBe(3000);
-  expect(new Set(stored?.pools.map((p) => p.id.toLowerCase())).size).toBe(3000);
-  expect(stored?.summary).toEqual(again.summary);
-  const runs = [];
-  for await (const run of svc.store.listRuns({})) runs.push(run.id);
-  expect(runs).toEqual([runId]);
 });
 
 it('runs one of two audits started together and refuses the other', async () => {
@@ -174,7 +161,7 @@ it('runs one of two audits started together and refuses the other', async () => 
   expect(rejected).toHaveLength(1);
   expect(rejected[0]!.reason).toBeInstanceOf(AuditInProgressError);
   // The lease is released afterwards: the next audit runs.
-  await expect(svc.audit({ trigger: 'cli', store: true })).resolves.toMatchObject({
+  await expect(svc.audit({ trigger: 'cli' })).resolves.toMatchObject({
     run: { status: 'succeeded' },
   });
 });

@@ -1,70 +1,75 @@
 // Exactly one digest per run against Azurite and the ACS emulator: crashes, retries, races and idempotency keys.
 
-import { InvocationContext, type Timer } from '@azure/functions';
-
 import { AcsEmailEmulator } from '../../emulators/acsEmailEmulator';
 import { type Estate, generateEstate } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
 import { trustCertificate } from '../../emulators/tls';
-import { AuditService } from '../../src/auditService';
+import { App } from '../../src/app';
 import { AcsEmailSender, type EmailSender } from '../../src/azure/emailSender';
-import type { EmailStore } from '../../src/azure/emailStore';
 import { loadConfig } from '../../src/config';
-import { auditTimerHandler } from '../../src/handlers/auditTimerHandler';
 import { emailRunHandler } from '../../src/handlers/emailRunHandler';
+import { getEmailHealth } from '../../src/notify/emailHealth';
 import {
   createNotifier,
-  createNotifyDependencies,
   EMAIL_CLAIM_TTL_IN_MS,
   EMAIL_RETRY_POLICY,
-  getEmailHealth,
   type NotifyDependencies,
   type NotifyOutcome,
-} from '../../src/notify';
+} from '../../src/notify/notifyRun';
+import type { EmailStore } from '../../src/store/emailStore';
 import { callHandler } from '../support/httpCall';
 
 const estate: Estate = generateEstate({ seed: 21, pools: 50, subscriptions: 2 });
 let local: LocalAzure;
 let acs: AcsEmailEmulator;
 let prefixCounter = 0;
-const timer: Timer = {
-  isPastDue: false,
-  schedule: { adjustForDST: true },
-  scheduleStatus: { last: '', next: '', lastUpdated: '' },
-};
-
-function context(retryCount: number, logs: string[] = []): InvocationContext {
-  return new InvocationContext({
-    functionName: 'auditTimer',
-    invocationId: `exactly-once-${retryCount}`,
-    retryContext: { retryCount, maxRetryCount: 3 },
-    logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')),
+function settings(prefix: string, extra: Record<string, string>) {
+  return loadConfig({
+    ...local.env,
+    AUDIT_TABLE_PREFIX: prefix,
+    EMAIL_CONNECTION_STRING: acs.connectionString,
+    EMAIL_SENDER: 'DoNotReply@contoso.com',
+    EMAIL_TO: 'compliance@contoso.com',
+    EMAIL_MODE: 'always',
+    ...extra,
   });
 }
 
-/** One "instance" of the app: its own clients over the shared Azurite tables and the one ACS emulator. */
+function quickNotify(overrides: Partial<NotifyDependencies>): Partial<NotifyDependencies> {
+  return {
+    sender: new AcsEmailSender({ connectionString: acs.connectionString, pollIntervalInMs: 20 }),
+    retryPolicy: { ...EMAIL_RETRY_POLICY, baseDelayInMs: 20 },
+    ...overrides,
+  };
+}
+
+/**
+ * One "instance" of the app, its own clients over the shared Azurite tables and the one ACS emulator, whose
+ * audits do not mail by themselves: these tests call the notifier directly.
+ */
 function instance(
   prefix: string,
   extra: Record<string, string> = {},
   overrides: Partial<NotifyDependencies> = {},
 ) {
-  const service = new AuditService(
-    loadConfig({
-      ...local.env,
-      AUDIT_TABLE_PREFIX: prefix,
-      EMAIL_CONNECTION_STRING: acs.connectionString,
-      EMAIL_SENDER: 'DoNotReply@contoso.com',
-      EMAIL_TO: 'compliance@contoso.com',
-      EMAIL_MODE: 'always',
-      ...extra,
-    }),
-  );
-  const deps = createNotifyDependencies(service, {
-    sender: new AcsEmailSender({ connectionString: acs.connectionString, pollIntervalInMs: 20 }),
-    retryPolicy: { ...EMAIL_RETRY_POLICY, baseDelayInMs: 20 },
-    ...overrides,
-  });
+  const service = new App(settings(prefix, extra), { email: false });
+  const deps = service.notifyDependencies(quickNotify(overrides));
   return { service, deps, notify: createNotifier(deps) };
+}
+
+/** An instance as the Function App runs it: each completed run is mailed by the completion hook. */
+function mailingInstance(
+  prefix: string,
+  extra: Record<string, string> = {},
+  overrides: Partial<NotifyDependencies> = {},
+) {
+  const logs: string[] = [];
+  const app = new App(settings(prefix, extra), {
+    notify: quickNotify(overrides),
+    retryDelayInMs: 20,
+    log: (m) => logs.push(m),
+  });
+  return { app, deps: app.notifyDependencies(quickNotify(overrides)), logs };
 }
 
 function newPrefix(): string {
@@ -150,32 +155,36 @@ it('sends once when the connection drops after ACS accepted the message: the ret
   });
 });
 
-it('sends once when the whole timer function is retried after the email step crashed', async () => {
+it('sends once when the worker that completed a run crashed in its email step and the queue delivered it again', async () => {
   const prefix = newPrefix();
-  const { service, deps } = instance(prefix);
-  const crashedNotify = createNotifier({ ...deps, emails: crashingBeforeRecord(deps.emails) });
-  const logs: string[] = [];
+  // The first attempt to record the send fails, as if the worker died right after ACS accepted the message.
+  let crashes = 1;
+  const emails = instance(prefix).deps.emails;
+  const crashingOnce = Object.create(emails) as EmailStore;
+  crashingOnce.update = async (record, changes) => {
+    if (changes.state === 'sent' && crashes-- > 0)
+      throw new Error('simulated crash between the send and its record');
+    return emails.update(record, changes);
+  };
+  const { app, deps, logs } = mailingInstance(prefix, {}, { emails: crashingOnce });
+  const repeats = acs.repeatedOperationIds;
 
-  await expect(
-    auditTimerHandler(service, { notify: crashedNotify })(timer, context(0, logs)),
-  ).resolves.toBeUndefined();
+  const run = await app.runAudit({ trigger: 'timer' });
+  app.close();
+
+  expect(run.status).toBe('succeeded'); // the email failure did not touch the audit
+  expect(logs.join('\n')).toContain('its completion hook failed');
+  // The redelivery took the unfinished send over, under the same Operation-Id: ACS counted one message.
+  expect(messagesOf(run.id)).toHaveLength(1);
+  expect(acs.repeatedOperationIds - repeats).toBe(1);
+  expect(await deps.emails.get({ runId: run.id, kind: 'digest' })).toMatchObject({
+    state: 'sent',
+    attempts: 2,
+  });
+  expect((await app.stores.reports.getRun(run.id))?.email).toMatchObject({ state: 'sent' });
   const runs = [];
-  for await (const run of service.store.listRuns({})) runs.push(run);
-  expect(runs).toHaveLength(1);
-  const runId = runs[0]!.id;
-  expect(runs[0]!.status).toBe('succeeded'); // the email failure did not touch the audit
-  expect(logs.join('\n')).toContain(`Digest of run ${runId} could not be completed`);
-  expect(messagesOf(runId)).toHaveLength(1);
-
-  // The platform retries the invocation: the audit is not repeated, the send is finished under the same Operation-Id.
-  await auditTimerHandler(service, { notify: createNotifier(deps) })(timer, context(1, logs));
-
-  const after = [];
-  for await (const run of service.store.listRuns({})) after.push(run);
-  expect(after.map((r) => r.id)).toEqual([runId]);
-  expect(messagesOf(runId)).toHaveLength(1);
-  expect(await deps.emails.get({ runId, kind: 'digest' })).toMatchObject({ state: 'sent', attempts: 2 });
-  expect((await service.store.getRun(runId))?.email).toMatchObject({ state: 'sent' });
+  for await (const r of app.stores.reports.listRuns({})) runs.push(r.id);
+  expect(runs).toEqual([run.id]);
 });
 
 it('sends once when two instances notify the same run at the same time', async () => {
@@ -192,26 +201,31 @@ it('sends once when two instances notify the same run at the same time', async (
   expect(messagesOf(report.run.id)).toHaveLength(1);
 });
 
-it('sends once when two timer invocations fire at once: one audits and mails, the other finds the lease held', async () => {
+it('sends once when two timer invocations fire at once: one audits and mails, the other finds it started', async () => {
   const prefix = newPrefix();
-  const a = instance(prefix);
-  const b = instance(prefix);
-  await a.service.store.ensureTables();
+  const a = mailingInstance(prefix);
+  const b = mailingInstance(prefix);
+  const scheduledAt = new Date();
 
-  await Promise.all([
-    auditTimerHandler(a.service, { notify: a.notify })(timer, context(0)),
-    auditTimerHandler(b.service, { notify: b.notify })(timer, context(0)),
+  const outcomes = await Promise.all([
+    a.app.pipeline.startScheduled(scheduledAt),
+    b.app.pipeline.startScheduled(scheduledAt),
   ]);
+  await Promise.all([a.app.drain(), b.app.drain()]);
+  a.app.close();
+  b.app.close();
 
+  expect(outcomes.map((o) => o.status).sort()).toEqual(['alreadyStarted', 'started']);
   const runs = [];
-  for await (const run of a.service.store.listRuns({})) runs.push(run);
+  for await (const run of a.app.stores.reports.listRuns({})) runs.push(run);
   expect(runs).toHaveLength(1);
+  expect(runs[0]!.status).toBe('succeeded');
   expect(messagesOf(runs[0]!.id)).toHaveLength(1);
 });
 
 it('keeps a failed email from failing the scheduled audit, and shows it in health', async () => {
   const prefix = newPrefix();
-  const { service, deps, notify } = instance(prefix);
+  const { app, deps } = mailingInstance(prefix);
   acs.faults.push({
     on: 'outcome',
     status: 'Failed',
@@ -219,9 +233,10 @@ it('keeps a failed email from failing the scheduled audit, and shows it in healt
     message: 'The sender domain is not verified.',
   });
 
-  await expect(auditTimerHandler(service, { notify })(timer, context(0))).resolves.toBeUndefined();
+  await app.runAudit({ trigger: 'timer' });
+  app.close();
 
-  const run = (await service.store.getLatestRun())!;
+  const run = (await app.stores.reports.getLatestRun())!;
   expect(run.status).toBe('succeeded');
   expect(run.email).toMatchObject({ state: 'failed' });
   const health = await getEmailHealth(deps.emails);
@@ -231,21 +246,21 @@ it('keeps a failed email from failing the scheduled audit, and shows it in healt
 
 it('with EMAIL_MODE=changes mails the first run, nothing for a run without change, and one for a new finding', async () => {
   const prefix = newPrefix();
-  const { service, deps } = instance(prefix, { EMAIL_MODE: 'changes' });
-  const handler = auditTimerHandler(service, { notify: createNotifier(deps) });
+  const { app: service, deps } = mailingInstance(prefix, { EMAIL_MODE: 'changes' });
+  const audit = () => service.runAudit({ trigger: 'timer' });
   const runIds = async () => {
     const ids: string[] = [];
-    for await (const run of service.store.listRuns({})) ids.push(run.id);
+    for await (const run of service.stores.reports.listRuns({})) ids.push(run.id);
     return ids;
   };
 
-  await handler(timer, context(0));
+  await audit();
   const [first] = await runIds();
   expect(messagesOf(first!)).toHaveLength(1);
   expect(messagesOf(first!)[0]!.subject).toMatch(/^\[FIPS audit\] First audit: /);
 
   await new Promise((resolve) => setTimeout(resolve, 1_100)); // run IDs have one-second resolution
-  await handler(timer, context(0));
+  await audit();
   const [second] = await runIds();
   expect(second).not.toBe(first);
   expect(messagesOf(second!)).toHaveLength(0);
@@ -254,7 +269,7 @@ it('with EMAIL_MODE=changes mails the first run, nothing for a run without chang
   expect(skipped?.reason).toContain('nothing changed');
 
   // A compliant pool loses FIPS: the next run has news.
-  const report = (await service.store.getReport(second!))!;
+  const report = (await service.getReport(second!))!;
   const target = report.pools.find(
     (p) => p.status === 'compliant' && p.enableFips === true && p.osType === 'Linux',
   )!;
@@ -266,7 +281,7 @@ it('with EMAIL_MODE=changes mails the first run, nothing for a run without chang
   local.arm.reindex();
   try {
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    await handler(timer, context(0));
+    await audit();
   } finally {
     row.pool.enableFIPS = before;
     local.arm.reindex();

@@ -4,11 +4,11 @@ import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/fu
 
 import { generateEstate } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
-import { AuditService } from '../../src/auditService';
+import { App } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { diffRuns } from '../../src/core/diffRuns';
 import type { PoolResult } from '../../src/core/types';
-import { exemptionHandler, exemptionsDependencies } from '../../src/handlers/exemptionsHandler';
+import { exemptionHandler } from '../../src/handlers/exemptionsHandler';
 import { renderEmailDigest } from '../../src/render/emailDigest';
 
 const estate = generateEstate({ seed: 11, pools: 80, subscriptions: 2 });
@@ -24,12 +24,12 @@ afterAll(async () => {
 });
 
 async function put(
-  service: AuditService,
+  service: App,
   now: Date,
   id: string,
   body: Record<string, unknown>,
 ): Promise<{ status: number; json: Record<string, unknown> }> {
-  const handler = exemptionHandler({ ...exemptionsDependencies(service), now: () => now });
+  const handler = exemptionHandler({ ...service.exemptionsDependencies(), now: () => now });
   const request = new HttpRequest({
     method: 'PUT',
     url: `http://localhost/api/exemptions/${id}`,
@@ -50,9 +50,9 @@ async function put(
 const byId = (pools: PoolResult[], id: string) => pools.find((p) => p.id.toLowerCase() === id.toLowerCase());
 
 it('shows a pool exempt while its exemption holds and noncompliant on the first run after it lapses', async () => {
-  const service = new AuditService(loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: 'exaudit1' }));
+  const service = new App(loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: 'exaudit1' }));
   const t0 = new Date();
-  const baseline = await service.audit({ trigger: 'cli', store: false });
+  const baseline = await new App(service.config, { store: false }).audit({ trigger: 'cli' });
   const target = baseline.pools.find(
     (p) => p.status === 'noncompliant' && p.findings.some((f) => f.code === 'FIPS_DISABLED'),
   );
@@ -70,7 +70,9 @@ it('shows a pool exempt while its exemption holds and noncompliant on the first 
   // No completed run was stored yet (the baseline was not stored), so the scope could not be checked.
   expect(created.json.warnings).toEqual([expect.stringContaining('No audit has completed yet')]);
 
-  const during = await service.audit({ trigger: 'cli', now: () => new Date(t0.getTime() + HOUR) });
+  const during = await new App(service.config, { now: () => new Date(t0.getTime() + HOUR) }).audit({
+    trigger: 'cli',
+  });
   const exempt = byId(during.pools, target.id)!;
   expect(exempt.status).toBe('exempt');
   expect(exempt.exemption).toMatchObject({
@@ -82,7 +84,7 @@ it('shows a pool exempt while its exemption holds and noncompliant on the first 
   expect(during.summary.exempt).toBe(1);
   expect(during.summary.noncompliant).toBe(baseline.summary.noncompliant - 1);
   // The stored report carries the same exemption.
-  expect(byId((await service.store.getReport(during.run.id))!.pools, target.id)?.exemption?.id).toBe(
+  expect(byId((await service.getReport(during.run.id))!.pools, target.id)?.exemption?.id).toBe(
     'fips-off-waiver',
   );
   // That run's digest warns that the exemption expires within 14 days.
@@ -95,7 +97,7 @@ it('shows a pool exempt while its exemption holds and noncompliant on the first 
   expect(warned.text).toContain('ticket RISK-42');
 
   // The next run starts exactly at expiresOn: the waiver no longer counts, with nobody touching it.
-  const after = await service.audit({ trigger: 'cli', now: () => expiresOn });
+  const after = await new App(service.config, { now: () => expiresOn }).audit({ trigger: 'cli' });
   const lapsed = byId(after.pools, target.id)!;
   expect(lapsed.status).toBe('noncompliant');
   expect(lapsed.exemption).toBeNull();
@@ -113,13 +115,13 @@ it('shows a pool exempt while its exemption holds and noncompliant on the first 
   expect(section).toContain('now noncompliant');
   expect(digest.html).toContain('Exemptions that lapsed');
   // The pool's own history records both transitions.
-  const history = await service.store.getPoolHistory(target.id);
+  const history = await service.stores.poolStates.getPoolHistory(target.id);
   expect(history.slice(0, 2).map((h) => h.status)).toEqual(['noncompliant', 'exempt']);
 });
 
 it('never hides an unknown pool behind a subscription-wide exemption in a real audit', async () => {
-  const service = new AuditService(loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: 'exaudit2' }));
-  const baseline = await service.audit({ trigger: 'cli', store: false });
+  const service = new App(loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: 'exaudit2' }));
+  const baseline = await new App(service.config, { store: false }).audit({ trigger: 'cli' });
   const unknown = baseline.pools.find((p) => p.status === 'unknown');
   if (!unknown) throw new Error('the seeded estate has no unknown pool');
   const now = new Date();
@@ -130,7 +132,9 @@ it('never hides an unknown pool behind a subscription-wide exemption in a real a
     expiresOn: new Date(now.getTime() + 30 * 24 * HOUR).toISOString(),
   });
   expect(created.status).toBe(201);
-  const report = await service.audit({ trigger: 'cli', now: () => new Date(now.getTime() + HOUR) });
+  const report = await new App(service.config, { now: () => new Date(now.getTime() + HOUR) }).audit({
+    trigger: 'cli',
+  });
   const inSubscription = report.pools.filter((p) => p.subscriptionId === unknown.subscriptionId);
   expect(byId(report.pools, unknown.id)?.status).toBe('unknown');
   expect(inSubscription.filter((p) => p.status === 'unknown').every((p) => p.exemption === null)).toBe(true);

@@ -5,26 +5,27 @@ import { randomBytes } from 'node:crypto';
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { type AzuriteInstance, startAzurite } from '../../emulators/azurite';
-import { AuditService } from '../../src/auditService';
-import {
-  type ExemptionHistoryEntry,
-  ExemptionStore,
-  type StoredExemption,
-} from '../../src/azure/exemptionStore';
-import { RunStore } from '../../src/azure/runStore';
-import { newRunId } from '../../src/azure/tableKeys';
+import { App } from '../../src/app';
 import { loadConfig } from '../../src/config';
+import { newRunId } from '../../src/core/runId';
 import type { PoolResult } from '../../src/core/types';
 import {
   exemptionApiHandlers,
   exemptionHandler,
   exemptionHistoryHandler,
   type ExemptionsDependencies,
-  exemptionsDependencies,
   exemptionsHandler,
   MAX_EXEMPTION_BODY_BYTES,
 } from '../../src/handlers/exemptionsHandler';
-import { serveHttp } from '../../src/serve/serveHttp';
+import { serveHttp } from '../../src/http/serveHttp';
+import {
+  type ExemptionHistoryEntry,
+  ExemptionStore,
+  type StoredExemption,
+} from '../../src/store/exemptionStore';
+import { POOL_HISTORY_TABLE, POOLS_TABLE, PoolStateStore } from '../../src/store/poolStateStore';
+import { RUNS_TABLE, RunStore } from '../../src/store/runStore';
+import { TableClientFactory } from '../../src/store/tableClientFactory';
 
 const SUB = '0b1f6471-1bf0-4dda-aec3-111122223333';
 const CLUSTER = `/subscriptions/${SUB}/resourceGroups/rg-Payments/providers/Microsoft.ContainerService/managedClusters/aks-pay`;
@@ -57,12 +58,17 @@ interface Api {
 async function api(options: { authEnabled?: boolean; seedRun?: boolean } = {}): Promise<Api> {
   prefixCount += 1;
   const tablePrefix = `x${prefixCount}${randomBytes(3).toString('hex')}`;
-  const store = new ExemptionStore({ tablePrefix, connectionString: azurite.connectionString });
-  const runs = new RunStore({ tablePrefix, connectionString: azurite.connectionString });
-  await runs.ensureTables();
+  const tables = new TableClientFactory({
+    tablePrefix,
+    storage: { kind: 'connectionString', connectionString: azurite.connectionString },
+  });
+  const store = new ExemptionStore(tables);
+  const runs = new RunStore(tables);
+  const poolStates = new PoolStateStore(tables);
+  await tables.ensureTables([RUNS_TABLE, POOLS_TABLE, POOL_HISTORY_TABLE]);
   if (options.seedRun !== false) {
     const runId = newRunId(T0, 'abcdef');
-    await runs.upsertRun({
+    await runs.putRun({
       id: runId,
       trigger: 'cli',
       status: 'succeeded',
@@ -83,12 +89,15 @@ async function api(options: { authEnabled?: boolean; seedRun?: boolean } = {}): 
       progress: { pagesRead: 1, clustersRead: 1, poolsJudged: 1 },
       scope: { subscriptions: null, managementGroups: null },
     });
-    await runs.updatePoolStates(runId, T0, [seenPool()], () => `/subscriptions/${SUB}`);
+    await poolStates.updatePoolStates(runId, T0, [seenPool()], () => `/subscriptions/${SUB}`);
   }
   const clock = { now: new Date(T0.getTime() + 60_000) };
   const deps: ExemptionsDependencies = {
     store,
-    catalog: runs,
+    catalog: {
+      getLatestRun: (o) => runs.getLatestRun(o),
+      listPoolStates: (o) => poolStates.listPoolStates(o),
+    },
     config: { exemptionMaxDays: 180, appServiceAuthEnabled: options.authEnabled ?? false },
     now: () => clock.now,
   };
@@ -705,7 +714,7 @@ describe('bad input', () => {
 
 describe('without storage settings', () => {
   it('builds the handlers (the app starts) and answers 503 naming the missing setting', async () => {
-    const deps = exemptionsDependencies(new AuditService(loadConfig({})));
+    const deps = new App(loadConfig({})).exemptionsDependencies();
     const answer = await call(exemptionsHandler(deps), {});
     expectProblem(answer, 503);
     expect(answer.json.detail).toContain('AUDIT_TABLES_ENDPOINT');

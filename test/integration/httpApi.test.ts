@@ -4,27 +4,20 @@ import { parse } from 'csv-parse/sync';
 
 import { generateEstate } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
-import { AuditService } from '../../src/auditService';
+import { App } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import type { Report } from '../../src/core/types';
 import { openApiText } from '../../src/http/openApi';
 import { healthSchema, reportPageSchema, runRecordSchema, runsResponseSchema } from '../../src/http/schemas';
-import {
-  type ApiHandlers,
-  createApiHandlers,
-  type RunningServer,
-  serveHttp,
-} from '../../src/serve/serveHttp';
+import { type ApiHandlers, type RunningServer, serveHttp } from '../../src/http/serveHttp';
 import { callHandler, type CallOptions, type CallResult, TEST_ORIGIN } from '../support/httpCall';
 
 const estate = generateEstate({ seed: 7, pools: 3000, subscriptions: 40, poolsPerCluster: 1.5 });
 let local: LocalAzure;
-let service: AuditService;
+let service: App;
 let handlers: Required<Pick<ApiHandlers, 'report' | 'runs' | 'run' | 'startAudit' | 'health' | 'openApi'>>;
 let first: Report;
 let latest: Report;
-/** Audits started through POST /api/audits, awaited before the emulators stop. */
-const background: Promise<unknown>[] = [];
 
 function call(name: keyof typeof handlers, options: CallOptions): Promise<CallResult> {
   return callHandler(handlers[name], options);
@@ -34,37 +27,23 @@ const ids = (pools: { id: string }[]) => pools.map((p) => p.id);
 
 beforeAll(async () => {
   local = await startLocalAzure(estate);
-  service = new AuditService(loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: 'httpapi' }));
+  service = new App(loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: 'httpapi' }));
   first = await service.audit({ trigger: 'timer' });
   latest = await service.audit({ trigger: 'timer' });
-  const starter = {
-    config: service.config,
-    start: async (options: Parameters<AuditService['start']>[0]) => {
-      const started = await service.start(options);
-      background.push(started.done.catch(() => undefined));
-      return started;
-    },
-  };
-  const all = createApiHandlers({
-    store: service.store,
-    config: service.config,
-    start: starter.start,
-    get credential() {
-      return service.credential;
-    },
-  });
+  const all = service.httpHandlers();
   handlers = {
-    report: all.report!,
-    runs: all.runs!,
-    run: all.run!,
-    startAudit: all.startAudit!,
-    health: all.health!,
-    openApi: all.openApi!,
+    report: all.report,
+    runs: all.runs,
+    run: all.run,
+    startAudit: all.startAudit,
+    health: all.health,
+    openApi: all.openApi,
   };
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all(background);
+  await service.drain();
+  service.close();
   await local?.stop();
 });
 
@@ -79,7 +58,7 @@ describe('GET /api/report as JSON', () => {
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     const body = reportPageSchema.parse(res.json());
     const { filter, page, ...report } = body;
-    expect(report).toEqual(await service.store.getReport(latest.run.id));
+    expect(report).toEqual(await service.getReport(latest.run.id));
     expect(report.run.id).toBe(latest.run.id);
     expect(report.pools).toHaveLength(3000);
     expect(filter).toEqual({ matched: 3000 });
@@ -348,7 +327,7 @@ describe('runs, health and the OpenAPI document', () => {
   it("serves one run's record, and 404 with a problem for a run that is not stored", async () => {
     const res = await call('run', { url: `/api/runs/${first.run.id}`, params: { runId: first.run.id } });
     expect(res.status).toBe(200);
-    expect(runRecordSchema.parse(res.json())).toEqual(await service.store.getRun(first.run.id));
+    expect(runRecordSchema.parse(res.json())).toEqual(await service.stores.reports.getRun(first.run.id));
     const missing = await call('run', {
       url: '/api/runs/20200101T000000Z-000000',
       params: { runId: '20200101T000000Z-000000' },
@@ -400,7 +379,7 @@ describe('the serve adapter', () => {
 
   beforeAll(async () => {
     // A fresh set of handlers: nothing cached, so the first report request reads Table Storage.
-    server = await serveHttp({ handlers: createApiHandlers(service), port: 0 });
+    server = await serveHttp({ handlers: service.httpHandlers(), port: 0 });
   });
 
   afterAll(async () => {
@@ -424,7 +403,7 @@ describe('the serve adapter', () => {
       ['JSON page (top=500)', '/api/report?top=500'],
     ] as const) {
       // A fresh adapter and handlers: the first request reads the run from Azurite, the next 5 hit the handler's cache.
-      const fresh = await serveHttp({ handlers: createApiHandlers(service), port: 0 });
+      const fresh = await serveHttp({ handlers: service.httpHandlers(), port: 0 });
       try {
         const cold = await fetchTimed(fresh.url, path);
         const warm = [];
@@ -532,7 +511,7 @@ describe('POST /api/audits', () => {
       const judged = seen.map((s) => s.poolsJudged);
       expect(judged).toEqual([...judged].sort((a, b) => a - b));
 
-      const record = (await service.store.getRun(body.runId))!;
+      const record = (await service.stores.reports.getRun(body.runId))!;
       expect(record.trigger).toBe('http');
       expect(record.scope.subscriptions).toEqual(subscriptions.map((s) => s.toLowerCase()));
       expect(record.summary.subscriptions).toBe(2);
@@ -544,7 +523,7 @@ describe('POST /api/audits', () => {
       );
     } finally {
       local.arm.latencyInMs = 0;
-      await Promise.all(background);
+      await service.drain();
     }
   });
 });

@@ -4,25 +4,20 @@ import http from 'node:http';
 
 import { generateEstate } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
-import type { RunRecord } from '../../src/audit';
-import { AuditService } from '../../src/auditService';
+import { App } from '../../src/app';
 import { loadConfig } from '../../src/config';
+import type { RunRecord } from '../../src/core/run';
 import type { Report } from '../../src/core/types';
 import { problemSchema } from '../../src/http/schemas';
+import { type ApiHandlers, type RunningServer, serveHttp } from '../../src/http/serveHttp';
 import { encodeContinuationToken } from '../../src/render/reportJson';
-import {
-  type ApiHandlers,
-  createApiHandlers,
-  type RunningServer,
-  serveHttp,
-} from '../../src/serve/serveHttp';
 import { callHandler, type CallResult } from '../support/httpCall';
 
 const estate = generateEstate({ seed: 21, pools: 240, subscriptions: 4 });
 const SUBSCRIPTIONS = estate.subscriptions.map((s) => s.subscriptionId);
 const GUID_OUTSIDE = '0f0f0f0f-0000-4000-8000-000000000001';
 let local: LocalAzure;
-let service: AuditService;
+let service: App;
 let handlers: ApiHandlers;
 let server: RunningServer;
 let runId: string;
@@ -31,13 +26,13 @@ const started: Promise<unknown>[] = [];
 
 async function snapshot(): Promise<{ runs: RunRecord[]; report: Report | undefined }> {
   const runs: RunRecord[] = [];
-  for await (const run of service.store.listRuns({})) runs.push(run);
-  return { runs, report: await service.store.getReport(runId) };
+  for await (const run of service.stores.reports.listRuns({})) runs.push(run);
+  return { runs, report: await service.getReport(runId) };
 }
 
 beforeAll(async () => {
   local = await startLocalAzure(estate);
-  service = new AuditService(
+  service = new App(
     loadConfig({
       ...local.env,
       AUDIT_TABLE_PREFIX: 'badinput',
@@ -45,19 +40,16 @@ beforeAll(async () => {
     }),
   );
   runId = (await service.audit({ trigger: 'timer' })).run.id;
-  handlers = createApiHandlers({
-    store: service.store,
-    config: service.config,
-    get credential() {
-      return service.credential;
+  const all = service.httpHandlers();
+  // Any audit a bad request managed to start would show in the runs list; count them either way.
+  handlers = {
+    ...all,
+    startAudit: async (request, context) => {
+      const response = await all.startAudit(request, context);
+      if (response.status === 202) started.push(service.drain());
+      return response;
     },
-    // Any audit a bad request managed to start would show in the runs list; keep it awaited either way.
-    start: async (options) => {
-      const run = await service.start(options);
-      started.push(run.done.catch(() => undefined));
-      return run;
-    },
-  });
+  };
   server = await serveHttp({ handlers, port: 0 });
   before = await snapshot();
 }, 120_000);
@@ -65,6 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await Promise.all(started);
+  service.close();
   await local?.stop();
 });
 

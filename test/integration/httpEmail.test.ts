@@ -5,23 +5,14 @@ import { AcsEmailEmulator } from '../../emulators/acsEmailEmulator';
 import { type Estate, generateEstate } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
 import { trustCertificate } from '../../emulators/tls';
-import { AuditService } from '../../src/auditService';
+import { App } from '../../src/app';
 import { AcsEmailSender } from '../../src/azure/emailSender';
 import { loadConfig } from '../../src/config';
 import { healthHandler, redactAddresses } from '../../src/handlers/healthHandler';
-import { startAuditHandler } from '../../src/handlers/startAuditHandler';
 import { API_ROUTES } from '../../src/http/routes';
 import { healthSchema, problemSchema, startAuditResponseSchema } from '../../src/http/schemas';
-import {
-  createNotifier,
-  createNotifyDependencies,
-  EMAIL_RETRY_POLICY,
-  getEmailHealth,
-  type NotifyDependencies,
-  type NotifyOutcome,
-  type RunNotifier,
-} from '../../src/notify';
-import { createApiHandlers, serveHttp } from '../../src/serve/serveHttp';
+import { serveHttp } from '../../src/http/serveHttp';
+import { createNotifier, EMAIL_RETRY_POLICY } from '../../src/notify/notifyRun';
 import { callHandler } from '../support/httpCall';
 
 const estate: Estate = generateEstate({ seed: 33, pools: 40, subscriptions: 2 });
@@ -50,7 +41,7 @@ const messagesOf = (runId: string) => acs.messages.filter((m) => m.headers['X-FI
 
 /** An app over its own tables; ACS configured unless `extra` says otherwise. */
 function app(extra: Record<string, string> = {}, withAcs = true) {
-  const service = new AuditService(
+  const service = new App(
     loadConfig({
       ...local.env,
       AUDIT_TABLE_PREFIX: newPrefix(),
@@ -64,42 +55,22 @@ function app(extra: Record<string, string> = {}, withAcs = true) {
         : {}),
       ...extra,
     }),
+    {
+      notify: {
+        sender: withAcs
+          ? new AcsEmailSender({ connectionString: acs.connectionString, pollIntervalInMs: 20 })
+          : null,
+        retryPolicy: { ...EMAIL_RETRY_POLICY, baseDelayInMs: 20 },
+      },
+      retryDelayInMs: 20,
+    },
   );
   return service;
 }
 
-/**
- * The startAudit handler over `service`, with the audits it started and every notify call it made kept, so a
- * test can wait for what goes on after the 202.
- */
-function instrumented(service: AuditService, overrides: Partial<NotifyDependencies> = {}) {
-  const audits: Promise<unknown>[] = [];
-  const notified: { runId: string; options: unknown; outcome: Promise<NotifyOutcome> }[] = [];
-  let deps: NotifyDependencies | undefined;
-  const notifyDeps = () =>
-    (deps ??= createNotifyDependencies(service, {
-      sender: new AcsEmailSender({ connectionString: acs.connectionString, pollIntervalInMs: 20 }),
-      retryPolicy: { ...EMAIL_RETRY_POLICY, baseDelayInMs: 20 },
-      ...overrides,
-    }));
-  let real: RunNotifier | undefined;
-  const notify: RunNotifier = (runId, options) => {
-    real ??= createNotifier(notifyDeps());
-    const outcome = real(runId, options);
-    notified.push({ runId, options, outcome });
-    return outcome;
-  };
-  let starts = 0;
-  const handler = startAuditHandler({
-    config: service.config,
-    start: async (options) => {
-      starts += 1;
-      const started = await service.start(options);
-      audits.push(started.done.catch(() => undefined));
-      return started;
-    },
-    notify,
-  });
+/** POST /api/audits through the app's own handler; `settled` waits for the queued audits and their email. */
+function instrumented(service: App) {
+  const handler = service.httpHandlers().startAudit;
   const post = (body?: unknown) =>
     callHandler(handler, {
       method: 'POST',
@@ -108,19 +79,19 @@ function instrumented(service: AuditService, overrides: Partial<NotifyDependenci
         ? {}
         : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
     });
-  /** Waits for every audit started and every email it triggered. */
-  const settled = async () => {
-    await Promise.all(audits);
-    // The email is chained on the audit's completion: let that continuation run, then wait for its sends.
-    await new Promise((resolve) => setImmediate(resolve));
-    await Promise.all(notified.map((n) => n.outcome.catch(() => undefined)));
+  return {
+    handler,
+    post,
+    settled: () => service.drain(),
+    notifyDeps: () => service.notifyDependencies(),
+    /** Audits started: each start writes a run record. */
+    starts: async () => (await runIdsOf(service).catch(() => [])).length,
   };
-  return { handler, post, notified, settled, starts: () => starts, notifyDeps };
 }
 
-async function runIdsOf(service: AuditService): Promise<string[]> {
+async function runIdsOf(service: App): Promise<string[]> {
   const ids: string[] = [];
-  for await (const run of service.store.listRuns({})) ids.push(run.id);
+  for await (const run of service.stores.reports.listRuns({})) ids.push(run.id);
   return ids;
 }
 
@@ -142,23 +113,20 @@ async function until(
 describe('POST /api/audits with "email"', () => {
   it('mails the digest of the on-demand audit exactly once when asked, whatever EMAIL_MODE says', async () => {
     const service = app({ EMAIL_MODE: 'off' });
-    const { post, settled, notified, notifyDeps } = instrumented(service);
+    const { post, settled, notifyDeps } = instrumented(service);
 
     const res = await post({ email: true });
     expect(res.status).toBe(202);
     const body = startAuditResponseSchema.parse(res.json());
     expect(body.email).toBe(true);
-    expect(res.logs.join('\n')).toContain('its digest is mailed once it completes');
+    expect(res.logs.join('\n')).toContain('it is mailed once it completes');
     await settled();
 
-    expect(notified.map((n) => n.runId)).toEqual([body.runId]);
-    expect(notified[0]!.options).toEqual({ requested: true });
-    expect((await notified[0]!.outcome).status).toBe('sent');
     const mails = messagesOf(body.runId);
     expect(mails).toHaveLength(1);
     expect(mails[0]!.to).toEqual([RECIPIENT]);
     expect(mails[0]!.subject).toMatch(/^\[FIPS audit\] /);
-    const run = await service.store.getRun(body.runId);
+    const run = await service.stores.reports.getRun(body.runId);
     expect(run?.status).toBe('succeeded');
     expect(run?.trigger).toBe('http');
     expect(run?.email).toMatchObject({ state: 'sent', attempts: 1 });
@@ -177,7 +145,7 @@ describe('POST /api/audits with "email"', () => {
     ['"email": false', { email: false }],
   ])('does not mail an on-demand audit started with %s', async (_title, requestBody) => {
     const service = app();
-    const { post, settled, notified, notifyDeps } = instrumented(service);
+    const { post, settled, notifyDeps } = instrumented(service);
 
     const res = await post(requestBody);
     expect(res.status).toBe(202);
@@ -185,8 +153,7 @@ describe('POST /api/audits with "email"', () => {
     expect(body.email).toBe(false);
     await settled();
 
-    expect((await service.store.getRun(body.runId))?.status).toBe('succeeded');
-    expect(notified).toEqual([]);
+    expect((await service.stores.reports.getRun(body.runId))?.status).toBe('succeeded');
     expect(messagesOf(body.runId)).toHaveLength(0);
     await notifyDeps().emails.ensureTable();
     expect(await notifyDeps().emails.get({ runId: body.runId, kind: 'digest' })).toBeUndefined();
@@ -195,8 +162,8 @@ describe('POST /api/audits with "email"', () => {
   it('answers 422 up front when email is asked for but no provider is configured, and starts nothing', async () => {
     const service = app({}, false);
     expect(service.config.emailProvider).toBeNull();
-    await service.store.ensureTables();
-    const { post, starts, notified } = instrumented(service);
+    await service.stores.ensureTables();
+    const { post, starts } = instrumented(service);
     const sent = acs.messages.length;
 
     const res = await post({ email: true });
@@ -205,14 +172,14 @@ describe('POST /api/audits with "email"', () => {
     const problem = problemSchema.parse(res.json());
     expect(problem.detail).toContain('"email": true cannot be honoured');
     expect(problem.detail).toMatch(/EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING .* or SMTP_HOST/);
-    expect(starts()).toBe(0);
-    expect(notified).toEqual([]);
+    expect(await starts()).toBe(0);
     expect(await runIdsOf(service)).toEqual([]);
     expect(acs.messages.length).toBe(sent);
 
     // Without "email" the same app audits as before.
     const plain = await post({});
     expect(plain.status).toBe(202);
+    await service.drain();
   });
 
   it('answers 422 when a provider is set but EMAIL_MODE=off left out the sender and recipients', async () => {
@@ -223,7 +190,7 @@ describe('POST /api/audits with "email"', () => {
     const res = await post({ email: true });
     expect(res.status).toBe(422);
     expect(problemSchema.parse(res.json()).detail).toContain('EMAIL_SENDER and EMAIL_TO');
-    expect(starts()).toBe(0);
+    expect(await starts()).toBe(0);
   });
 
   it('answers 400 for an "email" that is not a boolean', async () => {
@@ -231,7 +198,7 @@ describe('POST /api/audits with "email"', () => {
     const res = await post({ email: 'yes' });
     expect(res.status).toBe(400);
     expect(problemSchema.parse(res.json()).errors?.[0]).toMatchObject({ in: 'body', name: 'email' });
-    expect(starts()).toBe(0);
+    expect(await starts()).toBe(0);
   });
 });
 
@@ -239,8 +206,9 @@ describe('the email route through the serve adapter', () => {
   it('routes POST /api/runs/{runId}/email from the routes table, and mails POST /api/audits with "email": true', async () => {
     expect(API_ROUTES.emailRun).toMatchObject({ name: 'emailRun', route: 'runs/{runId}/email' });
     const service = app();
-    const report = await service.audit({ trigger: 'cli' });
-    const server = await serveHttp({ handlers: createApiHandlers(service), port: 0 });
+    // An on-demand audit: not mailed by itself, so the messages below are the route's.
+    const report = await service.audit({ trigger: 'http' });
+    const server = await serveHttp({ handlers: service.httpHandlers(), port: 0 });
     try {
       const send = (key: string) =>
         fetch(`${server.url}/api/runs/${report.run.id}/email`, {
@@ -270,7 +238,7 @@ describe('the email route through the serve adapter', () => {
       });
       expect(started.status).toBe(202);
       const { runId } = startAuditResponseSchema.parse(await started.json());
-      const email = await until('the email outcome on the run', () => service.store.getRun(runId));
+      const email = await until('the email outcome on the run', () => service.stores.reports.getRun(runId));
       expect(email).toMatchObject({ state: 'sent' });
       expect(messagesOf(runId)).toHaveLength(1);
 
@@ -290,23 +258,11 @@ describe('the email route through the serve adapter', () => {
 });
 
 describe('GET /api/health: email', () => {
-  const healthOf = (service: AuditService, emails?: NotifyDependencies['emails']) => {
-    const store = emails ?? createNotifyDependencies(service).emails;
-    return callHandler(
-      healthHandler({
-        config: service.config,
-        get store() {
-          return service.store;
-        },
-        emailHealth: (options) => getEmailHealth(store, options),
-      }),
-      { url: '/api/health' },
-    );
-  };
+  const healthOf = (service: App) => callHandler(service.httpHandlers().health, { url: '/api/health' });
 
   it('says none before any digest, with the provider and the email settings that are set (names only)', async () => {
     const service = app();
-    await service.store.ensureTables();
+    await service.stores.ensureTables();
     const res = await healthOf(service);
     expect(res.status).toBe(200);
     const health = healthSchema.parse(res.json());
@@ -329,9 +285,15 @@ describe('GET /api/health: email', () => {
   });
 
   it('shows a final email failure (reason without addresses) until a later digest is sent', async () => {
-    const service = app();
-    const { notifyDeps } = instrumented(service);
-    const notify = createNotifier(notifyDeps());
+    // Audits that do not mail by themselves: this test sends each digest itself.
+    const service = new App(app().config, {
+      email: false,
+      notify: {
+        sender: new AcsEmailSender({ connectionString: acs.connectionString, pollIntervalInMs: 20 }),
+        retryPolicy: { ...EMAIL_RETRY_POLICY, baseDelayInMs: 20 },
+      },
+    });
+    const notify = service.notify;
     const failedRun = await service.audit({ trigger: 'timer' });
     acs.faults.push({
       on: 'outcome',
@@ -341,10 +303,10 @@ describe('GET /api/health: email', () => {
     });
     expect((await notify(failedRun.run.id)).status).toBe('failed');
 
-    const res = await healthOf(service, notifyDeps().emails);
+    const res = await healthOf(service);
     expect(res.status).toBe(200); // email never makes the app unhealthy
     const health = healthSchema.parse(res.json());
-    expect(health.status).toBe('ok');
+    expect(health.audits.status).toBe('ok');
     expect(health.email).toMatchObject({
       provider: 'acs',
       status: 'degraded',
@@ -363,7 +325,7 @@ describe('GET /api/health: email', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_100)); // run IDs have one-second resolution
     const nextRun = await service.audit({ trigger: 'timer' });
     expect((await notify(nextRun.run.id)).status).toBe('sent');
-    const after = healthSchema.parse((await healthOf(service, notifyDeps().emails)).json());
+    const after = healthSchema.parse((await healthOf(service)).json());
     expect(after.email).toMatchObject({
       status: 'ok',
       delivery: 'ok',
@@ -390,7 +352,7 @@ describe('GET /api/health: email', () => {
       false,
     );
     expect(service.config.smtp?.problem).toBeTruthy();
-    await service.store.ensureTables();
+    await service.stores.ensureTables();
     const res = await healthOf(service);
     expect(res.status).toBe(200);
     const health = healthSchema.parse(res.json());
@@ -425,7 +387,7 @@ describe('GET /api/health: email', () => {
       },
       false,
     );
-    await service.store.ensureTables();
+    await service.stores.ensureTables();
     const health = healthSchema.parse((await healthOf(service)).json());
     const smtp = health.settings.set.filter((name) => name.startsWith('SMTP_'));
     expect(smtp).toEqual(['SMTP_HOST']);
@@ -439,6 +401,8 @@ describe('GET /api/health: email', () => {
       healthHandler({
         config: service.config,
         store: { getLatestRun: () => Promise.reject(new Error('connect ECONNREFUSED')) },
+        lease: { get: () => Promise.reject(new Error('connect ECONNREFUSED')) },
+        schedule: { get: () => Promise.reject(new Error('connect ECONNREFUSED')) },
         emailHealth: () => {
           read = true;
           return Promise.reject(new Error('not expected'));

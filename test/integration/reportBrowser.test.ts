@@ -7,10 +7,10 @@ import type { BrowserContext, Page } from 'playwright-core';
 
 import { generateEstate, HOSTILE_SUBSCRIPTION_NAME } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
-import { AuditService } from '../../src/auditService';
+import { App } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import type { Report } from '../../src/core/types';
-import { createApiHandlers, type RunningServer, serveHttp } from '../../src/serve/serveHttp';
+import { type RunningServer, serveHttp } from '../../src/http/serveHttp';
 import { launchTestBrowser, type TestBrowser } from '../support/browser';
 
 const SCREENSHOT = join(__dirname, '..', '..', '.artifacts', 'report.png');
@@ -28,10 +28,10 @@ const dialogs: string[] = [];
 
 beforeAll(async () => {
   local = await startLocalAzure(estate);
-  const service = new AuditService(loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: 'browser' }));
+  const service = new App(loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: 'browser' }));
   await service.audit({ trigger: 'timer' });
   await service.audit({ trigger: 'timer' });
-  server = await serveHttp({ handlers: createApiHandlers(service), port: 0 });
+  server = await serveHttp({ handlers: service.httpHandlers(), port: 0 });
   report = (await (await fetch(`${server.url}/api/report`)).json()) as Report;
 
   browser = await launchTestBrowser();

@@ -2,13 +2,14 @@
 
 import { type AzuriteInstance, startAzurite } from '../../emulators/azurite';
 import { generateEstate } from '../../emulators/estateGenerator';
-import { type RunRecord, RunStore } from '../../src/azure/runStore';
-import { newRunId } from '../../src/azure/tableKeys';
 import { evaluateCluster, evaluatePool } from '../../src/core/evaluatePool';
 import { builtInMatrix } from '../../src/core/fipsMatrix';
 import { normalizeCluster } from '../../src/core/normalizeCluster';
+import { type RunRecord } from '../../src/core/run';
+import { newRunId } from '../../src/core/runId';
 import { summarizeRun } from '../../src/core/summarizeRun';
 import type { ClusterResult, PoolResult } from '../../src/core/types';
+import { type TableStores, tableStores } from '../support/tableStores';
 
 let azurite: AzuriteInstance;
 let counter = 0;
@@ -34,14 +35,9 @@ for (const row of estate.clusters) {
 const byId = (a: { id: string }, b: { id: string }) => a.id.toLowerCase().localeCompare(b.id.toLowerCase());
 const sortedPools = [...pools].sort(byId);
 
-async function freshStore(): Promise<RunStore> {
+function freshStore(): Promise<TableStores> {
   counter += 1;
-  const store = new RunStore({
-    tablePrefix: `snap${counter}t${Date.now().toString(36)}`,
-    connectionString: azurite.connectionString,
-  });
-  await store.ensureTables();
-  return store;
+  return tableStores(azurite.connectionString, `snap${counter}t${Date.now().toString(36)}`);
 }
 
 function runOf(runId: string): RunRecord {
@@ -62,15 +58,15 @@ function runOf(runId: string): RunRecord {
 
 /** A run stored the way the audit stores it: findings, then the snapshot in parts. */
 async function storeRun(
-  store: RunStore,
+  store: TableStores,
   runId: string,
   parts: { writer: string; pools: PoolResult[]; clusters: ClusterResult[] }[],
   opts: { finish?: boolean } = {},
 ): Promise<void> {
-  await store.upsertRun(runOf(runId));
-  await store.appendRunResults(runId, pools, clusters);
+  await store.runs.putRun(runOf(runId));
+  await store.results.appendRunResults(runId, pools, clusters);
   for (const part of parts) {
-    const writer = store.reportSnapshotWriter(runId, part.writer);
+    const writer = store.results.reportSnapshotWriter(runId, part.writer);
     await writer.addClusters(part.clusters);
     for (let i = 0; i < part.pools.length; i += 1500) await writer.addPools(part.pools.slice(i, i + 1500));
     if (opts.finish !== false) await writer.finish();
@@ -95,9 +91,9 @@ it('rebuilds the same report from the snapshot as from the findings, in a few re
   ]);
   await storeRun(store, findingsOnly, []);
 
-  const before = store.stats.entitiesRead;
+  const before = store.tables.stats.entitiesRead;
   const fast = await store.getReport(withSnapshot);
-  const snapshotReads = store.stats.entitiesRead - before;
+  const snapshotReads = store.tables.stats.entitiesRead - before;
   const slow = await store.getReport(findingsOnly);
 
   expect(snapshotReads).toBeGreaterThan(3); // more than one chunk entity, plus manifests and the run
@@ -124,9 +120,9 @@ it('falls back to the findings when a part has no manifest or the parts do not a
   await storeRun(store, short, [{ writer: 'run', pools: sortedPools.slice(1), clusters }]);
 
   for (const runId of [unfinished, short]) {
-    const before = store.stats.entitiesRead;
+    const before = store.tables.stats.entitiesRead;
     const report = await store.getReport(runId);
-    expect(store.stats.entitiesRead - before).toBeGreaterThan(8000);
+    expect(store.tables.stats.entitiesRead - before).toBeGreaterThan(8000);
     expect(report?.pools.map((p) => p.id)).toEqual(sortedPools.map((p) => p.id));
   }
 });
@@ -135,12 +131,12 @@ it('deletes the snapshot with the run results, so a retried run ID never serves 
   const store = await freshStore();
   const runId = newRunId(new Date('2026-11-29T06:00:00Z'), 'ffffff');
   await storeRun(store, runId, [{ writer: 'run', pools: sortedPools, clusters }]);
-  await store.deleteRunResults(runId);
+  await store.results.deleteRunResults(runId);
   // The retry stores the same pools and clusters with other verdicts and no snapshot: the counts still match
   // what the old snapshot's manifest says, so only its deletion keeps the old verdicts out.
   const retried = pools.map((p) => ({ ...p, status: 'exempt' as const }));
-  await store.appendRunResults(runId, retried, clusters);
-  await store.upsertRun(runOf(runId));
+  await store.results.appendRunResults(runId, retried, clusters);
+  await store.runs.putRun(runOf(runId));
   const report = await store.getReport(runId);
   expect(report?.pools).toHaveLength(8000);
   expect(report?.pools.every((p) => p.status === 'exempt')).toBe(true);

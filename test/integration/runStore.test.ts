@@ -1,11 +1,14 @@
-// RunStore against a real Azurite: runs, per-run results, the audit lease, pool states and history.
+// The table stores against a real Azurite: runs, per-run results, the audit lease, pool states and history.
 
 import { randomBytes } from 'node:crypto';
 
 import { type AzuriteInstance, startAzurite } from '../../emulators/azurite';
-import { EntityTooLargeError, type RunRecord, RunStore } from '../../src/azure/runStore';
-import { newRunId } from '../../src/azure/tableKeys';
+import type { RunRecord } from '../../src/core/run';
+import { newRunId } from '../../src/core/runId';
 import type { ClusterResult, Finding, PoolResult, PoolStatus } from '../../src/core/types';
+import { EntityTooLargeError } from '../../src/store/entityCodec';
+import { TableClientFactory } from '../../src/store/tableClientFactory';
+import { type TableStores, tableStores } from '../support/tableStores';
 
 let azurite: AzuriteInstance;
 let tableCount = 0;
@@ -18,15 +21,10 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-/** A store over fresh tables, so tests do not see each other's data. */
-async function freshStore(): Promise<RunStore> {
+/** Stores over fresh tables, so tests do not see each other's data. */
+function freshStore(): Promise<TableStores> {
   tableCount += 1;
-  const store = new RunStore({
-    tablePrefix: `t${tableCount}${randomBytes(3).toString('hex')}`,
-    connectionString: azurite.connectionString,
-  });
-  await store.ensureTables();
-  return store;
+  return tableStores(azurite.connectionString, `t${tableCount}${randomBytes(3).toString('hex')}`);
 }
 
 const SUBSCRIPTIONS = [
@@ -144,7 +142,7 @@ function timing(label: string, startedAt: number): void {
   if (process.env.RUNSTORE_TIMINGS) process.stderr.write(`${label}: ${Date.now() - startedAt} ms\n`);
 }
 
-describe('RunStore tables', () => {
+describe('tables', () => {
   it('creates its tables idempotently', async () => {
     const store = await freshStore();
     await expect(store.ensureTables()).resolves.toBeUndefined();
@@ -152,12 +150,15 @@ describe('RunStore tables', () => {
   });
 
   it('refuses a bad configuration with a clear message', () => {
+    const storage = { kind: 'connectionString' as const, connectionString: azurite.connectionString };
+    expect(() => new TableClientFactory({ tablePrefix: 'fips-audit', storage })).toThrow(/tablePrefix/);
     expect(
-      () => new RunStore({ tablePrefix: 'fips-audit', connectionString: azurite.connectionString }),
-    ).toThrow(/tablePrefix/);
-    expect(() => new RunStore({ tablePrefix: 'fipsaudit' })).toThrow(
-      /exactly one of connectionString or endpoint/,
-    );
+      () =>
+        new TableClientFactory({
+          tablePrefix: 'fipsaudit',
+          storage: { kind: 'endpoint', endpoint: 'https://x.table.core.windows.net' },
+        }),
+    ).toThrow(/needs a credential/);
   });
 });
 
@@ -169,8 +170,8 @@ describe('runs', () => {
       status: 'running',
       scope: { subscriptions: [subscriptionAt(0)], managementGroups: null },
     });
-    await store.upsertRun(run);
-    expect(await store.getRun(id)).toStrictEqual(run);
+    await store.runs.putRun(run);
+    expect(await store.runs.getRun(id)).toStrictEqual(run);
 
     const finished = makeRun(id, {
       status: 'partial',
@@ -178,14 +179,14 @@ describe('runs', () => {
       errors: [{ scope: '/subscriptions/x', code: 'AuthorizationFailed', message: 'no access' }],
       email: { sent: true, operationId: 'op-1' },
     });
-    await store.upsertRun(finished);
-    expect(await store.getRun(id)).toStrictEqual(finished);
+    await store.runs.putRun(finished);
+    expect(await store.runs.getRun(id)).toStrictEqual(finished);
   });
 
   it('returns undefined for a run that is not stored or is not a run ID', async () => {
     const store = await freshStore();
-    expect(await store.getRun(newRunId(new Date()))).toBeUndefined();
-    expect(await store.getRun("x' or PartitionKey ne '")).toBeUndefined();
+    expect(await store.runs.getRun(newRunId(new Date()))).toBeUndefined();
+    expect(await store.runs.getRun("x' or PartitionKey ne '")).toBeUndefined();
     expect(await store.getReport('nope')).toBeUndefined();
   });
 
@@ -198,12 +199,12 @@ describe('runs', () => {
       message: `The client does not have authorization 🚫 to read subscription ${i}. `.repeat(3),
     }));
     const run = makeRun(id, { errors });
-    await store.upsertRun(run);
-    expect(await store.getRun(id)).toStrictEqual(run);
+    await store.runs.putRun(run);
+    expect(await store.runs.getRun(id)).toStrictEqual(run);
 
     const huge = makeRun(id, { errors: Array.from({ length: 6 }, () => errors).flat() });
-    await expect(store.upsertRun(huge)).rejects.toThrow(EntityTooLargeError);
-    await expect(store.upsertRun(huge)).rejects.toThrow(/does not fit in one table entity/);
+    await expect(store.runs.putRun(huge)).rejects.toThrow(EntityTooLargeError);
+    await expect(store.runs.putRun(huge)).rejects.toThrow(/does not fit in one table entity/);
   });
 
   it('lists runs newest first, with top and since', async () => {
@@ -212,18 +213,18 @@ describe('runs', () => {
     const ids = days.map((d, i) => newRunId(new Date(`${d}T06:00:00Z`), `00000${i}`));
     // Written out of order: the order comes from the keys, not from insertion.
     for (const i of [2, 0, 4, 1, 3])
-      await store.upsertRun(makeRun(ids[i] as string, { status: i === 4 ? 'running' : 'succeeded' }));
+      await store.runs.putRun(makeRun(ids[i] as string, { status: i === 4 ? 'running' : 'succeeded' }));
 
-    const all = await collect(store.listRuns());
+    const all = await collect(store.runs.listRuns());
     expect(all.map((r) => r.id)).toEqual([...ids].reverse());
-    expect((await collect(store.listRuns({ top: 2 }))).map((r) => r.id)).toEqual([ids[4], ids[3]]);
+    expect((await collect(store.runs.listRuns({ top: 2 }))).map((r) => r.id)).toEqual([ids[4], ids[3]]);
     expect(
-      (await collect(store.listRuns({ since: new Date('2026-10-01T06:00:00.500Z') }))).map((r) => r.id),
+      (await collect(store.runs.listRuns({ since: new Date('2026-10-01T06:00:00.500Z') }))).map((r) => r.id),
     ).toEqual([ids[4], ids[3], ids[2]]);
-    expect(await collect(store.listRuns({ top: 0 }))).toEqual([]);
-    expect((await store.getLatestRun())?.id).toBe(ids[4]);
-    expect((await store.getLatestRun({ statuses: ['succeeded', 'partial'] }))?.id).toBe(ids[3]);
-    expect(await store.getLatestRun({ statuses: ['failed'] })).toBeUndefined();
+    expect(await collect(store.runs.listRuns({ top: 0 }))).toEqual([]);
+    expect((await store.runs.getLatestRun())?.id).toBe(ids[4]);
+    expect((await store.runs.getLatestRun({ statuses: ['succeeded', 'partial'] }))?.id).toBe(ids[3]);
+    expect(await store.runs.getLatestRun({ statuses: ['failed'] })).toBeUndefined();
   });
 });
 
@@ -247,13 +248,13 @@ describe('per-run results', () => {
         },
       ],
     });
-    await store.upsertRun(run);
+    await store.runs.putRun(run);
 
     let t = Date.now();
-    await store.replaceRunResults(runId, [...pools].reverse(), clusters);
+    await store.results.replaceRunResults(runId, [...pools].reverse(), clusters);
     timing('replaceRunResults 3,000 pools + 750 clusters', t);
     t = Date.now();
-    await store.updatePoolStates(
+    await store.poolStates.updatePoolStates(
       runId,
       new Date('2026-11-29T06:00:00Z'),
       pools,
@@ -280,13 +281,15 @@ describe('per-run results', () => {
       clusters: [...clusters].sort(byId),
       errors: run.errors,
     });
-    expect(await collect(store.listRunPools(runId))).toHaveLength(3000);
-    expect(await collect(store.listRunClusters(runId))).toHaveLength(750);
-    expect((await collect(store.listPoolStates())).length).toBe(3000);
-    expect((await collect(store.listPoolStates({ subscriptionId: subscriptionAt(1) }))).length).toBe(600);
-    expect(store.stats.transactions).toBeGreaterThan(0);
-    expect(store.stats.requests).toBeGreaterThanOrEqual(store.stats.transactions);
-    expect(store.stats.entitiesWritten).toBeGreaterThanOrEqual(3000 + 750 + 3000 + 3000);
+    expect(await collect(store.results.listRunPools(runId))).toHaveLength(3000);
+    expect(await collect(store.results.listRunClusters(runId))).toHaveLength(750);
+    expect((await collect(store.poolStates.listPoolStates())).length).toBe(3000);
+    expect(
+      (await collect(store.poolStates.listPoolStates({ subscriptionId: subscriptionAt(1) }))).length,
+    ).toBe(600);
+    expect(store.tables.stats.transactions).toBeGreaterThan(0);
+    expect(store.tables.stats.requests).toBeGreaterThanOrEqual(store.tables.stats.transactions);
+    expect(store.tables.stats.entitiesWritten).toBeGreaterThanOrEqual(3000 + 750 + 3000 + 3000);
   });
 
   it('lets a retried run with the same ID and fewer pools leave exactly the new set', async () => {
@@ -294,13 +297,13 @@ describe('per-run results', () => {
     const runId = newRunId(new Date('2026-11-29T06:00:00Z'), 'dddddd');
     const other = newRunId(new Date('2026-11-28T06:00:00Z'), 'eeeeee');
     const first = Array.from({ length: 400 }, (_, i) => makePool(i));
-    await store.upsertRun(makeRun(runId));
-    await store.upsertRun(makeRun(other));
-    await store.appendRunResults(runId, first.slice(0, 200), []);
-    await store.appendRunResults(runId, first.slice(200), [
+    await store.runs.putRun(makeRun(runId));
+    await store.runs.putRun(makeRun(other));
+    await store.results.appendRunResults(runId, first.slice(0, 200), []);
+    await store.results.appendRunResults(runId, first.slice(200), [
       { id: clusterId(subscriptionAt(0), 'gone'), findings: [] },
     ]);
-    await store.replaceRunResults(other, first.slice(0, 10), []);
+    await store.results.replaceRunResults(other, first.slice(0, 10), []);
 
     // The retry: some pools gone, some changed (other casing of the same ID), some new.
     const second = [
@@ -308,15 +311,15 @@ describe('per-run results', () => {
       { ...(first[150] as PoolResult), id: (first[150] as PoolResult).id.toUpperCase() },
       ...Array.from({ length: 20 }, (_, i) => makePool(1000 + i)),
     ];
-    await store.replaceRunResults(runId, second, []);
+    await store.results.replaceRunResults(runId, second, []);
 
     const report = await store.getReport(runId);
     expect(report?.pools).toStrictEqual([...second].sort(byId));
     expect(report?.clusters).toEqual([]);
     // The other run is untouched.
     expect((await store.getReport(other))?.pools).toHaveLength(10);
-    expect(await store.deleteRunResults(runId)).toBe(second.length);
-    expect(await collect(store.listRunPools(runId))).toEqual([]);
+    expect(await store.results.deleteRunResults(runId)).toBe(second.length);
+    expect(await collect(store.results.listRunPools(runId))).toEqual([]);
   });
 
   it('round-trips IDs with /, #, ?, quotes and unicode', async () => {
@@ -325,9 +328,9 @@ describe('per-run results', () => {
     const sub = subscriptionAt(0);
     const names = ['a#b', 'q?x', "it's", 'back\\slash', 'ünï名前🚀', 'sp ace%2F', 'slash/inside'];
     const pools = names.map((n, i) => makePool(i, { subscription: sub, clusterName: `c-${n}`, poolName: n }));
-    await store.upsertRun(makeRun(runId));
-    await store.replaceRunResults(runId, pools, [{ id: clusterId(sub, 'c-#?/ü'), findings: [] }]);
-    await store.updatePoolStates(
+    await store.runs.putRun(makeRun(runId));
+    await store.results.replaceRunResults(runId, pools, [{ id: clusterId(sub, 'c-#?/ü'), findings: [] }]);
+    await store.poolStates.updatePoolStates(
       runId,
       new Date('2026-11-29T06:00:00Z'),
       pools,
@@ -337,10 +340,10 @@ describe('per-run results', () => {
     const report = await store.getReport(runId);
     expect(report?.pools).toStrictEqual([...pools].sort(byId));
     expect(report?.clusters.map((c) => c.id)).toEqual([clusterId(sub, 'c-#?/ü')]);
-    const states = await collect(store.listPoolStates({ subscriptionId: sub.toUpperCase() }));
+    const states = await collect(store.poolStates.listPoolStates({ subscriptionId: sub.toUpperCase() }));
     expect(states.map((s) => s.id).sort()).toEqual(pools.map((p) => p.id).sort());
     for (const pool of pools) {
-      expect(await store.getPoolHistory(pool.id)).toEqual([
+      expect(await store.poolStates.getPoolHistory(pool.id)).toEqual([
         {
           runId,
           at: '2026-11-29T06:00:00.000Z',
@@ -358,67 +361,101 @@ describe('audit lease', () => {
   const runA = newRunId(now, 'a00000');
   const runB = newRunId(now, 'b00000');
 
-  it('lets exactly one of two concurrent callers acquire it', async () => {
-    const store = await freshStore();
+  it('lets exactly one of two concurrent callers acquire it, with a generation that only rises', async () => {
+    const { lease } = await freshStore();
+    const generations: number[] = [];
     for (let round = 0; round < 5; round++) {
       const [a, b] = await Promise.all([
-        store.acquireAuditLease(runA, { ttlInMs, now }),
-        store.acquireAuditLease(runB, { ttlInMs, now }),
+        lease.acquire(runA, { ttlInMs, now }),
+        lease.acquire(runB, { ttlInMs, now }),
       ]);
       expect([a.acquired, b.acquired].filter(Boolean)).toHaveLength(1);
-      const loser = a.acquired ? b : a;
-      const winner = a.acquired ? runA : runB;
-      expect(loser).toEqual({ acquired: false, holderRunId: winner, expiresAt: '2026-11-29T06:01:00.000Z' });
-      expect(await store.releaseAuditLease(winner)).toBe(true);
+      const [winner, loser] = a.acquired ? [a, b] : [b, a];
+      const winnerId = a.acquired ? runA : runB;
+      if (!winner.acquired) throw new Error('unreachable');
+      expect(loser).toEqual({
+        acquired: false,
+        holderRunId: winnerId,
+        generation: winner.generation,
+        expiresAt: '2026-11-29T06:01:00.000Z',
+      });
+      generations.push(winner.generation);
+      expect(await lease.release(winnerId, winner.generation, now)).toBe(true);
     }
+    expect(generations).toEqual([1, 2, 3, 4, 5]);
   });
 
-  it('lets exactly one of two concurrent callers take over an expired lease', async () => {
-    const store = await freshStore();
-    expect(await store.acquireAuditLease(runA, { ttlInMs, now })).toEqual({ acquired: true });
+  it('lets exactly one of two concurrent callers take over an expired lease, and names the run it took over', async () => {
+    const { lease } = await freshStore();
+    const first = await lease.acquire(runA, { ttlInMs, now });
+    expect(first).toEqual({ acquired: true, generation: 1, tookOverFrom: null });
     const later = new Date(now.getTime() + ttlInMs + 1);
     const runC = newRunId(later, 'c00000');
     const [b, c] = await Promise.all([
-      store.acquireAuditLease(runB, { ttlInMs, now: later }),
-      store.acquireAuditLease(runC, { ttlInMs, now: later }),
+      lease.acquire(runB, { ttlInMs, now: later }),
+      lease.acquire(runC, { ttlInMs, now: later }),
     ]);
     expect([b.acquired, c.acquired].filter(Boolean)).toHaveLength(1);
+    const winner = b.acquired ? b : c;
+    expect(winner).toMatchObject({
+      acquired: true,
+      generation: 2,
+      tookOverFrom: { runId: runA, generation: 1, expiredAt: '2026-11-29T06:01:00.000Z' },
+    });
     // The stalled holder cannot renew or release what it lost.
-    expect(await store.renewAuditLease(runA, { ttlInMs, now: later })).toBe(false);
-    expect(await store.releaseAuditLease(runA)).toBe(false);
+    expect(await lease.renew(runA, 1, { ttlInMs, now: later })).toBe('lost');
+    expect(await lease.release(runA, 1, later)).toBe(false);
   });
 
-  it('refuses an unexpired lease held by another run, and lets the same run ID re-acquire it', async () => {
-    const store = await freshStore();
-    expect(await store.acquireAuditLease(runA, { ttlInMs, now })).toEqual({ acquired: true });
+  it('refuses an unexpired lease held by another run, and lets its holder renew it', async () => {
+    const { lease } = await freshStore();
+    expect(await lease.acquire(runA, { ttlInMs, now })).toMatchObject({ acquired: true, generation: 1 });
     const soon = new Date(now.getTime() + 1000);
-    expect(await store.acquireAuditLease(runB, { ttlInMs, now: soon })).toEqual({
+    expect(await lease.acquire(runB, { ttlInMs, now: soon })).toEqual({
       acquired: false,
       holderRunId: runA,
+      generation: 1,
       expiresAt: '2026-11-29T06:01:00.000Z',
     });
-    expect(await store.acquireAuditLease(runA, { ttlInMs, now: soon })).toEqual({ acquired: true });
-    expect(await store.renewAuditLease(runA, { ttlInMs, now: new Date(now.getTime() + 50_000) })).toBe(true);
+    // Asking again for the run that holds it is a retried start: the same generation.
+    expect(await lease.acquire(runA, { ttlInMs, now: soon })).toMatchObject({
+      acquired: true,
+      generation: 1,
+    });
+    expect(await lease.renew(runA, 1, { ttlInMs, now: new Date(now.getTime() + 50_000) })).toBe('renewed');
     // Renewed: still held at a time the first grant would have expired.
     const afterFirstExpiry = new Date(now.getTime() + ttlInMs + 1000);
-    expect(await store.acquireAuditLease(runB, { ttlInMs, now: afterFirstExpiry })).toMatchObject({
+    expect(await lease.acquire(runB, { ttlInMs, now: afterFirstExpiry })).toMatchObject({
       acquired: false,
       holderRunId: runA,
       expiresAt: '2026-11-29T06:01:50.000Z',
     });
+    // Another generation of the same run (restarted under a new lease) cannot renew this one.
+    expect(await lease.renew(runA, 2, { ttlInMs, now: afterFirstExpiry })).toBe('lost');
+  });
+
+  it('lets concurrent renewals by workers of the same run all succeed', async () => {
+    const { lease } = await freshStore();
+    await lease.acquire(runA, { ttlInMs, now });
+    const at = new Date(now.getTime() + 10_000);
+    const outcomes = await Promise.all(
+      Array.from({ length: 5 }, () => lease.renew(runA, 1, { ttlInMs, now: at })),
+    );
+    expect(outcomes).toEqual(Array(5).fill('renewed'));
   });
 
   it('ignores a release by a run that does not hold it', async () => {
-    const store = await freshStore();
-    expect(await store.releaseAuditLease(runA)).toBe(false);
-    expect(await store.acquireAuditLease(runA, { ttlInMs, now })).toEqual({ acquired: true });
-    expect(await store.releaseAuditLease(runB)).toBe(false);
-    expect(await store.acquireAuditLease(runB, { ttlInMs, now })).toMatchObject({
-      acquired: false,
-      holderRunId: runA,
+    const { lease } = await freshStore();
+    expect(await lease.release(runA, 1, now)).toBe(false);
+    expect(await lease.acquire(runA, { ttlInMs, now })).toMatchObject({ acquired: true, generation: 1 });
+    expect(await lease.release(runB, 1, now)).toBe(false);
+    expect(await lease.acquire(runB, { ttlInMs, now })).toMatchObject({ acquired: false, holderRunId: runA });
+    expect(await lease.release(runA, 1, now)).toBe(true);
+    expect(await lease.acquire(runB, { ttlInMs, now })).toEqual({
+      acquired: true,
+      generation: 2,
+      tookOverFrom: null,
     });
-    expect(await store.releaseAuditLease(runA)).toBe(true);
-    expect(await store.acquireAuditLease(runB, { ttlInMs, now })).toEqual({ acquired: true });
   });
 });
 
@@ -445,15 +482,15 @@ describe('pool states and history', () => {
     const noncompliant = { ...base, status: 'noncompliant' as const, findings: [FIPS_DISABLED] };
 
     // Run 1: both new; np1 noncompliant.
-    await store.updatePoolStates(runs[0] as string, times[0] as Date, [noncompliant, steady], scope);
+    await store.poolStates.updatePoolStates(runs[0]!, times[0]!, [noncompliant, steady], scope);
     // Run 2: np1 still noncompliant (no transition), np2 unchanged. The ID comes in other casing.
-    await store.updatePoolStates(
-      runs[1] as string,
-      times[1] as Date,
+    await store.poolStates.updatePoolStates(
+      runs[1]!,
+      times[1]!,
       [{ ...noncompliant, id: noncompliant.id.toUpperCase() }, steady],
       scope,
     );
-    let state = (await collect(store.listPoolStates({ subscriptionId: sub }))).find(
+    let state = (await collect(store.poolStates.listPoolStates({ subscriptionId: sub }))).find(
       (s) => s.id.toLowerCase() === base.id.toLowerCase(),
     );
     expect(state).toMatchObject({
@@ -468,13 +505,13 @@ describe('pool states and history', () => {
 
     // Run 3: np1 fixed; np2 not read (a partial run): its state must stay as it was.
     const fixed = { ...base, status: 'compliant' as const, findings: [] };
-    await store.updatePoolStates(runs[2] as string, times[2] as Date, [fixed], scope);
+    await store.poolStates.updatePoolStates(runs[2]!, times[2]!, [fixed], scope);
     // Run 4: np1 noncompliant again, with another code set.
     const again = { ...base, status: 'noncompliant' as const, findings: [IMAGE_OUTDATED, FIPS_DISABLED] };
-    const result = await store.updatePoolStates(runs[3] as string, times[3] as Date, [again], scope);
+    const result = await store.poolStates.updatePoolStates(runs[3]!, times[3]!, [again], scope);
     expect(result.changed).toBe(1);
 
-    const states = await collect(store.listPoolStates({ subscriptionId: sub }));
+    const states = await collect(store.poolStates.listPoolStates({ subscriptionId: sub }));
     state = states.find((s) => s.id === base.id);
     expect(state).toStrictEqual({
       id: base.id,
@@ -495,7 +532,7 @@ describe('pool states and history', () => {
       noncompliantSince: null,
     });
 
-    const history = await store.getPoolHistory(base.id.toUpperCase());
+    const history = await store.poolStates.getPoolHistory(base.id.toUpperCase());
     expect(history).toEqual([
       {
         runId: runs[3],
@@ -506,7 +543,7 @@ describe('pool states and history', () => {
       { runId: runs[2], at: '2026-11-29T06:00:00.000Z', status: 'compliant', codes: [] },
       { runId: runs[0], at: '2026-11-27T06:00:00.000Z', status: 'noncompliant', codes: ['FIPS_DISABLED'] },
     ]);
-    expect(await store.getPoolHistory(steady.id)).toHaveLength(1);
+    expect(await store.poolStates.getPoolHistory(steady.id)).toHaveLength(1);
   });
 
   it('clears noncompliantSince when a pool becomes exempt, and a retried run does not duplicate history', async () => {
@@ -516,12 +553,15 @@ describe('pool states and history', () => {
     const t2 = new Date('2026-11-02T06:00:00Z');
     const r1 = newRunId(t1, '111111');
     const r2 = newRunId(t2, '222222');
-    await store.updatePoolStates(r1, t1, [pool], () => '/');
+    await store.poolStates.updatePoolStates(r1, t1, [pool], () => '/');
     const exempt = { ...pool, status: 'exempt' as const };
-    await store.updatePoolStates(r2, t2, [exempt], () => '/');
-    await store.updatePoolStates(r2, new Date(t2.getTime() + 60_000), [exempt], () => '/');
-    const [state] = await collect(store.listPoolStates());
+    await store.poolStates.updatePoolStates(r2, t2, [exempt], () => '/');
+    await store.poolStates.updatePoolStates(r2, new Date(t2.getTime() + 60_000), [exempt], () => '/');
+    const [state] = await collect(store.poolStates.listPoolStates());
     expect(state).toMatchObject({ status: 'exempt', noncompliantSince: null, firstSeen: t1.toISOString() });
-    expect((await store.getPoolHistory(pool.id)).map((h) => h.status)).toEqual(['exempt', 'noncompliant']);
+    expect((await store.poolStates.getPoolHistory(pool.id)).map((h) => h.status)).toEqual([
+      'exempt',
+      'noncompliant',
+    ]);
   });
 });

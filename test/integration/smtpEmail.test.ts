@@ -12,11 +12,11 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp
 import { generateEstate, HOSTILE_SUBSCRIPTION_NAME } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
 import { createTestCertificate, trustCertificate } from '../../emulators/tls';
-import { AuditService } from '../../src/auditService';
-import type { EmailStore } from '../../src/azure/emailStore';
+import { App } from '../../src/app';
 import { type CliIo, main } from '../../src/cli/main';
 import { loadConfig } from '../../src/config';
-import { createNotifier, createNotifyDependencies, EMAIL_RETRY_POLICY } from '../../src/notify';
+import { createNotifier, EMAIL_RETRY_POLICY } from '../../src/notify/notifyRun';
+import type { EmailStore } from '../../src/store/emailStore';
 
 const USER = 'fips-auditor@contoso.com';
 const PASSWORD = 'pa$$w0rd with spaces and @ and /';
@@ -94,9 +94,10 @@ function settings(port: number, extra: Record<string, string> = {}): Record<stri
 
 function setup(port: number, extra: Record<string, string> = {}) {
   const config = loadConfig(settings(port, extra));
-  const service = new AuditService(config);
+  // Audits that do not mail by themselves: each test sends the digest itself.
+  const service = new App(config, { email: false });
   const logs: string[] = [];
-  const deps = createNotifyDependencies(service, {
+  const deps = service.notifyDependencies({
     retryPolicy: { ...EMAIL_RETRY_POLICY, baseDelayInMs: 20 },
     log: (m) => logs.push(m),
   });
@@ -181,7 +182,7 @@ it('records a rejected password as a final failure, tried once, without the pass
   const record = await deps.emails.get({ runId: report.run.id, kind: 'digest' });
   expect(record).toMatchObject({ state: 'failed', attempts: 1 });
   expect(record?.reason).toMatch(/EAUTH|535|Invalid username or password/);
-  const everything = JSON.stringify([record, logs, await service.store.getRun(report.run.id)]);
+  const everything = JSON.stringify([record, logs, await service.stores.reports.getRun(report.run.id)]);
   expect(everything).not.toContain('wrong secret value');
   expect(everything).not.toContain(PASSWORD);
 });

@@ -2,7 +2,7 @@
 
 import { generateEstate } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
-import { AuditService } from '../../src/auditService';
+import { App } from '../../src/app';
 import { loadConfig } from '../../src/config';
 
 let local: LocalAzure;
@@ -18,8 +18,8 @@ afterAll(async () => {
 });
 
 it('audits with Government-cloud tokens when AZURE_CLOUD is AzureUSGovernment', async () => {
-  const service = new AuditService(loadConfig({ ...local.env, AZURE_CLOUD: 'AzureUSGovernment' }));
-  const report = await service.audit({ trigger: 'cli', store: false });
+  const service = new App(loadConfig({ ...local.env, AZURE_CLOUD: 'AzureUSGovernment' }), { store: false });
+  const report = await service.audit({ trigger: 'cli' });
   expect(report.run.status).toBe('succeeded');
   expect(report.run.cloud).toBe('AzureUSGovernment');
   expect(report.summary.pools).toBe(40);
@@ -30,10 +30,10 @@ it('audits with Government-cloud tokens when AZURE_CLOUD is AzureUSGovernment', 
 });
 
 it('is refused by a Government ARM when it asks for public-cloud tokens', async () => {
-  const service = new AuditService(loadConfig({ ...local.env, AZURE_CLOUD: 'AzureCloud' }));
-  const report = await service.audit({ trigger: 'cli', store: false });
-  // Every scope fails with 401: the run is partial with the tenant scope in errors, never a silent pass.
-  expect(report.run.status).toBe('partial');
+  const service = new App(loadConfig({ ...local.env, AZURE_CLOUD: 'AzureCloud' }), { store: false });
+  const report = await service.audit({ trigger: 'cli' });
+  // Every scope fails with 401: the run read nothing, so it failed, never a silent pass.
+  expect(report.run.status).toBe('failed');
   expect(report.errors[0]).toMatchObject({ scope: '/' });
   expect(report.summary.compliant).toBe(0);
   expect(local.arm.stats.unauthorized).toBeGreaterThan(0);

@@ -182,7 +182,7 @@ describe('subjects', () => {
     expect(digestSubject(current, diffRuns(current, previous))).toBe(subject);
   });
 
-  it('says PARTIAL for a run that could not read every scope, and carries no name from Azure', () => {
+  it('says first that the audit is incomplete for a run that could not read every scope, and carries no name from Azure', () => {
     const partial = {
       ...now,
       run: { ...now.run, status: 'partial' as const },
@@ -190,7 +190,7 @@ describe('subjects', () => {
     };
     const subject = digestSubject(partial, diffRuns(partial, allGood));
     expect(subject).toBe(
-      '[FIPS audit] 3 new noncompliant node pools — 97.1% compliant (PARTIAL: 1 scope unreadable)',
+      '[FIPS audit] Audit incomplete: 1 scope could not be read — 3 new noncompliant node pools — 97.1% compliant',
     );
     expect(subject).not.toMatch(/[\r\n]/);
   });

@@ -274,10 +274,36 @@ describe('normalizeCluster', () => {
   it.each<[string, unknown]>([
     ['no agentPoolProfiles', { id: CLUSTER_ID, properties: {} }],
     ['agentPoolProfiles null', { id: CLUSTER_ID, properties: { agentPoolProfiles: null } }],
-    ['agentPoolProfiles not an array', { id: CLUSTER_ID, properties: { agentPoolProfiles: { name: 'p' } } }],
-    ['only non-object entries', { id: CLUSTER_ID, properties: { agentPoolProfiles: [null, 'p', 3] } }],
   ])('reads a cluster with %s as having no pools', (_title, raw) => {
     expect(normalizeCluster(raw).pools).toEqual([]);
+  });
+
+  // A cluster whose pools cannot be read must not pass for one without pools: the row is that cluster's error.
+  it.each<[string, unknown, RegExp]>([
+    [
+      'agentPoolProfiles not an array',
+      { id: CLUSTER_ID, properties: { agentPoolProfiles: { name: 'p' } } },
+      /agentPoolProfiles is not an array/,
+    ],
+    [
+      'non-object entries',
+      { id: CLUSTER_ID, properties: { agentPoolProfiles: [null, 'p', 3] } },
+      /not an object with a name/,
+    ],
+    [
+      'a pool without a name',
+      { id: CLUSTER_ID, properties: { agentPoolProfiles: [{ osType: 'Linux' }] } },
+      /not an object with a name/,
+    ],
+    [
+      'properties that are not an object',
+      { id: CLUSTER_ID, properties: 'broken' },
+      /properties is not an object/,
+    ],
+  ])('refuses a cluster with %s, naming the cluster', (_title, raw, message) => {
+    expect(() => normalizeCluster(raw)).toThrow(ClusterShapeError);
+    expect(() => normalizeCluster(raw)).toThrow(message);
+    expect(() => normalizeCluster(raw)).toThrow(CLUSTER_ID);
   });
 
   it('accepts a lowercased ARM ID (resourcegroups, microsoft.containerservice)', () => {

@@ -6,12 +6,6 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 
 import {
-  type ExemptionHistoryEntry,
-  ExemptionPreconditionError,
-  type ExemptionRecord,
-  type StoredExemption,
-} from '../../src/azure/exemptionStore';
-import {
   exemptionIdProblem,
   exemptionIdSchema,
   exemptionInputSchema,
@@ -36,6 +30,12 @@ import { buildOpenApiDocument, openApiText } from '../../src/http/openApi';
 import { API_ROUTES, ROUTE_PREFIX } from '../../src/http/routes';
 import { reportQuerySchema, runsQuerySchema } from '../../src/http/schemas';
 import { OPENAPI_PATH } from '../../src/http/writeOpenApi';
+import {
+  type ExemptionHistoryEntry,
+  ExemptionPreconditionError,
+  type ExemptionRecord,
+  type StoredExemption,
+} from '../../src/store/exemptionStore';
 import { callHandler, type CallResult } from '../support/httpCall';
 
 type Parameter = { name: string; in: string; required?: boolean };

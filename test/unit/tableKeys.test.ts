@@ -1,20 +1,16 @@
 // Table key helpers: valid, collision-free, ordered keys and sortable run IDs.
 
+import { isRunId, newRunId, runIdPattern, runIdSchema, runIdTime } from '../../src/core/runId';
 import {
   decodeKey,
   encodeKey,
   invertedTimeKey,
   invertedTimeKeyTime,
-  isRunId,
   KEY_SEPARATOR,
   MAX_KEY_LENGTH,
-  newRunId,
   resourceIdKey,
-  runIdPattern,
-  runIdSchema,
-  runIdTime,
   stableHash,
-} from '../../src/azure/tableKeys';
+} from '../../src/store/tableKeys';
 
 /** What Table Storage refuses in PartitionKey/RowKey: / \ # ? and control characters (U+0000-U+001F, U+007F-U+009F). */
 function hasForbiddenChar(key: string): boolean {

@@ -1,0 +1,84 @@
+// `aks-fips-auditor serve [--port N] [--host H]`: the HTTP API on this machine, with the CLI's settings.
+
+import { parseArgs } from 'node:util';
+
+import { App } from '../app';
+import { loadConfig, requireStorage } from '../config';
+import { InputError } from '../errors';
+import { DEFAULT_HOST, DEFAULT_PORT, type RunningServer, serveHttp } from '../http/serveHttp';
+import type { CliIo } from './main';
+
+/** Resolves on the first Ctrl-C (SIGINT) or SIGTERM, and stops listening for them. */
+export function untilShutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+export function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new InputError(`--port must be a port number from 0 to 65535 (0 picks a free one); got "${text}"`);
+  }
+  return Number(text);
+}
+
+/**
+ * Serves the API of `app` and prints where; used by `serve` and `demo --keep`. The app's in-process queue runs the
+ * audits that POST /api/audits queues, as the Functions host's queue trigger would.
+ */
+export async function serveApp(
+  app: App,
+  opts: { port: number; host: string },
+  io: Pick<CliIo, 'stdout' | 'stderr'>,
+): Promise<RunningServer> {
+  const server = await serveHttp({
+    handlers: app.httpHandlers(),
+    port: opts.port,
+    host: opts.host,
+    log: (line) => io.stderr.write(`${line}\n`),
+  });
+  if (opts.host !== DEFAULT_HOST && opts.host !== 'localhost' && opts.host !== '::1') {
+    io.stderr.write(
+      `Warning: listening on ${opts.host}. This adapter checks no function keys: anyone who can reach it can read reports and start audits.\n`,
+    );
+  }
+  io.stdout.write(
+    [
+      `Serving the aks-fips-auditor API at ${server.url}/api (Ctrl-C to stop)`,
+      `  report page:  ${server.url}/api/report?format=html`,
+      `  report JSON:  ${server.url}/api/report`,
+      `  runs:         ${server.url}/api/runs`,
+      `  health:       ${server.url}/api/health`,
+      `  OpenAPI:      ${server.url}/api/openapi.json`,
+    ].join('\n') + '\n',
+  );
+  return server;
+}
+
+export async function serveCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string', default: String(DEFAULT_PORT) },
+      host: { type: 'string', default: DEFAULT_HOST },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const port = parsePort(values.port);
+  const config = loadConfig(io.env);
+  requireStorage(config);
+  const app = new App(config, { log: (line) => io.stderr.write(`${line}\n`) });
+  const server = await serveApp(app, { port, host: values.host }, io);
+  const signal = await untilShutdownSignal();
+  io.stderr.write(`${signal}: stopping.\n`);
+  await server.close();
+  app.close();
+  return 0;
+}

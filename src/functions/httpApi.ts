@@ -1,0 +1,14 @@
+// Registers every route of the HTTP API from the route table, each with its handler from the composition root.
+
+import { app } from '@azure/functions';
+
+import { API_ROUTES, REGISTERED_METHODS, type RouteName } from '../http/routes';
+import { functionsApp } from './functionsApp';
+
+const handlers = functionsApp().httpHandlers();
+
+// Function names, routes and auth levels come from the table (src/http/routes.ts), as does the OpenAPI document.
+for (const key of Object.keys(API_ROUTES) as RouteName[]) {
+  const { name, route, authLevel } = API_ROUTES[key];
+  app.http(name, { methods: REGISTERED_METHODS, authLevel, route, handler: handlers[key] });
+}

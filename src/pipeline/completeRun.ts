@@ -1,0 +1,174 @@
+// Completing a run, exactly once: sum its shards, decide its status, write the record, free the lease, fire the hook.
+
+import { randomUUID } from 'node:crypto';
+
+import { type RunProgress, type RunRecord } from '../core/run';
+import { summarizeRun } from '../core/summarizeRun';
+import type { RunStatus, ScopeError, Summary } from '../core/types';
+import { describeError } from '../errors';
+import { RunRecordChangedError } from '../store/runStore';
+import type { ShardRecord } from '../store/shardStore';
+import type { Delivery } from './inProcessQueue';
+import type { PipelineContext } from './pipelineContext';
+
+function addSummaries(summaries: Summary[]): Summary {
+  const total = summarizeRun([], []);
+  for (const s of summaries) {
+    for (const key of Object.keys(total) as (keyof Summary)[]) total[key] += s[key];
+  }
+  return total;
+}
+
+function addProgress(shards: readonly ShardRecord[]): RunProgress {
+  return {
+    pagesRead: shards.reduce((n, s) => n + (s.progress?.pagesRead ?? 0), 0),
+    clustersRead: shards.reduce((n, s) => n + (s.progress?.clustersRead ?? 0), 0),
+    poolsJudged: shards.reduce((n, s) => n + (s.progress?.poolsJudged ?? 0), 0),
+  };
+}
+
+/**
+ * A run's status from its finished shards. It failed when any shard could not authenticate or was refused
+ * outright, or when no shard read anything at all: a run that read nothing has no results to pass for clean. It
+ * is partial when some scope or shard could not be read, and succeeded only when everything was.
+ */
+export function runOutcome(shards: readonly ShardRecord[]): {
+  status: RunStatus;
+  errors: ScopeError[];
+  summary: Summary;
+  progress: RunProgress;
+} {
+  const fatal = shards.filter((s) => s.fatal);
+  const errors = [...fatal, ...shards.filter((s) => !s.fatal)].flatMap((s) => s.errors);
+  const readAnything = shards.some((s) => s.scopesRead > 0);
+  let status: RunStatus;
+  if (fatal.length > 0) {
+    status = 'failed';
+  } else if (!readAnything) {
+    status = 'failed';
+    errors.push({
+      scope: '/',
+      code: 'NothingRead',
+      message:
+        'No scope of this audit could be read, so nothing was judged. The errors above say why for each scope.',
+    });
+  } else {
+    status = errors.length || shards.some((s) => s.status === 'failed') ? 'partial' : 'succeeded';
+  }
+  return {
+    status,
+    errors,
+    summary: addSummaries(shards.map((s) => s.summary ?? summarizeRun([], []))),
+    progress: addProgress(shards),
+  };
+}
+
+/**
+ * Writes the completed record (only over the `running` record read: a run marked abandoned meanwhile stays so),
+ * frees the lease, and fires the completion hook when this call claimed the completion.
+ */
+async function finalize(
+  ctx: PipelineContext,
+  current: { run: RunRecord; etag: string },
+  completed: RunRecord,
+  claimed: boolean,
+  delivery: Delivery,
+): Promise<void> {
+  if (current.run.status === 'running') {
+    try {
+      await ctx.stores.runs.putRun(completed, { etag: current.etag });
+    } catch (error) {
+      if (!(error instanceof RunRecordChangedError)) throw error;
+      const now = await ctx.stores.runs.getRun(completed.id);
+      if (now?.status !== 'running') {
+        ctx.log(
+          `Run ${completed.id} was ${now?.status ?? 'deleted'} before it could be completed; it stays so`,
+        );
+        return;
+      }
+      // Only the stage or progress moved (a shard's note): write over the newer version.
+      const again = await ctx.stores.runs.getVersionedRun(completed.id);
+      if (again?.run.status !== 'running') return;
+      await ctx.stores.runs.putRun(completed, { etag: again.etag });
+    }
+  }
+  if (completed.leaseGeneration !== undefined) {
+    await ctx.stores.lease.release(completed.id, completed.leaseGeneration, ctx.now());
+  }
+  if (!claimed) return;
+  ctx.log(
+    `Run ${completed.id} ${completed.status}: ${completed.summary.pools} pools in ${completed.summary.clusters} clusters; ` +
+      `${completed.summary.compliant} compliant, ${completed.summary.noncompliant} noncompliant, ` +
+      `${completed.summary.exempt} exempt, ${completed.summary.unknown} unknown`,
+  );
+  try {
+    await ctx.onRunCompleted(completed, { redelivered: delivery.dequeueCount > 1 });
+  } catch (error) {
+    // The run stays complete; the message is delivered again, and the redelivery (the same claimant) runs the hook
+    // again to finish what this one could not.
+    ctx.log(`After run ${completed.id} completed, its completion hook failed: ${describeError(error)}`);
+    throw error;
+  }
+}
+
+/**
+ * Completes the run when no shard is pending: sums the shards into the run record, frees the lease, and fires
+ * `onRunCompleted` once. Whoever gets here may write the record (the same content each time: the completion time
+ * comes from the marker); only the claimer of the completion marker fires the hook. The claimant is the queue
+ * message's ID, the same on a redelivery, so a worker that died after claiming is succeeded by its redelivery.
+ */
+export async function completeIfFinished(
+  ctx: PipelineContext,
+  runId: string,
+  delivery: Delivery,
+): Promise<boolean> {
+  const planned = await ctx.stores.shards.getPlannedShards(runId);
+  const shards = await ctx.stores.shards.listShards(runId);
+  if (planned === undefined || shards.length !== planned || shards.some((s) => s.status === 'pending')) {
+    return false;
+  }
+  const current = await ctx.stores.runs.getVersionedRun(runId);
+  if (!current) return false;
+  const claim = await ctx.stores.shards.claimCompletion(runId, delivery.messageId, ctx.now());
+  if (current.run.status !== 'running' && !claim.claimed) return false;
+  const outcome = runOutcome(shards);
+  const completed: RunRecord = {
+    ...current.run,
+    ...(current.run.status === 'running' ? outcome : {}),
+    finishedAt: current.run.status === 'running' ? claim.completedAt : current.run.finishedAt,
+  };
+  delete completed.stage;
+  await finalize(ctx, current, completed, claim.claimed, delivery);
+  return claim.claimed;
+}
+
+/**
+ * Ends a run that never got as far as its shards (it could not be planned or started) as failed with `error`,
+ * frees its lease and fires the hook once.
+ */
+export async function finishRunWithoutShards(
+  ctx: PipelineContext,
+  run: RunRecord,
+  generation: number,
+  error: ScopeError,
+  delivery: Delivery = { messageId: randomUUID(), dequeueCount: 1 },
+): Promise<void> {
+  const current = (await ctx.stores.runs.getVersionedRun(run.id)) ?? null;
+  if (current && (current.run.status !== 'running' || current.run.leaseGeneration !== generation)) return;
+  const claim = await ctx.stores.shards.claimCompletion(run.id, delivery.messageId, ctx.now());
+  const base = current?.run ?? run;
+  const failed: RunRecord = {
+    ...base,
+    status: 'failed',
+    finishedAt: claim.completedAt,
+    errors: [...base.errors, error],
+  };
+  delete failed.stage;
+  if (current) {
+    await finalize(ctx, current, failed, claim.claimed, delivery);
+  } else {
+    await ctx.stores.runs.putRun(failed);
+    await ctx.stores.lease.release(run.id, generation, ctx.now());
+    if (claim.claimed) await ctx.onRunCompleted(failed, { redelivered: false }).catch(() => undefined);
+  }
+}
