@@ -7,6 +7,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { odata, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 
+import { matrixRefFromStored, matrixRefOf, type MatrixSource } from '../core/matrixSources';
 import { summarizeRun } from '../core/summarizeRun';
 import type {
   CloudName,
@@ -54,7 +55,7 @@ export function startedRunRecord(run: {
   trigger: RunTrigger;
   startedAt: string;
   cloud: CloudName;
-  matrix: { version: string; sources: string[] };
+  matrix: { version: string; sources: ReadonlyArray<MatrixSource | string> };
   scope: RunRecord['scope'];
 }): RunRecord {
   return {
@@ -64,7 +65,7 @@ export function startedRunRecord(run: {
     startedAt: run.startedAt,
     finishedAt: null,
     cloud: run.cloud,
-    matrix: { version: run.matrix.version, sources: run.matrix.sources },
+    matrix: matrixRefOf(run.matrix),
     summary: summarizeRun([], []),
     errors: [],
     progress: { pagesRead: 0, clustersRead: 0, poolsJudged: 0 },
@@ -1023,7 +1024,7 @@ function toRunRecord(entity: StoredEntity): RunRecord {
     startedAt: requireString(entity, 'startedAt'),
     finishedAt: optionalString(entity, 'finishedAt'),
     cloud: requireString(entity, 'cloud') as RunRecord['cloud'],
-    matrix: unpackJson<RunRecord['matrix']>(entity, 'matrix') ?? { version: '', sources: [] },
+    matrix: matrixRefFromStored(unpackJson<unknown>(entity, 'matrix')),
     summary: unpackJson<Summary>(entity, 'summary') ?? {
       subscriptions: 0,
       clusters: 0,

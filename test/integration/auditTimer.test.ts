@@ -45,7 +45,7 @@ it('continues a failed scheduled run under the same run ID when the platform ret
     startedAt: new Date(Date.now() - 60_000).toISOString(),
     finishedAt: new Date().toISOString(),
     cloud: 'AzureCloud',
-    matrix: { version: 'x', sources: [] },
+    matrix: { version: 'x', sources: [], sourceDetails: [] },
     summary: summarizeRun([], []),
     errors: [{ scope: '/', code: 'AuditFailed', message: 'simulated crash' }],
     progress: { pagesRead: 0, clustersRead: 0, poolsJudged: 0 },

@@ -6,6 +6,7 @@ import { type RunRecord, RunStore } from '../../src/azure/runStore';
 import { newRunId } from '../../src/azure/tableKeys';
 import { evaluateCluster, evaluatePool } from '../../src/core/evaluatePool';
 import { builtInMatrix } from '../../src/core/fipsMatrix';
+import { matrixRefOf } from '../../src/core/matrixSources';
 import { normalizeCluster } from '../../src/core/normalizeCluster';
 import { summarizeRun } from '../../src/core/summarizeRun';
 import type { ClusterResult, PoolResult } from '../../src/core/types';
@@ -52,7 +53,7 @@ function runOf(runId: string): RunRecord {
     startedAt: '2026-11-29T06:00:00.000Z',
     finishedAt: '2026-11-29T06:05:00.000Z',
     cloud: 'AzureCloud',
-    matrix: { version: builtInMatrix.version, sources: builtInMatrix.sources },
+    matrix: matrixRefOf(builtInMatrix),
     summary: summarizeRun(pools, clusters),
     errors: [],
     progress: { pagesRead: 8, clustersRead: clusters.length, poolsJudged: pools.length },

@@ -315,7 +315,7 @@ it('plans again when an earlier attempt died before its plan was complete', asyn
     startedAt: new Date().toISOString(),
     finishedAt: null,
     cloud: 'AzureCloud',
-    matrix: { version: 'x', sources: [] },
+    matrix: { version: 'x', sources: [], sourceDetails: [] },
     summary: {
       subscriptions: 0,
       clusters: 0,
