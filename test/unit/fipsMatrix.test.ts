@@ -1,5 +1,8 @@
 // The built-in FIPS matrix against docs/fips-matrix.md, operator overrides, and OS SKU resolution.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import builtInMatrixJson from '../../data/fips-matrix.json';
 import { evaluatePool } from '../../src/core/evaluatePool';
 import {
@@ -110,6 +113,28 @@ describe('the built-in matrix', () => {
         'operatingSystems.azurecontainerlinux',
       ]),
     );
+  });
+
+  it('is described by docs/fips-matrix.md: its version, every source URL, every row without a primary source', () => {
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'fips-matrix.md'), 'utf8');
+    expect(doc).toContain(`Matrix version \`${builtInMatrix.version}\``);
+    expect(builtInMatrix.sources.filter((s) => !doc.includes(`](${s.url})`))).toEqual([]);
+    const unsourced = [
+      ...Object.entries(builtInMatrix.osSkus).filter(([, row]) => row.noPrimarySource),
+      ...Object.entries(builtInMatrix.operatingSystems).filter(([, row]) => row.noPrimarySource),
+    ].map(([key]) => key);
+    const section = doc.slice(
+      doc.indexOf('### Rows with no primary source'),
+      doc.indexOf('### Where the sources disagree'),
+    );
+    const named: Record<string, string> = {
+      Mariner: '`Mariner`',
+      ubuntu2604: '`Ubuntu2604`',
+      azurelinux3: 'Azure Linux 3.0',
+      azurelinuxosguard3: 'OS Guard',
+      azurecontainerlinux: 'azurecontainerlinux.fipsSince',
+    };
+    expect(unsourced.filter((key) => !section.includes(named[key] ?? `\u0000${key}`))).toEqual([]);
   });
 
   it('states the cross-SKU facts of the doc: FIPS from Kubernetes 1.19, 140-2 Historical since 2026-09-21', () => {
