@@ -46,6 +46,15 @@ param nodeImageMaxAgeDays int = 30
 @maxValue(3650)
 param exemptionMaxDays int = 180
 
+@description('Optional. off, or subscriptions to split each audit into shards of subscriptions that queue-triggered functions audit in parallel (AUDIT_SHARDING; docs/performance.md). subscriptions also sets the shard queue connection, by the app\'s identity, and its queue role.')
+@allowed(['off', 'subscriptions'])
+param auditSharding string = 'off'
+
+@description('Optional. Subscriptions per shard when auditSharding is subscriptions (AUDIT_SHARD_SIZE).')
+@minValue(1)
+@maxValue(800)
+param auditShardSize int = 500
+
 // ---------------------------------------------------------------- hosting
 
 @description('Optional. FlexConsumption or AppServicePlan; empty picks FlexConsumption in AzureCloud and AppServicePlan elsewhere.')
@@ -132,6 +141,10 @@ param enablePrivateNetworking bool = false
 @description('Optional. Address space of the VNet when enablePrivateNetworking is true.')
 param vnetAddressPrefix string = '10.90.0.0/16'
 
+@description('Optional. How the app reaches Resource Graph, ARM, Entra ID, Application Insights and ACS with enablePrivateNetworking: natGateway (a NAT gateway with a static public IP on the app subnet) or none (you attach a route to your own firewall; infra/README.md lists what to allow).')
+@allowed(['natGateway', 'none'])
+param privateNetworkEgress string = 'natGateway'
+
 @description('Optional. Public base URL of the API for links in emails (REPORT_BASE_URL); empty for the app\'s default host name.')
 param reportBaseUrl string = ''
 
@@ -151,6 +164,7 @@ var effectiveAcsDataLocation = !empty(acsDataLocation)
   : (cloudName == 'AzureUSGovernment' ? 'usgov' : 'United States')
 var useAcs = effectiveEmailProvider == 'acs'
 var useSmtp = effectiveEmailProvider == 'smtp'
+var useSharding = auditSharding != 'off'
 
 // With no scope given, audit the subscription the app is deployed to rather than nothing.
 var readerSubscriptionIds = empty(auditSubscriptionIds) && empty(auditManagementGroupIds)
@@ -239,6 +253,8 @@ module network 'modules/network.bicep' = if (enablePrivateNetworking) {
     addressPrefix: vnetAddressPrefix
     storageAccountId: storage.outputs.RESOURCE_ID
     appSubnetDelegation: effectiveHostingPlan == 'FlexConsumption' ? 'Microsoft.App/environments' : 'Microsoft.Web/serverFarms'
+    natGateway: privateNetworkEgress == 'natGateway'
+    queuePrivateEndpoint: useSharding
   }
 }
 
@@ -255,8 +271,20 @@ var auditAppSettings = {
   AUDIT_TABLE_PREFIX: auditTablePrefix
   AUDIT_NODE_IMAGE_MAX_AGE_DAYS: string(nodeImageMaxAgeDays)
   AUDIT_EXEMPTION_MAX_DAYS: string(exemptionMaxDays)
+  AUDIT_SHARDING: auditSharding
+  AUDIT_SHARD_SIZE: string(auditShardSize)
   EMAIL_TO: emailTo
   EMAIL_MODE: effectiveEmailMode
+}
+
+// The shard queue connection AUDIT_QUEUE, by identity. The Functions queue trigger reads the same settings and,
+// without __credential and __clientId, would connect as the system-assigned identity, which this app does not
+// have ("Common properties for identity-based connections", learn.microsoft.com/azure/azure-functions/
+// functions-reference); the app's own queue client honours them too (src/azure/shardQueue.ts).
+var shardingAppSettings = {
+  AUDIT_QUEUE__queueServiceUri: storage.outputs.QUEUE_ENDPOINT
+  AUDIT_QUEUE__credential: 'managedidentity'
+  AUDIT_QUEUE__clientId: identity.outputs.clientId
 }
 
 // Read by the Functions host, not the app: V8 gets the heap the audit was measured with (512 MB, a quarter of
@@ -298,7 +326,13 @@ module functionApp 'modules/functionApp.bicep' = {
     storageBlobEndpoint: storage.outputs.BLOB_ENDPOINT
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.APPLICATIONINSIGHTS_CONNECTION_STRING
-    appSettings: union(auditAppSettings, hostAppSettings, useAcs ? emailAcsAppSettings : {}, useSmtp ? emailSmtpAppSettings : {})
+    appSettings: union(
+      auditAppSettings,
+      hostAppSettings,
+      useAcs ? emailAcsAppSettings : {},
+      useSmtp ? emailSmtpAppSettings : {},
+      useSharding ? shardingAppSettings : {}
+    )
     reportBaseUrl: reportBaseUrl
     subnetId: enablePrivateNetworking ? network!.outputs.APP_SUBNET_ID : ''
     allowedIpRanges: allowedIpRanges
@@ -322,6 +356,7 @@ module rbac 'modules/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.APPLICATIONINSIGHTS_NAME
     communicationServiceName: useAcs ? communication!.outputs.NAME : ''
     keyVaultName: useSmtp ? keyVault!.outputs.NAME : ''
+    shardQueue: useSharding
   }
 }
 
@@ -351,3 +386,4 @@ output DEPLOYED_HOSTING_PLAN string = effectiveHostingPlan
 output REPORT_BASE_URL string = functionApp.outputs.REPORT_BASE_URL
 output SERVICE_API_NAME string = functionApp.outputs.NAME
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.NAME
+output NAT_PUBLIC_IP string = enablePrivateNetworking ? network!.outputs.NAT_PUBLIC_IP : ''

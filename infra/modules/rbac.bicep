@@ -18,6 +18,9 @@ param communicationServiceName string = ''
 @description('Optional. Name of the Key Vault holding the SMTP password; empty when there is none.')
 param keyVaultName string = ''
 
+@description('Optional. True when sharded audits are on: the identity then needs the shard queue on the storage account.')
+param shardQueue bool = false
+
 // One row per assignment: the resource it is scoped to, the role, and why the app needs it.
 var assignments = [
   {
@@ -45,10 +48,16 @@ var assignments = [
     role: builtInRoles.keyVaultSecretsUser
     why: 'resolving the SMTP_PASSWORD Key Vault reference'
   }
+  {
+    target: 'storageQueue'
+    role: builtInRoles.storageQueueDataContributor
+    why: 'the shard queue of sharded audits: the app creates it and sends, the queue trigger reads and deletes (AUDIT_QUEUE__queueServiceUri)'
+  }
 ]
 
 var enabledTargets = {
   storage: true
+  storageQueue: shardQueue
   applicationInsights: true
   communication: !empty(communicationServiceName)
   keyVault: !empty(keyVaultName)
@@ -74,7 +83,7 @@ resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 
 // Bicep needs a resource symbol as scope, so the list is split by target; each loop has the same shape.
 resource storageAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for a in filter(active, x => x.target == 'storage'): {
+  for a in filter(active, x => x.target == 'storage' || x.target == 'storageQueue'): {
     name: guid(storage.id, principalId, a.role)
     scope: storage
     properties: {

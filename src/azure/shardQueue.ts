@@ -1,10 +1,11 @@
 // Puts the shards of a sharded audit on an Azure Storage queue, in the encoding the Functions queue trigger reads.
 
 import type { TokenCredential } from '@azure/core-auth';
+import { ManagedIdentityCredential } from '@azure/identity';
 import { QueueClient } from '@azure/storage-queue';
 import { z } from 'zod';
 
-import type { StorageSettings } from '../config';
+import type { QueueSettings } from '../config';
 import { runIdSchema } from './tableKeys';
 
 /** One shard to audit: the run it belongs to and its index; the shard's subscriptions are in the shard store. */
@@ -31,16 +32,25 @@ export function decodeShardMessage(text: string): ShardMessage {
   return shardMessageSchema.parse(JSON.parse(Buffer.from(text, 'base64').toString('utf8')));
 }
 
+/**
+ * The app's client of the shard queue. With AUDIT_QUEUE__credential=managedidentity it uses the identity the
+ * Functions queue trigger uses for the same connection (AUDIT_QUEUE__clientId, else the system-assigned one),
+ * so the app and the trigger never disagree about who reads the queue; otherwise the app's own credential.
+ */
 export function createQueueClient(
-  settings: StorageSettings,
+  settings: QueueSettings,
   queueName: string,
   credential?: TokenCredential,
 ): QueueClient {
   if (settings.kind === 'connectionString') {
     return new QueueClient(settings.connectionString, queueName);
   }
-  if (!credential) throw new TypeError('A queue endpoint needs a credential (the managed identity)');
-  return new QueueClient(`${settings.endpoint}/${queueName}`, credential);
+  const identity = settings.identity;
+  const queueCredential = identity
+    ? new ManagedIdentityCredential(identity.clientId ? { clientId: identity.clientId } : {})
+    : credential;
+  if (!queueCredential) throw new TypeError('A queue endpoint needs a credential (the managed identity)');
+  return new QueueClient(`${settings.endpoint}/${queueName}`, queueCredential);
 }
 
 export class ShardQueue {
