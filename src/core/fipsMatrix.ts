@@ -182,7 +182,8 @@ export function applyMatrixOverride(base: FipsMatrix, override: unknown, origin:
     minKubernetesVersion: o.minKubernetesVersion ?? base.minKubernetesVersion,
     fips1402HistoricalSince: o.fips1402HistoricalSince ?? base.fips1402HistoricalSince,
     defaultOsSku: o.defaultOsSku ?? base.defaultOsSku,
-    defaultOsSkuEvidence: o.defaultOsSku ? o.defaultOsSkuEvidence : base.defaultOsSkuEvidence,
+    // New defaults come with their own evidence (or none); the built-in evidence is for the built-in defaults.
+    defaultOsSkuEvidence: o.defaultOsSkuEvidence ?? (o.defaultOsSku ? undefined : base.defaultOsSkuEvidence),
     osSkus: { ...base.osSkus, ...o.osSkus },
     operatingSystems: { ...base.operatingSystems, ...o.operatingSystems },
   };
