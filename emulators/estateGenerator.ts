@@ -178,26 +178,44 @@ interface ImageFamily {
   windows?: { build: number; revision: number; atMonth: string };
 }
 
+// Families as AKS names them in nodeImageVersion: `<gallery>-<image definition>` (Azure/AgentBaker
+// pkg/agent/datamodel/sig_config.go; the Karpenter provider's node image fixture lists the same names), so the
+// matrix's image patterns meet what real pools report. `to` is the last release; frozen or retired families stop.
 const F = {
-  ubuntu1804Fips: { family: 'AKSUbuntu-1804gen2fipscontainerd', from: '2021-03-01', to: '2023-04-10' },
+  // The last Ubuntu 18.04 FIPS image is 202506.16.0 (AgentBaker release notes): 18.04 retired on 2025-06-17.
+  ubuntu1804Fips: { family: 'AKSUbuntu-1804gen2fipscontainerd', from: '2021-03-01', to: '2025-06-16' },
   ubuntu2004Fips: { family: 'AKSUbuntu-2004fipscontainerd', from: '2022-06-01', to: '2026-11-17' },
   ubuntu2004Gen2Fips: { family: 'AKSUbuntu-2004gen2fipscontainerd', from: '2022-06-01', to: '2026-11-17' },
+  ubuntu2004Cvm: { family: 'AKSUbuntu-2004gen2CVMcontainerd', from: '2023-06-01', to: '2026-11-17' },
   ubuntu2204Gen2Fips: { family: 'AKSUbuntu-2204gen2fipscontainerd', from: '2025-01-10', to: '2026-11-17' },
   ubuntu2204Gen2: { family: 'AKSUbuntu-2204gen2containerd', from: '2023-01-05', to: '2026-11-17' },
   ubuntu2204Gen2Tl: { family: 'AKSUbuntu-2204gen2TLcontainerd', from: '2024-03-01', to: '2026-11-17' },
+  ubuntu2204Gen2FipsTl: {
+    family: 'AKSUbuntu-2204gen2fipsTLcontainerd',
+    from: '2026-05-05',
+    to: '2026-11-17',
+  },
   ubuntu2204Arm64: { family: 'AKSUbuntu-2204gen2arm64containerd', from: '2023-06-01', to: '2026-11-17' },
-  ubuntu2204Cvm: { family: 'AKSUbuntu-2204gen2CVMcontainerd', from: '2023-06-01', to: '2026-11-17' },
   ubuntu2404Gen2: { family: 'AKSUbuntu-2404gen2containerd', from: '2025-01-10', to: '2026-11-17' },
-  ubuntu2604Gen2: { family: 'AKSUbuntu-2604gen2containerd', from: '2026-06-20', to: '2026-11-17' },
-  marinerV2Fips: { family: 'AKSCBLMarinerV2-gen2fips', from: '2023-01-10', to: '2026-03-25' },
-  marinerV2: { family: 'AKSCBLMarinerV2-gen2', from: '2023-01-10', to: '2026-03-25' },
-  azureLinuxV3Fips: { family: 'AKSAzureLinuxV3-gen2fips', from: '2024-10-01', to: '2026-11-15' },
-  azureLinuxV3Arm64Fips: { family: 'AKSAzureLinuxV3-gen2arm64fips', from: '2024-10-01', to: '2026-11-15' },
-  azureLinuxV3Kata: { family: 'AKSAzureLinuxV3-gen2kata', from: '2024-10-01', to: '2026-11-15' },
-  azureLinuxV3: { family: 'AKSAzureLinuxV3-gen2', from: '2024-10-01', to: '2026-11-15' },
-  osGuard: { family: 'AKSAzureLinuxV3OSGuard-gen2fipsTL', from: '2025-09-01', to: '2026-11-15' },
-  azureContainerLinux: { family: 'AKSAzureContainerLinux-gen2fips', from: '2026-05-29', to: '2026-11-15' },
-  flatcar: { family: 'AKSFlatcar-gen2', from: '2025-04-01', to: '2026-11-15' },
+  ubuntu2604Gen2: { family: 'AKSUbuntu-2604minimalgen2containerd', from: '2026-06-20', to: '2026-11-17' },
+  // Azure Linux 2.0 (and CBL-Mariner 2.0) images are frozen at 202512.06.0 (AgentBaker).
+  marinerV2Fips: { family: 'AKSCBLMariner-V2gen2fips', from: '2023-01-10', to: '2025-12-06' },
+  marinerV2: { family: 'AKSCBLMariner-V2gen2', from: '2023-01-10', to: '2025-12-06' },
+  azureLinuxV2Fips: { family: 'AKSAzureLinux-V2gen2fips', from: '2023-06-01', to: '2025-12-06' },
+  azureLinuxV3Fips: { family: 'AKSAzureLinux-V3gen2fips', from: '2024-10-01', to: '2026-11-15' },
+  azureLinuxV3Arm64Fips: { family: 'AKSAzureLinux-V3gen2arm64fips', from: '2024-10-01', to: '2026-11-15' },
+  azureLinuxV3Kata: { family: 'AKSAzureLinux-V3katagen2', from: '2024-10-01', to: '2026-11-15' },
+  azureLinuxV3: { family: 'AKSAzureLinux-V3gen2', from: '2024-10-01', to: '2026-11-15' },
+  osGuard: { family: 'AKSAzureLinux-OSGuardV3gen2fipsTL', from: '2025-09-01', to: '2026-11-15' },
+  azureContainerLinuxFips: { family: 'AKSAzureLinux-aclgen2fipsTL', from: '2026-05-29', to: '2026-11-15' },
+  azureContainerLinuxArm64Fips: {
+    family: 'AKSAzureLinux-aclgen2arm64fipsTL',
+    from: '2026-05-29',
+    to: '2026-11-15',
+  },
+  // Flatcar for AKS was retired on 2026-06-08: no images after it.
+  flatcar: { family: 'AKSFlatcar-flatcargen2', from: '2025-04-01', to: '2026-06-02' },
+  // Deliberately not an AKS OS: the unrecognised-SKU trap.
   fooOs: { family: 'AKSFooOS-gen2', from: '2025-01-01', to: '2026-10-01' },
   windows2019: {
     family: 'AKSWindows-2019-containerd',
@@ -212,7 +230,7 @@ const F = {
     windows: { build: 20348, revision: 2966, atMonth: '2025-01' },
   },
   windows2025: {
-    family: 'AKSWindows-2025-containerd',
+    family: 'AKSWindows-2025-gen2',
     from: '2025-05-13',
     to: '2026-11-11',
     windows: { build: 26100, revision: 4061, atMonth: '2025-05' },
@@ -290,6 +308,8 @@ const LINUX_SIZES = [
 ];
 const WINDOWS_SIZES = ['Standard_D4s_v5', 'Standard_D8s_v5', 'Standard_D4ds_v5'];
 const ARM64_SIZES = ['Standard_D4ps_v5', 'Standard_D8ps_v5', 'Standard_E4ps_v5'];
+/** ACL on Arm64 needs the Cobalt-based v6 sizes (Trusted Launch). */
+const COBALT_ARM64_SIZES = ['Standard_D4ps_v6', 'Standard_D8pds_v6', 'Standard_E4ps_v6'];
 const CONFIDENTIAL_SIZES = ['Standard_DC4as_v5', 'Standard_DC8as_v5', 'Standard_EC4as_v5'];
 
 const ARCHETYPES: readonly Archetype[] = [
@@ -379,7 +399,7 @@ const ARCHETYPES: readonly Archetype[] = [
     osSku: 'Ubuntu2204',
     fips: true,
     minors: [32, 36],
-    image: F.ubuntu2204Gen2Fips,
+    image: F.ubuntu2204Gen2FipsTl,
     weight: 4,
     poolName: 'tlfips',
     trustedLaunch: true,
@@ -420,7 +440,7 @@ const ARCHETYPES: readonly Archetype[] = [
     osSku: 'AzureLinux',
     fips: true,
     minors: [30, 30],
-    image: F.marinerV2Fips,
+    image: F.azureLinuxV2Fips,
     weight: 3,
     poolName: 'azl',
   },
@@ -497,14 +517,38 @@ const ARCHETYPES: readonly Archetype[] = [
     trustedLaunch: true,
   },
   {
+    key: 'azurelinux3-osguard',
+    osType: 'Linux',
+    osSku: 'AzureLinux3OSGuard',
+    fips: true,
+    minors: [33, 36],
+    image: F.osGuard,
+    weight: 1,
+    poolName: 'osguard3',
+    trustedLaunch: true,
+  },
+  {
     key: 'azurecontainerlinux',
     osType: 'Linux',
     osSku: 'AzureContainerLinux',
     fips: true,
     minors: [35, 36],
-    image: F.azureContainerLinux,
+    image: F.azureContainerLinuxFips,
     weight: 1,
     poolName: 'acl',
+    trustedLaunch: true,
+  },
+  {
+    key: 'azurecontainerlinux-arm64-fips',
+    osType: 'Linux',
+    osSku: 'AzureContainerLinux',
+    fips: true,
+    minors: [34, 36],
+    image: F.azureContainerLinuxArm64Fips,
+    weight: 1,
+    poolName: 'aclarm',
+    vmSizes: COBALT_ARM64_SIZES,
+    trustedLaunch: true,
   },
   {
     key: 'flatcar',
@@ -528,12 +572,13 @@ const ARCHETYPES: readonly Archetype[] = [
     vmSizes: ARM64_SIZES,
   },
   {
-    key: 'ubuntu2204-confidential-fips',
+    // AKS has confidential VM images for Ubuntu 20.04 and 24.04, none with FIPS (node images page).
+    key: 'ubuntu-confidential-fips',
     osType: 'Linux',
-    osSku: 'Ubuntu2204',
+    osSku: 'Ubuntu',
     fips: true,
-    minors: [32, 35],
-    image: F.ubuntu2204Cvm,
+    minors: [30, 34],
+    image: F.ubuntu2004Cvm,
     weight: 1,
     poolName: 'cvm',
     vmSizes: CONFIDENTIAL_SIZES,

@@ -46,6 +46,15 @@ param nodeImageMaxAgeDays int = 30
 @maxValue(3650)
 param exemptionMaxDays int = 180
 
+@description('Optional. off, or subscriptions to split each audit into shards of subscriptions that the pipeline queue\'s workers audit in parallel across instances (AUDIT_SHARDING; docs/performance.md).')
+@allowed(['off', 'subscriptions'])
+param auditSharding string = 'off'
+
+@description('Optional. Subscriptions per shard when auditSharding is subscriptions (AUDIT_SHARD_SIZE).')
+@minValue(1)
+@maxValue(800)
+param auditShardSize int = 500
+
 // ---------------------------------------------------------------- hosting
 
 @description('Optional. FlexConsumption or AppServicePlan; empty picks FlexConsumption in AzureCloud and AppServicePlan elsewhere.')
@@ -131,6 +140,10 @@ param enablePrivateNetworking bool = false
 
 @description('Optional. Address space of the VNet when enablePrivateNetworking is true.')
 param vnetAddressPrefix string = '10.90.0.0/16'
+
+@description('Optional. How the app reaches Resource Graph, ARM, Entra ID, Application Insights and ACS with enablePrivateNetworking: natGateway (a NAT gateway with a static public IP on the app subnet) or none (you attach a route to your own firewall; infra/README.md lists what to allow).')
+@allowed(['natGateway', 'none'])
+param privateNetworkEgress string = 'natGateway'
 
 @description('Optional. Public base URL of the API for links in emails (REPORT_BASE_URL); empty for the app\'s default host name.')
 param reportBaseUrl string = ''
@@ -239,6 +252,7 @@ module network 'modules/network.bicep' = if (enablePrivateNetworking) {
     addressPrefix: vnetAddressPrefix
     storageAccountId: storage.outputs.RESOURCE_ID
     appSubnetDelegation: effectiveHostingPlan == 'FlexConsumption' ? 'Microsoft.App/environments' : 'Microsoft.Web/serverFarms'
+    natGateway: privateNetworkEgress == 'natGateway'
   }
 }
 
@@ -255,8 +269,21 @@ var auditAppSettings = {
   AUDIT_TABLE_PREFIX: auditTablePrefix
   AUDIT_NODE_IMAGE_MAX_AGE_DAYS: string(nodeImageMaxAgeDays)
   AUDIT_EXEMPTION_MAX_DAYS: string(exemptionMaxDays)
+  AUDIT_SHARDING: auditSharding
+  AUDIT_SHARD_SIZE: string(auditShardSize)
   EMAIL_TO: emailTo
   EMAIL_MODE: effectiveEmailMode
+}
+
+// The pipeline queue connection AUDIT_QUEUE, by identity: every audit's plan and shards go through it (the app
+// refuses to start without it). The Functions queue trigger reads the same settings and, without __credential and
+// __clientId, would connect as the system-assigned identity, which this app does not have ("Common properties for
+// identity-based connections", learn.microsoft.com/azure/azure-functions/functions-reference); the app's own queue
+// client honours them too (src/pipeline/pipelineQueue.ts).
+var pipelineQueueAppSettings = {
+  AUDIT_QUEUE__queueServiceUri: storage.outputs.QUEUE_ENDPOINT
+  AUDIT_QUEUE__credential: 'managedidentity'
+  AUDIT_QUEUE__clientId: identity.outputs.clientId
 }
 
 // Read by the Functions host, not the app: V8 gets the heap the audit was measured with (512 MB, a quarter of
@@ -298,7 +325,13 @@ module functionApp 'modules/functionApp.bicep' = {
     storageBlobEndpoint: storage.outputs.BLOB_ENDPOINT
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.APPLICATIONINSIGHTS_CONNECTION_STRING
-    appSettings: union(auditAppSettings, hostAppSettings, useAcs ? emailAcsAppSettings : {}, useSmtp ? emailSmtpAppSettings : {})
+    appSettings: union(
+      auditAppSettings,
+      hostAppSettings,
+      useAcs ? emailAcsAppSettings : {},
+      useSmtp ? emailSmtpAppSettings : {},
+      pipelineQueueAppSettings
+    )
     reportBaseUrl: reportBaseUrl
     subnetId: enablePrivateNetworking ? network!.outputs.APP_SUBNET_ID : ''
     allowedIpRanges: allowedIpRanges
@@ -351,3 +384,4 @@ output DEPLOYED_HOSTING_PLAN string = effectiveHostingPlan
 output REPORT_BASE_URL string = functionApp.outputs.REPORT_BASE_URL
 output SERVICE_API_NAME string = functionApp.outputs.NAME
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.NAME
+output NAT_PUBLIC_IP string = enablePrivateNetworking ? network!.outputs.NAT_PUBLIC_IP : ''

@@ -67,15 +67,27 @@ export interface ShardingSettings {
  * connection convention for the connection name AUDIT_QUEUE, so the trigger and the app read the same settings; it
  * is required by the Functions host and unused by the CLI and `serve`, which queue in their own process.
  */
-export interface QueueSettings {
+export interface PipelineQueueSettings {
   /** AUDIT_SHARD_QUEUE; failed messages go to `<name>-poison`. */
   name: string;
-  /** AUDIT_QUEUE (a connection string) or AUDIT_QUEUE__queueServiceUri (with the managed identity). */
-  connection: StorageSettings | null;
+  /** AUDIT_QUEUE (a connection string) or AUDIT_QUEUE__queueServiceUri (with a managed identity). */
+  connection: QueueConnection | null;
 }
 
 export type StorageSettings =
   { kind: 'connectionString'; connectionString: string } | { kind: 'endpoint'; endpoint: string };
+
+/**
+ * The identity of an identity-based queue connection, as the Functions host reads it for the same connection:
+ * AUDIT_QUEUE__credential=managedidentity, with AUDIT_QUEUE__clientId naming a user-assigned identity (without
+ * it, the system-assigned one). Absent: the app's own credential, and the host's default (system-assigned).
+ */
+export interface QueueIdentity {
+  credential: 'managedidentity';
+  clientId: string | null;
+}
+
+export type QueueConnection = StorageSettings & { identity?: QueueIdentity };
 
 export interface Config {
   cloud: CloudSettings;
@@ -112,7 +124,7 @@ export interface Config {
   appServiceAuthEnabled: boolean;
   /** Sharded audits across instances (AUDIT_SHARDING, off by default). */
   sharding: ShardingSettings;
-  queue: QueueSettings;
+  queue: PipelineQueueSettings;
   /** How long the audit lease lasts without renewal (AUDIT_LEASE_TTL_SECONDS); a dead run is taken over after it. */
   leaseTtlInMs: number;
 }
@@ -137,6 +149,8 @@ export const SETTINGS = {
   AUDIT_SHARD_QUEUE: 'fipsaudit-shards',
   AUDIT_QUEUE: 'UseDevelopmentStorage=true',
   AUDIT_QUEUE__queueServiceUri: 'https://myauditstore.queue.core.windows.net',
+  AUDIT_QUEUE__credential: 'managedidentity',
+  AUDIT_QUEUE__clientId: '00000000-0000-0000-0000-0000000000aa',
   AUDIT_LEASE_TTL_SECONDS: '120',
   EMAIL_ENDPOINT: 'https://my-acs.communication.azure.com',
   EMAIL_CONNECTION_STRING: 'endpoint=https://my-acs.communication.azure.com/;accesskey=<key>',
@@ -202,6 +216,43 @@ function list(value: string | undefined): string[] | null {
 }
 
 const httpsUrl = z.url({ protocol: /^https?$/ });
+
+/**
+ * AUDIT_QUEUE__credential and AUDIT_QUEUE__clientId, the Functions "common properties for identity-based
+ * connections" of the AUDIT_QUEUE connection (learn.microsoft.com/azure/azure-functions/functions-reference).
+ */
+function readQueueIdentity(
+  get: (name: SettingName) => string | undefined,
+  bad: (name: SettingName, what: string) => void,
+  identityBased: boolean,
+): QueueIdentity | null {
+  const credential = get('AUDIT_QUEUE__credential');
+  const clientId = get('AUDIT_QUEUE__clientId');
+  if (!credential && !clientId) return null;
+  if (!identityBased) {
+    bad(
+      credential ? 'AUDIT_QUEUE__credential' : 'AUDIT_QUEUE__clientId',
+      'only applies to an identity-based queue connection: set AUDIT_QUEUE__queueServiceUri, not AUDIT_QUEUE',
+    );
+    return null;
+  }
+  if (credential && credential.toLowerCase() !== 'managedidentity') {
+    bad('AUDIT_QUEUE__credential', `must be managedidentity; got "${credential}"`);
+    return null;
+  }
+  if (!credential) {
+    bad(
+      'AUDIT_QUEUE__credential',
+      'must be managedidentity when AUDIT_QUEUE__clientId is set (without it the Functions host reads the client ID as a local-development service principal)',
+    );
+    return null;
+  }
+  if (clientId && !GUID.test(clientId)) {
+    bad('AUDIT_QUEUE__clientId', `must be the client ID GUID of a user-assigned identity; got "${clientId}"`);
+    return null;
+  }
+  return { credential: 'managedidentity', clientId: clientId ?? null };
+}
 
 /**
  * Reads and validates every setting. Throws one ConfigError listing every problem, each naming
@@ -412,12 +463,25 @@ export function loadConfig(
   }
   const queueConnection = get('AUDIT_QUEUE');
   const queueUri = get('AUDIT_QUEUE__queueServiceUri');
-  let queue: StorageSettings | null = null;
+  const queueIdentity = readQueueIdentity(get, bad, !!queueUri);
+  let queue: QueueConnection | null = null;
   if (queueConnection && queueUri) {
     bad('AUDIT_QUEUE', 'and AUDIT_QUEUE__queueServiceUri are both set; set only one');
   } else if (queueUri) {
     if (!httpsUrl.safeParse(queueUri).success) bad('AUDIT_QUEUE__queueServiceUri', 'must be a URL');
-    queue = { kind: 'endpoint', endpoint: queueUri.replace(/\/+$/, '') };
+    queue = {
+      kind: 'endpoint',
+      endpoint: queueUri.replace(/\/+$/, ''),
+      ...(queueIdentity ? { identity: queueIdentity } : {}),
+    };
+    // The host's queue trigger would connect as the system-assigned identity, which an app that runs as a
+    // user-assigned one may not have, or without the queue role: no audit would ever be picked up.
+    if (clientId && !queueIdentity) {
+      bad(
+        'AUDIT_QUEUE__clientId',
+        `and AUDIT_QUEUE__credential=managedidentity must be set when the app runs as a user-assigned identity (AZURE_CLIENT_ID); without them the Functions queue trigger connects with the system-assigned identity (example: AUDIT_QUEUE__clientId=${clientId})`,
+      );
+    }
   } else if (queueConnection) {
     if (!/QueueEndpoint=|AccountName=|UseDevelopmentStorage=true/i.test(queueConnection)) {
       bad('AUDIT_QUEUE', 'is not a storage connection string (it has no AccountName or QueueEndpoint)');

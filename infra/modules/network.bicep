@@ -1,5 +1,5 @@
-// Optional private networking: a VNet for the app's outbound traffic and private endpoints (blob, table)
-// so the storage account can refuse public access.
+// Optional private networking: a VNet for the app's outbound traffic, its NAT gateway, and private endpoints
+// (blob, table, queue) so the storage account can refuse public access.
 
 @description('Required. Virtual network name.')
 param name string
@@ -20,8 +20,45 @@ param addressPrefix string = '10.90.0.0/16'
 @description('Optional. Tags for every resource.')
 param tags object = {}
 
-// The host uses blob; the audit uses table. Queue and file are not used, so they get no endpoint.
-var storageServices = ['blob', 'table']
+@description('Optional. True to give the app subnet a NAT gateway with a static public IP, its explicit outbound path to Resource Graph, ARM, Entra ID, Application Insights and ACS; false when a route of your own (a firewall) provides it.')
+param natGateway bool = true
+
+// The host uses blob; the audit uses table, and queue for its pipeline. File is not used, so it gets no endpoint.
+var storageServices = ['blob', 'table', 'queue']
+
+// The app routes all its traffic into the VNet (vnetRouteAllEnabled), and a subnet without default outbound
+// access has no way out unless it is given one: Microsoft recommends a NAT gateway for explicit outbound
+// connectivity (virtual-network/ip-services/default-outbound-access), and App Service uses one on the
+// integration subnet (app-service/networking/nat-gateway-integration). Storage stays on private endpoints.
+resource natPublicIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = if (natGateway) {
+  name: '${name}-nat-ip'
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard'
+  }
+  properties: {
+    publicIPAllocationMethod: 'Static'
+    publicIPAddressVersion: 'IPv4'
+  }
+}
+
+resource nat 'Microsoft.Network/natGateways@2024-05-01' = if (natGateway) {
+  name: '${name}-nat'
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard'
+  }
+  properties: {
+    idleTimeoutInMinutes: 4
+    publicIpAddresses: [
+      {
+        id: natPublicIp.id
+      }
+    ]
+  }
+}
 
 resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
   name: name
@@ -36,6 +73,9 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
         name: 'app'
         properties: {
           addressPrefix: cidrSubnet(addressPrefix, 24, 1)
+          // Private subnet: outbound only through the NAT gateway, or the route you attach.
+          defaultOutboundAccess: false
+          natGateway: natGateway ? { id: nat.id } : null
           delegations: [
             {
               name: 'app'
@@ -50,6 +90,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
         name: 'private-endpoints'
         properties: {
           addressPrefix: cidrSubnet(addressPrefix, 24, 2)
+          defaultOutboundAccess: false
           privateEndpointNetworkPolicies: 'Disabled'
         }
       }
@@ -122,3 +163,6 @@ resource zoneGroups 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@202
 
 @description('Resource ID of the subnet the Function App integrates with.')
 output APP_SUBNET_ID string = vnet.properties.subnets[0].id
+
+@description('Static public IP the app\'s outbound traffic leaves from (allow it on an SMTP relay or firewall); empty without the NAT gateway.')
+output NAT_PUBLIC_IP string = natGateway ? natPublicIp!.properties.ipAddress : ''

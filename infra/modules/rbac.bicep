@@ -45,10 +45,16 @@ var assignments = [
     role: builtInRoles.keyVaultSecretsUser
     why: 'resolving the SMTP_PASSWORD Key Vault reference'
   }
+  {
+    target: 'storageQueue'
+    role: builtInRoles.storageQueueDataContributor
+    why: 'the audit pipeline queue: the app creates it and sends each run\'s plan and shards, the queue trigger reads and deletes (AUDIT_QUEUE__queueServiceUri)'
+  }
 ]
 
 var enabledTargets = {
   storage: true
+  storageQueue: true
   applicationInsights: true
   communication: !empty(communicationServiceName)
   keyVault: !empty(keyVaultName)
@@ -74,7 +80,7 @@ resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 
 // Bicep needs a resource symbol as scope, so the list is split by target; each loop has the same shape.
 resource storageAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for a in filter(active, x => x.target == 'storage'): {
+  for a in filter(active, x => x.target == 'storage' || x.target == 'storageQueue'): {
     name: guid(storage.id, principalId, a.role)
     scope: storage
     properties: {

@@ -17,4 +17,6 @@ var builtInRoles = {
   communicationAndEmailServiceOwner: '09976791-48a7-449e-bb21-39d1a415f350'
   // Resolving the SMTP password Key Vault reference.
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  // The audit pipeline queue (the app creates it and sends; the queue trigger reads and deletes).
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 }

@@ -77,3 +77,6 @@ output BLOB_ENDPOINT string = account.properties.primaryEndpoints.blob
 
 @description('Table endpoint for the audit tables, without the trailing slash.')
 output AUDIT_TABLES_ENDPOINT string = substring(account.properties.primaryEndpoints.table, 0, length(account.properties.primaryEndpoints.table) - 1)
+
+@description('Queue endpoint for the shard queue (AUDIT_QUEUE__queueServiceUri), without the trailing slash.')
+output QUEUE_ENDPOINT string = substring(account.properties.primaryEndpoints.queue, 0, length(account.properties.primaryEndpoints.queue) - 1)

@@ -1,8 +1,9 @@
 // Judges one agent pool, and one cluster, against the FIPS matrix. Pure: the clock and look-ups are passed in.
 
 import { type FipsMatrix, type OperatingSystem, resolveOs } from './fipsMatrix';
+import { arm64FipsOptions, fipsReplacementSku } from './fipsReplacementSku';
 import { compareMinor, describeRange, inRange, parseKubernetesVersion } from './kubernetesVersion';
-import { nodeImageBuildDate } from './nodeImage';
+import { describeNodeImage, nodeImageBuildDate, WINDOWS_RELEASE_INTERVAL_IN_DAYS } from './nodeImage';
 import type {
   ClusterRecord,
   ClusterResult,
@@ -111,10 +112,12 @@ function featureFindings(
   os: OperatingSystem,
   osType: 'Linux' | 'Windows',
   k8s: [number, number, number] | null,
+  matrix: FipsMatrix,
+  asOfDay: string,
 ): Finding[] {
   const { pool } = ctx;
-  // The SKU a replacement pool should use: the FIPS-capable default of the pool's OS type.
-  const fipsSku = osType === 'Windows' ? 'Windows2022' : 'AzureLinux3';
+  // The SKU a replacement pool should use: a FIPS-capable SKU of the pool's OS type that exists on its version.
+  const fipsSku = fipsReplacementSku(matrix, osType, k8s, asOfDay);
   const out: Finding[] = [];
   const linuxSkus = 'create the pool with `--os-sku AzureLinux3`';
   if (isArm64VmSize(pool.vmSize)) {
@@ -123,7 +126,7 @@ function featureFindings(
       out.push(
         finding(
           'OS_NOT_FIPS_CAPABLE',
-          `${os.name} on Arm64 (${pool.vmSize}) has no FIPS image; Azure Linux 3.0 is the only FIPS option on Arm64.`,
+          `${os.name} on Arm64 (${pool.vmSize}) has no FIPS image; ${arm64FipsOptions(matrix, asOfDay)}.`,
           `Azure Linux 3.0 is the FIPS option on Arm64 (Kubernetes 1.31+): ${replacePoolCommand(ctx, 'Linux', 'AzureLinux3')}`,
         ),
       );
@@ -200,10 +203,16 @@ function freshnessFinding(
   }
   if (!built) return null;
   const ageInDays = Math.floor((opts.asOf.getTime() - built.getTime()) / DAY_IN_MS);
-  if (ageInDays <= limit) return null;
+  // Windows images come monthly: the newest one is itself up to a release interval old, so on this basis a
+  // Windows image is only outdated once it is older than the limit plus that interval (Linux images are weekly).
+  const allowance = describeNodeImage(current).windows ? WINDOWS_RELEASE_INTERVAL_IN_DAYS : 0;
+  if (ageInDays <= limit + allowance) return null;
+  const allowanceText = allowance
+    ? ` plus ${allowance} days, the interval between monthly Windows node image releases`
+    : '';
   return finding(
     'NODE_IMAGE_OUTDATED',
-    `Node image ${current} was built ${isoDay(built)}, ${ageInDays} days before this audit (limit ${limit} days; basis: the image's build date, because ${freshness.reason}).`,
+    `Node image ${current} was built ${isoDay(built)}, ${ageInDays} days before this audit (limit ${limit} days${allowanceText}; basis: the image's build date, because ${freshness.reason}).`,
     upgrade,
   );
 }
@@ -256,7 +265,7 @@ export function evaluatePool(
       : `${resolved.osSku}, resolved to ${os.name} by its ${resolved.basis === 'nodeImage' ? 'node image' : 'Kubernetes version'}`;
   const asOfDay = isoDay(asOf);
   const fipsBySku = os.fips !== 'none' && !(os.fipsSince && os.fipsSince > asOfDay);
-  const replacementSku = osType === 'Windows' ? 'Windows2022' : 'AzureLinux3';
+  const replacementSku = fipsReplacementSku(matrix, osType, k8s, asOfDay);
 
   if (!fipsBySku) {
     findings.push(
@@ -264,8 +273,8 @@ export function evaluatePool(
         'OS_NOT_FIPS_CAPABLE',
         `${skuText} has no FIPS image${os.fipsSince ? ` before ${os.fipsSince}` : ''}.`,
         osType === 'Windows'
-          ? replacePoolCommand(ctx, 'Windows', 'Windows2022')
-          : `${replacePoolCommand(ctx, 'Linux', 'AzureLinux3')} (Ubuntu2204 is the other FIPS-capable Linux SKU.)`,
+          ? replacePoolCommand(ctx, 'Windows', replacementSku)
+          : `${replacePoolCommand(ctx, 'Linux', replacementSku)}${replacementSku === 'Ubuntu2204' ? '' : ' (Ubuntu2204 is the other FIPS-capable Linux SKU.)'}`,
       ),
     );
   }
@@ -286,7 +295,7 @@ export function evaluatePool(
         'FIPS_DISABLED',
         `FIPS is off on ${skuText}: enableFIPS is ${pool.enableFips === false ? 'false' : 'not set'}.`,
         osType === 'Windows'
-          ? `Windows pools cannot be switched to FIPS. ${replacePoolCommand(ctx, 'Windows', 'Windows2022')}`
+          ? `Windows pools cannot be switched to FIPS. ${replacePoolCommand(ctx, 'Windows', replacementSku)}`
           : `Enable the FIPS image (Azure CLI 2.64.0+; this reimages the pool's nodes): \`az aks nodepool update ${poolArgs(ctx)} --enable-fips-image\`.`,
       ),
     );
@@ -323,7 +332,7 @@ export function evaluatePool(
     );
   }
 
-  if (fipsBySku) findings.push(...featureFindings(ctx, os, osType, k8s));
+  if (fipsBySku) findings.push(...featureFindings(ctx, os, osType, k8s, matrix, asOfDay));
 
   if (
     fipsOn &&

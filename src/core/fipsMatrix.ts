@@ -4,10 +4,24 @@ import { z } from 'zod';
 
 import builtInMatrixJson from '../../data/fips-matrix.json';
 import { inRange, parseKubernetesVersion } from './kubernetesVersion';
+import { matrixSourceObjectSchema, matrixSourceSchema, resolvedMatrixSourceSchema } from './matrixSources';
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2026-06-16');
 const minorVersion = z.string().regex(/^\d+\.\d+$/, 'a Kubernetes minor version like 1.27');
 const range = z.strictObject({ from: minorVersion.optional(), below: minorVersion.optional() });
+
+/** What one source says for a row, and when it said it; `source` is the `url` of one of the matrix's sources. */
+const evidenceSchema = z.strictObject({
+  source: z.string().min(1),
+  date: isoDate,
+  says: z.string().min(1),
+});
+
+/** Provenance of a row: its evidence, and plainly which of its facts no primary source backs. */
+const provenance = {
+  evidence: z.array(evidenceSchema).min(1).optional(),
+  noPrimarySource: z.string().min(1).optional(),
+};
 
 const operatingSystemSchema = z.strictObject({
   name: z.string().min(1),
@@ -32,12 +46,14 @@ const operatingSystemSchema = z.strictObject({
   arm64: z.union([z.literal(false), z.strictObject({ fromKubernetes: minorVersion })]).optional(),
   trustedLaunchWithFips: z.boolean().optional(),
   note: z.string().optional(),
+  ...provenance,
 });
 
 const osSkuSchema = z.strictObject({
   osType: z.enum(['Linux', 'Windows']),
   releases: z.array(z.strictObject({ os: z.string().min(1), kubernetes: range.optional() })).min(1),
   note: z.string().optional(),
+  ...provenance,
 });
 
 const defaultSkuSchema = z.array(z.strictObject({ osSku: z.string().min(1), kubernetes: range.optional() }));
@@ -46,14 +62,33 @@ export const fipsMatrixSchema = z
   .strictObject({
     $comment: z.string().optional(),
     version: z.string().min(1),
-    sources: z.array(z.string().min(1)).min(1),
+    sources: z.array(resolvedMatrixSourceSchema).min(1),
     minKubernetesVersion: minorVersion,
     fips1402HistoricalSince: isoDate,
     defaultOsSku: z.strictObject({ Linux: defaultSkuSchema, Windows: defaultSkuSchema }),
+    defaultOsSkuEvidence: z.array(evidenceSchema).optional(),
     osSkus: z.record(z.string(), osSkuSchema),
     operatingSystems: z.record(z.string(), operatingSystemSchema),
   })
   .superRefine((matrix, ctx) => {
+    // Evidence must point at a listed source, so every claim leads to a link in the report.
+    const urls = new Set(matrix.sources.map((s) => s.url).filter((u): u is string => u !== null));
+    const checkEvidence = (evidence: { source: string }[] | undefined, path: (string | number)[]) =>
+      evidence?.forEach((e, i) => {
+        if (!urls.has(e.source)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, i, 'source'],
+            message: `cites "${e.source}", which is not the url of any entry of sources`,
+          });
+        }
+      });
+    checkEvidence(matrix.defaultOsSkuEvidence, ['defaultOsSkuEvidence']);
+    for (const [sku, entry] of Object.entries(matrix.osSkus))
+      checkEvidence(entry.evidence, ['osSkus', sku, 'evidence']);
+    for (const [key, os] of Object.entries(matrix.operatingSystems))
+      checkEvidence(os.evidence, ['operatingSystems', key, 'evidence']);
+
     for (const [sku, entry] of Object.entries(matrix.osSkus)) {
       entry.releases.forEach((release, i) => {
         if (!matrix.operatingSystems[release.os]) {
@@ -88,10 +123,12 @@ export const fipsMatrixSchema = z
 export const fipsMatrixOverrideSchema = z.strictObject({
   $comment: z.string().optional(),
   version: z.string().min(1),
-  sources: z.array(z.string().min(1)).optional(),
+  /** `{ url, title, retrieved }`; the old string form ("https://… (description)") is still read and converted. */
+  sources: z.array(matrixSourceSchema).optional(),
   minKubernetesVersion: minorVersion.optional(),
   fips1402HistoricalSince: isoDate.optional(),
   defaultOsSku: z.strictObject({ Linux: defaultSkuSchema, Windows: defaultSkuSchema }).optional(),
+  defaultOsSkuEvidence: z.array(evidenceSchema).optional(),
   osSkus: z.record(z.string(), osSkuSchema).optional(),
   operatingSystems: z.record(z.string(), operatingSystemSchema).optional(),
 });
@@ -119,6 +156,10 @@ export const builtInMatrix: FipsMatrix = (() => {
   const parsed = fipsMatrixSchema.safeParse(builtInMatrixJson);
   if (!parsed.success)
     throw new MatrixError('The built-in FIPS matrix is invalid', formatIssues(parsed.error));
+  // The shipped matrix has no excuse for the old string form: every source has its URL and date.
+  const sources = z.array(matrixSourceObjectSchema).safeParse(builtInMatrixJson.sources);
+  if (!sources.success)
+    throw new MatrixError('The built-in FIPS matrix has incomplete sources', formatIssues(sources.error));
   return parsed.data;
 })();
 
@@ -141,6 +182,8 @@ export function applyMatrixOverride(base: FipsMatrix, override: unknown, origin:
     minKubernetesVersion: o.minKubernetesVersion ?? base.minKubernetesVersion,
     fips1402HistoricalSince: o.fips1402HistoricalSince ?? base.fips1402HistoricalSince,
     defaultOsSku: o.defaultOsSku ?? base.defaultOsSku,
+    // New defaults come with their own evidence (or none); the built-in evidence is for the built-in defaults.
+    defaultOsSkuEvidence: o.defaultOsSkuEvidence ?? (o.defaultOsSku ? undefined : base.defaultOsSkuEvidence),
     osSkus: { ...base.osSkus, ...o.osSkus },
     operatingSystems: { ...base.operatingSystems, ...o.operatingSystems },
   };

@@ -57,7 +57,25 @@ export const reportSchema = z.object({
     startedAt: isoDateTime,
     finishedAt: isoDateTime.nullable(),
     cloud: z.enum(['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud']),
-    matrix: z.object({ version: z.string(), sources: z.array(z.string()) }),
+    matrix: z.object({
+      version: z.string(),
+      sources: z.array(z.string()).meta({
+        description:
+          "The sources' URLs (a source without one: its text). Runs stored before matrix 2026-12-01 keep the strings they were stored with.",
+      }),
+      sourceDetails: z
+        .array(
+          z.object({
+            url: z.url({ protocol: /^https$/ }).nullable(),
+            title: z.string(),
+            retrieved: z.iso.date().nullable(),
+          }),
+        )
+        .meta({
+          description:
+            'Each source as data: an https link (null for a source given as text only), its title and the date it was read (null when not recorded).',
+        }),
+    }),
   }),
   summary: z.object({
     subscriptions: z.number().int().nonnegative(),

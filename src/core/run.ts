@@ -1,5 +1,6 @@
 // A run as recorded: its status, summary, errors and progress, and the report's `run` block derived from it.
 
+import { matrixRefOf, type MatrixSource } from './matrixSources';
 import { summarizeRun } from './summarizeRun';
 import type { CloudName, RunInfo, RunStatus, RunTrigger, ScopeError, Summary } from './types';
 
@@ -58,7 +59,7 @@ export function startedRunRecord(run: {
   trigger: RunTrigger;
   startedAt: string;
   cloud: CloudName;
-  matrix: { version: string; sources: string[] };
+  matrix: { version: string; sources: ReadonlyArray<MatrixSource | string> };
   scope: RunScope;
 }): RunRecord {
   return {
@@ -68,7 +69,7 @@ export function startedRunRecord(run: {
     startedAt: run.startedAt,
     finishedAt: null,
     cloud: run.cloud,
-    matrix: { version: run.matrix.version, sources: run.matrix.sources },
+    matrix: matrixRefOf(run.matrix),
     summary: summarizeRun([], []),
     errors: [],
     progress: { pagesRead: 0, clustersRead: 0, poolsJudged: 0 },

@@ -122,9 +122,19 @@ export interface ScopeError {
   message: string;
 }
 
+/** One source of the FIPS matrix. `url` is a clean https URL, or null for a source given as text only. */
+export interface MatrixSourceRef {
+  url: string | null;
+  title: string;
+  /** When the source was read (ISO date); null for sources written before matrices recorded it. */
+  retrieved: string | null;
+}
+
 export interface MatrixRef {
   version: string;
+  /** The sources' URLs (the text where a source has none); runs stored before 2026-12-01 keep their strings. */
   sources: string[];
+  sourceDetails: MatrixSourceRef[];
 }
 
 export interface RunInfo {

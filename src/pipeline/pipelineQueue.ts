@@ -1,9 +1,10 @@
 // Where the pipeline's messages go: an Azure Storage queue (the Functions trigger) or one in this process.
 
 import type { TokenCredential } from '@azure/core-auth';
+import { ManagedIdentityCredential } from '@azure/identity';
 import { QueueClient } from '@azure/storage-queue';
 
-import type { StorageSettings } from '../config';
+import type { QueueConnection } from '../config';
 import type { PipelineMessage } from './pipelineMessage';
 
 export interface SendOptions {
@@ -27,16 +28,25 @@ export function encodeQueueMessage(message: PipelineMessage): string {
   return Buffer.from(JSON.stringify(message), 'utf8').toString('base64');
 }
 
+/**
+ * The app's client of the pipeline queue. With AUDIT_QUEUE__credential=managedidentity it uses the identity the
+ * Functions queue trigger uses for the same connection (AUDIT_QUEUE__clientId, else the system-assigned one),
+ * so the app and the trigger never disagree about who reads the queue; otherwise the app's own credential.
+ */
 export function createQueueClient(
-  settings: StorageSettings,
+  settings: QueueConnection,
   queueName: string,
   credential?: TokenCredential,
 ): QueueClient {
   if (settings.kind === 'connectionString') {
     return new QueueClient(settings.connectionString, queueName);
   }
-  if (!credential) throw new TypeError('A queue endpoint needs a credential (the managed identity)');
-  return new QueueClient(`${settings.endpoint}/${queueName}`, credential);
+  const identity = settings.identity;
+  const queueCredential = identity
+    ? new ManagedIdentityCredential(identity.clientId ? { clientId: identity.clientId } : {})
+    : credential;
+  if (!queueCredential) throw new TypeError('A queue endpoint needs a credential (the managed identity)');
+  return new QueueClient(`${settings.endpoint}/${queueName}`, queueCredential);
 }
 
 /** An Azure Storage queue read by the `auditPipeline` Function's queue trigger. */

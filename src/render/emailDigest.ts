@@ -3,6 +3,7 @@
 import { compliancePercent, type RunDiff } from '../core/diffRuns';
 import type { Finding, PoolResult, Report, RunStatus, Summary } from '../core/types';
 import { escapeHtml, safeHref } from './escapeHtml';
+import { matrixSourceLinkHtml } from './matrixSourceLinks';
 
 /** Rows shown per table; the rest are counted and linked. */
 export const DIGEST_MAX_ROWS = 50;
@@ -484,10 +485,12 @@ export function renderDigestHtml(
   parts.push(sectionHtml(s.still, input, maxRows));
   parts.push(sectionHtml(s.unknown, input, maxRows));
   parts.push(sectionHtml(s.unreadable, input, maxRows));
-  const sources = run.matrix.sources.length;
+  const sources = run.matrix.sourceDetails
+    .map((source) => matrixSourceLinkHtml(source, ' style="color:#0969da;"'))
+    .join(' · ');
   parts.push(
     `<tr><td style="padding:24px;${FONT}font-size:12px;line-height:17px;color:${COLORS.muted};">` +
-      `FIPS matrix ${escapeHtml(run.matrix.version)} (${plural(sources, 'source')}). Run ${escapeHtml(run.id)}, started by ${escapeHtml(run.trigger)} at ${escapeHtml(minute(run.startedAt))}, finished ${escapeHtml(minute(run.finishedAt))}.` +
+      `FIPS matrix ${escapeHtml(run.matrix.version)} (${plural(run.matrix.sourceDetails.length, 'source')}${sources ? `: ${sources}` : ''}). Run ${escapeHtml(run.id)}, started by ${escapeHtml(run.trigger)} at ${escapeHtml(minute(run.startedAt))}, finished ${escapeHtml(minute(run.finishedAt))}.` +
       (input.attachment ? `<br>${escapeHtml(attachmentText(input.attachment))}` : '') +
       (href
         ? `<br>Full report: <a href="${href}" style="color:#0969da;">${href}</a>`
@@ -666,7 +669,7 @@ export function renderDigestText(
   );
   lines.push(
     '',
-    `FIPS matrix ${run.matrix.version} (${plural(run.matrix.sources.length, 'source')}). Run ${run.id}, started by ${run.trigger} at ${minute(run.startedAt)}, finished ${minute(run.finishedAt)}.`,
+    `FIPS matrix ${run.matrix.version} (${plural(run.matrix.sourceDetails.length, 'source')}). Run ${run.id}, started by ${run.trigger} at ${minute(run.startedAt)}, finished ${minute(run.finishedAt)}.`,
   );
   if (input.attachment) lines.push(attachmentText(input.attachment));
   if (!link) lines.push('Set REPORT_BASE_URL to link the full report from this email.');

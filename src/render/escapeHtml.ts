@@ -36,3 +36,10 @@ export function safeHref(url: string): string | null {
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return null;
   return escapeHtml(parsed.href);
 }
+
+/** An escaped href for https URLs only (the matrix's sources); anything else is refused with null. */
+export function safeHttpsHref(url: string | null): string | null {
+  if (url === null || !/^https:\/\/\S+$/.test(url)) return null;
+  const href = safeHref(url);
+  return href !== null && href.startsWith('https:') ? href : null;
+}

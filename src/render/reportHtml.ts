@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 
 import { parseExemptionScope } from '../core/exemptionRules';
 import type { Finding, PoolResult, Report, RunStatus } from '../core/types';
-import { escapeHtml, safeHref } from './escapeHtml';
+import { escapeHtml } from './escapeHtml';
+import { matrixSourceLinkHtml } from './matrixSourceLinks';
 import type { ReportFilters } from './reportJson';
 
 /** One stored run's counts, a point of the trend chart. */
@@ -293,12 +294,13 @@ export function renderReportHtml(report: Report, options: ReportHtmlOptions = {}
   const percent = judged ? (((summary.compliant + summary.exempt) / judged) * 100).toFixed(1) : '—';
   const card = (key: keyof typeof summary, label: string) =>
     `<div class="card ${key}"><dt>${label}</dt><dd id="count-${key}" data-count="${summary[key]}">${summary[key]}</dd></div>`;
-  const sources = run.matrix.sources
+  // The title is the link text; a source without a clean https URL (runs stored before sources were data) is text.
+  const sources = run.matrix.sourceDetails
     .map((source) => {
-      const href = safeHref(source);
-      return href
-        ? `<li><a href="${href}" rel="noreferrer noopener">${e(source)}</a></li>`
-        : `<li>${e(source)}</li>`;
+      const retrieved = source.retrieved
+        ? ` <span class="small">(retrieved ${e(source.retrieved)})</span>`
+        : '';
+      return `<li>${matrixSourceLinkHtml(source, ' rel="noreferrer noopener"')}${retrieved}</li>`;
     })
     .join('');
   const clustersWithFindings = report.clusters.filter((c) => c.findings.length > 0);

@@ -2,6 +2,7 @@
 
 import { odata, type TableClient } from '@azure/data-tables';
 
+import { matrixRefFromStored } from '../core/matrixSources';
 import type { RunProgress, RunRecord, RunStage } from '../core/run';
 import { isRunId, runIdTime } from '../core/runId';
 import type { RunStatus, ScopeError, Summary } from '../core/types';
@@ -80,7 +81,7 @@ function toRunRecord(entity: StoredEntity): RunRecord {
     startedAt: requireString(entity, 'startedAt'),
     finishedAt: optionalString(entity, 'finishedAt'),
     cloud: requireString(entity, 'cloud') as RunRecord['cloud'],
-    matrix: unpackJson<RunRecord['matrix']>(entity, 'matrix') ?? { version: '', sources: [] },
+    matrix: matrixRefFromStored(unpackJson<unknown>(entity, 'matrix')),
     summary: unpackJson<Summary>(entity, 'summary') ?? {
       subscriptions: 0,
       clusters: 0,

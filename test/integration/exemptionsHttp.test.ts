@@ -75,7 +75,7 @@ async function api(options: { authEnabled?: boolean; seedRun?: boolean } = {}): 
       startedAt: T0.toISOString(),
       finishedAt: T0.toISOString(),
       cloud: 'AzureCloud',
-      matrix: { version: 'test', sources: [] },
+      matrix: { version: 'test', sources: [], sourceDetails: [] },
       summary: {
         subscriptions: 1,
         clusters: 1,

@@ -4,6 +4,7 @@ import { type AzuriteInstance, startAzurite } from '../../emulators/azurite';
 import { generateEstate } from '../../emulators/estateGenerator';
 import { evaluateCluster, evaluatePool } from '../../src/core/evaluatePool';
 import { builtInMatrix } from '../../src/core/fipsMatrix';
+import { matrixRefOf } from '../../src/core/matrixSources';
 import { normalizeCluster } from '../../src/core/normalizeCluster';
 import { type RunRecord } from '../../src/core/run';
 import { newRunId } from '../../src/core/runId';
@@ -48,7 +49,7 @@ function runOf(runId: string): RunRecord {
     startedAt: '2026-11-29T06:00:00.000Z',
     finishedAt: '2026-11-29T06:05:00.000Z',
     cloud: 'AzureCloud',
-    matrix: { version: builtInMatrix.version, sources: builtInMatrix.sources },
+    matrix: matrixRefOf(builtInMatrix),
     summary: summarizeRun(pools, clusters),
     errors: [],
     progress: { pagesRead: 8, clustersRead: clusters.length, poolsJudged: pools.length },

@@ -3,9 +3,11 @@
 import { randomBytes } from 'node:crypto';
 
 import { type AzuriteInstance, startAzurite } from '../../emulators/azurite';
+import { matrixRefOf } from '../../src/core/matrixSources';
 import type { RunRecord } from '../../src/core/run';
 import { newRunId } from '../../src/core/runId';
 import type { ClusterResult, Finding, PoolResult, PoolStatus } from '../../src/core/types';
+import { renderReportHtml } from '../../src/render/reportHtml';
 import { EntityTooLargeError } from '../../src/store/entityCodec';
 import { TableClientFactory } from '../../src/store/tableClientFactory';
 import { type TableStores, tableStores } from '../support/tableStores';
@@ -112,7 +114,10 @@ function makeRun(id: string, overrides: Partial<RunRecord> = {}): RunRecord {
     ).toISOString(),
     finishedAt: null,
     cloud: 'AzureCloud',
-    matrix: { version: '2026-06-16', sources: ['https://learn.microsoft.com/azure/aks/enable-fips-nodes'] },
+    matrix: matrixRefOf({
+      version: '2026-06-16',
+      sources: ['https://learn.microsoft.com/azure/aks/enable-fips-nodes'],
+    }),
     summary: {
       subscriptions: 1,
       clusters: 2,
@@ -181,6 +186,31 @@ describe('runs', () => {
     });
     await store.runs.putRun(finished);
     expect(await store.runs.getRun(id)).toStrictEqual(finished);
+  });
+
+  it('reads a run stored before matrix sources were data, and its report renders with clean links', async () => {
+    const store = await freshStore();
+    const id = newRunId(new Date('2026-11-29T06:00:00Z'), 'cccccc');
+    const legacySources = [
+      'https://learn.microsoft.com/azure/aks/enable-fips-nodes (MicrosoftDocs/azure-aks-docs articles/aks/enable-fips-nodes.md, page dated 2026-06-16, and its git history)',
+      'https://csrc.nist.gov/projects/cryptographic-module-validation-program (FIPS 140-2 certificates moved to the Historical list on 2026-09-21)',
+    ];
+    // Exactly what an earlier version stored: the matrix reference without sourceDetails.
+    const stored = { version: '2026-11-29', sources: legacySources } as unknown as RunRecord['matrix'];
+    await store.runs.putRun(makeRun(id, { status: 'succeeded', matrix: stored }));
+
+    const run = await store.runs.getRun(id);
+    expect(run?.matrix.sources).toEqual(legacySources);
+    expect(run?.matrix.sourceDetails.map((s) => s.url)).toEqual([
+      'https://learn.microsoft.com/azure/aks/enable-fips-nodes',
+      'https://csrc.nist.gov/projects/cryptographic-module-validation-program',
+    ]);
+    const report = await store.getReport(id);
+    expect(report).toBeDefined();
+    const { html } = renderReportHtml(report!);
+    const hrefs = [...html.matchAll(/<a\s[^>]*href="([^"]*)"/g)].map((m) => m[1]!);
+    expect(hrefs).toEqual(run!.matrix.sourceDetails.map((s) => s.url));
+    for (const href of hrefs) expect(new URL(href).protocol).toBe('https:');
   });
 
   it('returns undefined for a run that is not stored or is not a run ID', async () => {

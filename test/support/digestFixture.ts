@@ -1,6 +1,7 @@
 // A small hand-written estate over two runs, with every kind of change the digest reports, and hostile names.
 
 import { HOSTILE_SUBSCRIPTION_NAME, HOSTILE_TAG_VALUE } from '../../emulators/estateGenerator';
+import { matrixRefOf } from '../../src/core/matrixSources';
 import { summarizeRun } from '../../src/core/summarizeRun';
 import type { Exemption, Finding, PoolResult, Report, RunStatus, ScopeError } from '../../src/core/types';
 
@@ -110,13 +111,21 @@ export function report(
       startedAt,
       finishedAt: new Date(Date.parse(startedAt) + 95_000).toISOString(),
       cloud: 'AzureUSGovernment',
-      matrix: {
+      matrix: matrixRefOf({
         version: '2026-11-29',
         sources: [
-          'https://learn.microsoft.com/azure/aks/enable-fips-nodes',
-          'https://csrc.nist.gov/projects/cmvp',
+          {
+            url: 'https://learn.microsoft.com/azure/aks/enable-fips-nodes',
+            title: 'Enable FIPS for AKS node pools',
+            retrieved: '2026-11-29',
+          },
+          {
+            url: 'https://csrc.nist.gov/projects/cmvp',
+            title: 'NIST CMVP <Historical> & "validated" modules',
+            retrieved: '2026-11-29',
+          },
         ],
-      },
+      }),
     },
     summary: summarizeRun(pools, []),
     pools,

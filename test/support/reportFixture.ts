@@ -3,6 +3,7 @@
 import { generateEstate } from '../../emulators/estateGenerator';
 import { evaluateCluster, evaluatePool } from '../../src/core/evaluatePool';
 import { builtInMatrix } from '../../src/core/fipsMatrix';
+import { matrixRefOf } from '../../src/core/matrixSources';
 import { normalizeCluster } from '../../src/core/normalizeCluster';
 import { summarizeRun } from '../../src/core/summarizeRun';
 import type { PoolResult, Report } from '../../src/core/types';
@@ -44,7 +45,7 @@ export function fixtureReport(opts: { seed?: number; pools?: number; hostileName
       startedAt: '2026-11-29T06:00:00.000Z',
       finishedAt: '2026-11-29T06:01:10.000Z',
       cloud: 'AzureCloud',
-      matrix: { version: builtInMatrix.version, sources: builtInMatrix.sources },
+      matrix: matrixRefOf(builtInMatrix),
     },
     summary: summarizeRun(pools, clusterResults),
     pools,

@@ -367,7 +367,20 @@ describe('loadConfig errors', () => {
     expect(read).toEqual(['/etc/fips-override.json']);
     expect(config.matrixFile).toBe('/etc/fips-override.json');
     expect(config.matrix.version).toBe('2026-12-01-ops');
-    expect(config.matrix.sources[0]).toBe('ops review');
+    // A source written the old way, as a string without a URL, is kept as a title with no link.
+    expect(config.matrix.sources[0]).toEqual({ url: null, title: 'ops review', retrieved: null });
+  });
+
+  it('reads sources of an AUDIT_MATRIX_FILE as { url, title, retrieved }', () => {
+    const source = {
+      url: 'https://contoso.example/fips',
+      title: 'Contoso FIPS review',
+      retrieved: '2026-12-01',
+    };
+    const config = loadConfig({ AUDIT_MATRIX_FILE: '/etc/fips-override.json' }, () =>
+      JSON.stringify({ version: '2026-12-01-ops', sources: [source] }),
+    );
+    expect(config.matrix.sources[0]).toEqual(source);
   });
 });
 

@@ -25,24 +25,29 @@ const ASOF = new Date('2026-11-29T06:00:00Z');
 const SUB = '0b1f6471-1bf0-4dda-aec3-111122223333';
 const OPTS: EvaluationOptions = { matrix: builtInMatrix, asOf: ASOF, nodeImageMaxAgeInDays: 30 };
 
-// Node images as AKS names them (build 2026-11-20 unless said otherwise).
+// Node images as AKS names them (build 2026-11-20 unless said otherwise): `<gallery>-<definition>-<version>` with the
+// definitions of Azure/AgentBaker pkg/agent/datamodel/sig_config.go, as in the Karpenter provider's node image
+// fixtures (Azure/karpenter-provider-azure pkg/fake/nodeimageversionsapi.go); test/unit/nodeImageNames.test.ts
+// lists the names those sources show.
 const IMG = {
   ubuntu1804Fips: 'AKSUbuntu-1804fipscontainerd-202611.20.0',
   ubuntu2004Fips: 'AKSUbuntu-2004gen2fipscontainerd-202611.20.0',
   ubuntu2204Fips: 'AKSUbuntu-2204gen2fipscontainerd-202611.20.0',
   ubuntu2204: 'AKSUbuntu-2204gen2containerd-202611.20.0',
   ubuntu2404: 'AKSUbuntu-2404gen2containerd-202611.20.0',
-  ubuntu2604: 'AKSUbuntu-2604gen2containerd-202611.20.0',
-  azureLinux2Fips: 'AKSCBLMarinerV2-gen2fips-202611.20.0',
-  azureLinux3Fips: 'AKSAzureLinuxV3-gen2fips-202611.20.0',
-  azureLinux3: 'AKSAzureLinuxV3-gen2-202611.20.0',
-  osGuard: 'AKSAzureLinuxOSGuard-gen2fipsTL-202611.20.0',
-  containerLinuxFips: 'AKSAzureContainerLinux-gen2fips-202611.20.0',
-  containerLinux: 'AKSAzureContainerLinux-gen2-202611.20.0',
-  flatcar: 'AKSFlatcar-gen2-202611.20.0',
+  ubuntu2604: 'AKSUbuntu-2604minimalgen2containerd-202611.20.0',
+  azureLinux2Fips: 'AKSAzureLinux-V2gen2fips-202611.20.0',
+  azureLinux3Fips: 'AKSAzureLinux-V3gen2fips-202611.20.0',
+  azureLinux3Arm64Fips: 'AKSAzureLinux-V3gen2arm64fips-202611.20.0',
+  azureLinux3: 'AKSAzureLinux-V3gen2-202611.20.0',
+  osGuard: 'AKSAzureLinux-OSGuardV3gen2fipsTL-202611.20.0',
+  containerLinuxFips: 'AKSAzureLinux-aclgen2fipsTL-202611.20.0',
+  containerLinuxArm64Fips: 'AKSAzureLinux-aclgen2arm64fipsTL-202611.20.0',
+  containerLinux: 'AKSAzureLinux-aclgen2TL-202611.20.0',
+  flatcar: 'AKSFlatcar-flatcargen2-202611.20.0',
   windows2019: 'AKSWindows-2019-containerd-17763.8027.261120',
   windows2022: 'AKSWindows-2022-containerd-20348.4405.261120',
-  windows2025: 'AKSWindows-2025-containerd-26100.7171.261120',
+  windows2025: 'AKSWindows-2025-gen2-26100.7171.261120',
   windowsAnnual: 'AKSWindows-23H2-gen2-25398.1965.261120',
 } as const;
 
@@ -119,17 +124,17 @@ type SkuRow = [
 const SKU_ROWS: SkuRow[] = [
   // Ubuntu: floating, by Kubernetes version...
   [
-    'treats floating Ubuntu on 1.26 with FIPS as Ubuntu 18.04 with 140-2 modules',
+    'treats floating Ubuntu on 1.26 with FIPS as Ubuntu 18.04: 140-2 modules, retired 2025-06-17',
     on('1.26.6', { osSku: 'Ubuntu', nodeImageVersion: IMG.ubuntu1804Fips }),
-    'compliant',
-    ['FIPS_140_2_MODULE'],
-    'Ubuntu 18.04',
+    'noncompliant',
+    ['FIPS_140_2_MODULE', 'OS_RETIRED'],
+    'Ubuntu 18.04 was retired on AKS on 2025-06-17',
   ],
   [
     'treats floating Ubuntu on 1.26 without a node image as Ubuntu 18.04 by Kubernetes version',
     on('1.26.6', { osSku: 'Ubuntu', enableFips: null, nodeImageVersion: null }),
     'noncompliant',
-    ['FIPS_DISABLED'],
+    ['FIPS_DISABLED', 'OS_RETIRED'],
     'resolved to Ubuntu 18.04 by its Kubernetes version',
   ],
   [
@@ -286,6 +291,23 @@ const SKU_ROWS: SkuRow[] = [
     ['OS_RETIRED'],
     'Azure Linux 2.0',
   ],
+  [
+    'resolves floating AzureLinux on 1.33 by its CBL-Mariner 2 node image (retired)',
+    on('1.33.2', { osSku: 'AzureLinux', nodeImageVersion: 'AKSCBLMariner-V2fips-202512.06.0' }),
+    'noncompliant',
+    ['OS_RETIRED'],
+    'Azure Linux 2.0 was retired',
+  ],
+  [
+    'resolves floating AzureLinux on 1.31 by its Azure Linux 3 Arm64 FIPS node image',
+    on('1.31.5', {
+      osSku: 'AzureLinux',
+      vmSize: 'Standard_D4ps_v5',
+      nodeImageVersion: IMG.azureLinux3Arm64Fips,
+    }),
+    'compliant',
+    [],
+  ],
   // AzureLinux3
   [
     'treats AzureLinux3 with FIPS as compliant',
@@ -318,7 +340,7 @@ const SKU_ROWS: SkuRow[] = [
     on('1.30.9', {
       osSku: 'CBLMariner',
       enableFips: false,
-      nodeImageVersion: 'AKSCBLMarinerV2-gen2-202611.20.0',
+      nodeImageVersion: 'AKSCBLMariner-V2gen2-202611.20.0',
     }),
     'noncompliant',
     ['FIPS_DISABLED', 'OS_RETIRED'],
@@ -343,6 +365,20 @@ const SKU_ROWS: SkuRow[] = [
     'compliant',
     [],
   ],
+  // AzureLinux3OSGuard: the versioned name the OS Guard ARM quickstart allows besides AzureLinuxOSGuard
+  [
+    'treats AzureLinux3OSGuard as Azure Linux 3.0 OS Guard, not as an unrecognised SKU',
+    { osSku: 'AzureLinux3OSGuard', nodeImageVersion: IMG.osGuard },
+    'compliant',
+    [],
+  ],
+  [
+    'treats AzureLinux3OSGuard without enableFIPS as compliant by its built-in FIPS',
+    { osSku: 'AzureLinux3OSGuard', enableFips: null, nodeImageVersion: IMG.osGuard },
+    'compliant',
+    ['FIPS_PLATFORM_DEFAULT'],
+    'Azure Linux 3.0 OS Guard',
+  ],
   // AzureContainerLinux
   [
     'treats AzureContainerLinux with FIPS as compliant (FIPS image since 2026-05-29)',
@@ -356,19 +392,30 @@ const SKU_ROWS: SkuRow[] = [
     'noncompliant',
     ['FIPS_DISABLED'],
   ],
+  [
+    'treats AzureContainerLinux with FIPS on Arm64 as compliant (ACL has a FIPS Arm64 image)',
+    on('1.35.2', {
+      osSku: 'AzureContainerLinux',
+      vmSize: 'Standard_D4ps_v6',
+      trustedLaunch: true,
+      nodeImageVersion: IMG.containerLinuxArm64Fips,
+    }),
+    'compliant',
+    [],
+  ],
   // Flatcar
   [
-    'treats Flatcar as not FIPS-capable even with enableFIPS true',
+    'treats Flatcar as not FIPS-capable even with enableFIPS true, and retired',
     { osSku: 'Flatcar', nodeImageVersion: IMG.flatcar },
     'noncompliant',
-    ['OS_NOT_FIPS_CAPABLE'],
-    'Flatcar',
+    ['OS_NOT_FIPS_CAPABLE', 'OS_RETIRED'],
+    'Flatcar Container Linux was retired on AKS on 2026-06-08',
   ],
   [
-    'treats Flatcar without enableFIPS as not FIPS-capable',
+    'treats Flatcar without enableFIPS as not FIPS-capable, and retired',
     { osSku: 'Flatcar', enableFips: null, nodeImageVersion: IMG.flatcar },
     'noncompliant',
-    ['OS_NOT_FIPS_CAPABLE'],
+    ['OS_NOT_FIPS_CAPABLE', 'OS_RETIRED'],
   ],
   // Windows2019
   [
@@ -483,6 +530,13 @@ const SKU_ROWS: SkuRow[] = [
     { osType: 'Windows', osSku: null, enableFips: null, nodeImageVersion: IMG.windows2022 },
     'compliant',
     ['FIPS_PLATFORM_DEFAULT'],
+  ],
+  [
+    'treats a Windows pool without osSKU on 1.36 as Windows2025, the default from 1.36',
+    on('1.36.1', { osType: 'Windows', osSku: null, enableFips: null, nodeImageVersion: IMG.windows2025 }),
+    'compliant',
+    ['FIPS_PLATFORM_DEFAULT'],
+    'Windows Server 2025 enforces it',
   ],
 ];
 
@@ -739,6 +793,31 @@ describe('evaluatePool: features that cannot be combined with FIPS', () => {
       [],
     ],
     [
+      'accepts AzureContainerLinux on Arm64 on 1.34 (its FIPS, Trusted Launch and ARM64 image)',
+      on('1.34.4', {
+        osSku: 'AzureContainerLinux',
+        vmSize: 'Standard_D4pds_v6',
+        trustedLaunch: true,
+        nodeImageVersion: IMG.containerLinuxArm64Fips,
+      }),
+      [],
+    ],
+    [
+      'flags AzureContainerLinux on Arm64 below its 1.34 minimum',
+      on('1.33.2', {
+        osSku: 'AzureContainerLinux',
+        vmSize: 'Standard_D4pds_v6',
+        trustedLaunch: true,
+        nodeImageVersion: IMG.containerLinuxArm64Fips,
+      }),
+      ['OS_NOT_FIPS_CAPABLE'],
+    ],
+    [
+      'flags AzureLinuxOSGuard on Arm64 (no Arm64 image)',
+      { osSku: 'AzureLinuxOSGuard', vmSize: 'Standard_D4ps_v5', nodeImageVersion: IMG.osGuard },
+      ['OS_NOT_FIPS_CAPABLE'],
+    ],
+    [
       'flags AzureLinux3 on Arm64 on 1.30',
       on('1.30.9', {
         osSku: 'AzureLinux3',
@@ -830,6 +909,10 @@ describe('evaluatePool: features that cannot be combined with FIPS', () => {
       judge({ osSku: 'AzureLinux3', trustedLaunch: true, nodeImageVersion: IMG.azureLinux3Fips }),
     ].map((r) => r.findings[0]!.message);
     expect(messages[0]).toMatch(/Arm64 \(Standard_D4ps_v5\)/);
+    // Azure Linux 3.0 is no longer the only FIPS option on Arm64: the matrix names every one.
+    expect(messages[0]).toContain(
+      'the FIPS options on Arm64 are Azure Linux 3.0 (Kubernetes 1.31+) and Azure Container Linux (Kubernetes 1.34+)',
+    );
     expect(messages[1]).toMatch(/Confidential VM size Standard_DC4as_v5/);
     expect(messages[2]).toMatch(/KataVmIsolation/);
     expect(messages[3]).toMatch(/Trusted Launch.*Azure Linux 3\.0/);
@@ -907,6 +990,67 @@ describe('evaluatePool: node image freshness', () => {
     expect(codesOf(result)).toEqual(outdated ? ['NODE_IMAGE_OUTDATED'] : []);
   });
 
+  // Windows versions end in the build date as YYMMDD (AKS release notes: 20348.5386.260715 in the 2026-07-17
+  // release; AgentBaker: 20348.887.220810 is "Build Number: 20220810.1"), and Windows images come monthly.
+  const windows2022 = (version: string): Partial<PoolRecord> =>
+    on('1.33.2', {
+      osType: 'Windows',
+      osSku: 'Windows2022',
+      nodeImageVersion: `AKSWindows-2022-containerd-${version}`,
+    });
+  it.each<[string, string, ImageFreshness, boolean]>([
+    [
+      'flags a Windows image one monthly release (35 days) behind its upgrade profile',
+      '20348.5256.260610',
+      { basis: 'upgradeProfile', latestNodeImageVersion: 'AKSWindows-2022-containerd-20348.5386.260715' },
+      true,
+    ],
+    [
+      'accepts a Windows image one monthly release (28 days) behind its upgrade profile',
+      '20348.5139.260513',
+      { basis: 'upgradeProfile', latestNodeImageVersion: 'AKSWindows-2022-containerd-20348.5256.260610' },
+      false,
+    ],
+    [
+      'accepts a Windows image built 35 days before the audit: the newest monthly image is that old',
+      '20348.5900.261025',
+      { basis: 'buildDate', reason: 'no upgrade profile' },
+      false,
+    ],
+    [
+      'accepts a Windows image built 66 days before the audit (limit plus one release interval)',
+      '20348.5780.260924',
+      { basis: 'buildDate', reason: 'no upgrade profile' },
+      false,
+    ],
+    [
+      'flags a Windows image built 67 days before the audit',
+      '20348.5780.260923',
+      { basis: 'buildDate', reason: 'no upgrade profile' },
+      true,
+    ],
+  ])('%s', (_title, version, freshness, outdated) => {
+    const result = judge(windows2022(version), {}, freshness);
+    expect(codesOf(result)).toEqual(outdated ? ['NODE_IMAGE_OUTDATED'] : []);
+  });
+
+  it('says when the Windows release interval was allowed for', () => {
+    const [f] = judge(windows2022('20348.5780.260901'), {}, { basis: 'buildDate', reason: 'x' }).findings;
+    expect(f!.message).toContain('built 2026-09-01, 89 days before this audit');
+    expect(f!.message).toContain(
+      'limit 30 days plus 36 days, the interval between monthly Windows node image releases',
+    );
+  });
+
+  it('gives Linux images no such allowance: a build 35 days old is outdated', () => {
+    const result = judge(
+      { osSku: 'Ubuntu2204', nodeImageVersion: 'AKSUbuntu-2204gen2fipscontainerd-202610.25.0' },
+      {},
+      { basis: 'buildDate', reason: 'x' },
+    );
+    expect(codesOf(result)).toEqual(['NODE_IMAGE_OUTDATED']);
+  });
+
   it('states the upgrade profile as the basis, with the lag and the limit', () => {
     const [f] = judge({ osSku: 'Ubuntu2204', nodeImageVersion: current }, {}, latest('202611.20')).findings;
     expect(f).toMatchObject({ code: 'NODE_IMAGE_OUTDATED', severity: 'medium' });
@@ -969,7 +1113,7 @@ describe('evaluatePool: node image freshness', () => {
     ],
     [
       'judges freshness of an opted-in FIPS Linux pool',
-      { osSku: 'AzureLinux3', nodeImageVersion: 'AKSAzureLinuxV3-gen2fips-202601.01.0' },
+      { osSku: 'AzureLinux3', nodeImageVersion: 'AKSAzureLinux-V3gen2fips-202601.01.0' },
       ['NODE_IMAGE_OUTDATED'],
     ],
   ])('%s', (_title, pool, codes) => {
@@ -1218,6 +1362,68 @@ describe('evaluatePool: remediation commands', () => {
     expect(f!.remediation).toContain('az aks nodepool add');
     expect(f!.remediation).toContain('--os-type Windows --os-sku Windows2022');
     expect(f!.remediation).not.toContain('nodepool update');
+  });
+
+  // AKS OS versions page (2026-07-13): Windows2022 on Kubernetes 1.23-1.36, Windows2025 from 1.32 and the default
+  // from 1.36; the 2026-06-19 release notes: Windows Server 2022 is not supported on 1.37 and above.
+  it.each<[string, Partial<PoolRecord>, FindingCode, string, string | null]>([
+    [
+      'Windows2022 on 1.37 (not allowed there): Windows2025',
+      on('1.37.0', { osType: 'Windows', osSku: 'Windows2022', nodeImageVersion: IMG.windows2022 }),
+      'KUBERNETES_VERSION_UNSUPPORTED',
+      'Windows2025',
+      'Windows2022',
+    ],
+    [
+      'WindowsAnnual on 1.30 (before Windows2025 exists): Windows2022',
+      on('1.30.9', { osType: 'Windows', osSku: 'WindowsAnnual', nodeImageVersion: IMG.windowsAnnual }),
+      'OS_NOT_FIPS_CAPABLE',
+      'Windows2022',
+      'Windows2025',
+    ],
+    [
+      'WindowsAnnual on 1.36 (Windows2025 is the default): Windows2025',
+      on('1.36.1', { osType: 'Windows', osSku: 'WindowsAnnual', nodeImageVersion: IMG.windowsAnnual }),
+      'OS_NOT_FIPS_CAPABLE',
+      'Windows2025',
+      'Windows2022',
+    ],
+    [
+      'Windows2019 with FIPS off on 1.24 (Windows2025 needs 1.32): Windows2022',
+      on('1.24.10', {
+        osType: 'Windows',
+        osSku: 'Windows2019',
+        enableFips: false,
+        nodeImageVersion: IMG.windows2019,
+      }),
+      'FIPS_DISABLED',
+      'Windows2022',
+      'Windows2025',
+    ],
+    [
+      'a retired Windows2019 pool on 1.32: the 1.32 default, Windows2022',
+      on('1.32.5', { osType: 'Windows', osSku: 'Windows2019', nodeImageVersion: IMG.windows2019 }),
+      'OS_RETIRED',
+      'Windows2022',
+      'Windows2025',
+    ],
+    [
+      'a confidential Windows2025 pool on 1.37: Windows2025',
+      on('1.37.0', {
+        osType: 'Windows',
+        osSku: 'Windows2025',
+        vmSize: 'Standard_DC4as_v5',
+        nodeImageVersion: IMG.windows2025,
+      }),
+      'OS_NOT_FIPS_CAPABLE',
+      'Windows2025',
+      'Windows2022',
+    ],
+  ])('suggests a Windows SKU that exists for the pool version: %s', (_title, pool, code, sku, notSku) => {
+    const f = judge(pool).findings.find((x) => x.code === code);
+    expect(f).toBeDefined();
+    expect(f!.remediation).toContain(`--os-type Windows --os-sku ${sku} --enable-fips-image`);
+    if (notSku) expect(f!.remediation).not.toContain(`--os-sku ${notSku}`);
   });
 
   it('suggests AzureLinux3 for a retired Azure Linux 2.0 pool, keeping the pool mode', () => {

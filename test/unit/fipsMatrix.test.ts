@@ -1,5 +1,8 @@
 // The built-in FIPS matrix against docs/fips-matrix.md, operator overrides, and OS SKU resolution.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import builtInMatrixJson from '../../data/fips-matrix.json';
 import { evaluatePool } from '../../src/core/evaluatePool';
 import {
@@ -26,6 +29,7 @@ const DOC_SKUS: [osSku: string, osType: 'Linux' | 'Windows', floating: boolean][
   ['CBLMariner', 'Linux', false],
   ['Mariner', 'Linux', false],
   ['AzureLinuxOSGuard', 'Linux', false],
+  ['AzureLinux3OSGuard', 'Linux', false],
   ['AzureContainerLinux', 'Linux', false],
   ['Flatcar', 'Linux', false],
   ['Windows2019', 'Windows', false],
@@ -63,8 +67,74 @@ describe('the built-in matrix', () => {
   it('carries a dated version and its sources', () => {
     expect(builtInMatrix.version).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     expect(builtInMatrix.sources.length).toBeGreaterThanOrEqual(3);
-    expect(builtInMatrix.sources.join('\n')).toContain('enable-fips-nodes');
-    expect(builtInMatrix.sources.join('\n')).toContain('CHANGELOG');
+    const urls = builtInMatrix.sources.map((s) => s.url).join('\n');
+    expect(urls).toContain('enable-fips-nodes');
+    expect(urls).toContain('CHANGELOG');
+  });
+
+  it.each(builtInMatrix.sources.map((s) => [s.title, s] as const))(
+    'gives source "%s" an https URL alone, a title and the date it was read',
+    (_title, source) => {
+      expect(source.url).not.toBeNull();
+      const url = new URL(source.url!);
+      expect(url.protocol).toBe('https:');
+      expect(url.href.replace(/\/$/, '')).toBe(source.url!.replace(/\/$/, ''));
+      expect(source.url).not.toMatch(/\s/);
+      expect(source.title.trim().length).toBeGreaterThan(5);
+      expect(source.retrieved).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      expect(source.retrieved! <= builtInMatrix.version.slice(0, 10)).toBe(true);
+    },
+  );
+
+  it('cites a listed source, with a date, for every piece of evidence; and says where a row has no primary source', () => {
+    const urls = new Set(builtInMatrix.sources.map((s) => s.url));
+    const rows = [
+      ...Object.entries(builtInMatrix.osSkus).map(([k, v]) => [`osSkus.${k}`, v] as const),
+      ...Object.entries(builtInMatrix.operatingSystems).map(
+        ([k, v]) => [`operatingSystems.${k}`, v] as const,
+      ),
+    ];
+    const evidence = [
+      ...(builtInMatrix.defaultOsSkuEvidence ?? []),
+      ...rows.flatMap(([, row]) => row.evidence ?? []),
+    ];
+    expect(evidence.length).toBeGreaterThan(15);
+    expect(evidence.filter((e) => !urls.has(e.source))).toEqual([]);
+    expect(
+      evidence.filter((e) => !/^\d{4}-\d{2}-\d{2}$/.test(e.date) || e.date > builtInMatrix.version),
+    ).toEqual([]);
+    // The rows docs/fips-matrix.md names as having no primary source say so in the data too.
+    const unsourced = rows.filter(([, row]) => row.noPrimarySource).map(([path]) => path);
+    expect(unsourced).toEqual(
+      expect.arrayContaining([
+        'osSkus.Mariner',
+        'operatingSystems.ubuntu2604',
+        'operatingSystems.azurelinux3',
+        'operatingSystems.azurecontainerlinux',
+      ]),
+    );
+  });
+
+  it('is described by docs/fips-matrix.md: its version, every source URL, every row without a primary source', () => {
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'fips-matrix.md'), 'utf8');
+    expect(doc).toContain(`Matrix version \`${builtInMatrix.version}\``);
+    expect(builtInMatrix.sources.filter((s) => !doc.includes(`](${s.url})`))).toEqual([]);
+    const unsourced = [
+      ...Object.entries(builtInMatrix.osSkus).filter(([, row]) => row.noPrimarySource),
+      ...Object.entries(builtInMatrix.operatingSystems).filter(([, row]) => row.noPrimarySource),
+    ].map(([key]) => key);
+    const section = doc.slice(
+      doc.indexOf('### Rows with no primary source'),
+      doc.indexOf('### Where the sources disagree'),
+    );
+    const named: Record<string, string> = {
+      Mariner: '`Mariner`',
+      ubuntu2604: '`Ubuntu2604`',
+      azurelinux3: 'Azure Linux 3.0',
+      azurelinuxosguard3: 'OS Guard',
+      azurecontainerlinux: 'azurecontainerlinux.fipsSince',
+    };
+    expect(unsourced.filter((key) => !section.includes(named[key] ?? `\u0000${key}`))).toEqual([]);
   });
 
   it('states the cross-SKU facts of the doc: FIPS from Kubernetes 1.19, 140-2 Historical since 2026-09-21', () => {
@@ -96,8 +166,12 @@ describe('the built-in matrix', () => {
     ['the Windows annual channel', 'windowsannual', '2026-05-15'],
     ['Ubuntu 20.04', 'ubuntu2004', '2027-03-17'],
     ['Ubuntu 22.04', 'ubuntu2204', '2027-06-30'],
+    ['Ubuntu 18.04', 'ubuntu1804', '2025-06-17'],
+    ['Flatcar', 'flatcar', '2026-06-08'],
+    ['Azure Linux 3.0 OS Guard', 'azurelinuxosguard3', '2026-12-10'],
     ['Azure Linux 3.0', 'azurelinux3', null],
-    ['Windows Server 2022', 'windows2022', null],
+    ['Azure Container Linux', 'azurecontainerlinux', null],
+    ['Windows Server 2022', 'windows2022', '2028-06-30'],
     ['Windows Server 2025', 'windows2025', null],
   ])('retires %s (%s) on %s', (_name, key, retiredOn) => {
     expect(builtInMatrix.operatingSystems[key]?.retiredOn).toBe(retiredOn);
@@ -112,6 +186,7 @@ describe('the built-in matrix', () => {
     ['CBLMariner', 'opt-in', undefined],
     ['Mariner', 'opt-in', undefined],
     ['AzureLinuxOSGuard', 'always', '140-3'],
+    ['AzureLinux3OSGuard', 'always', '140-3'],
     ['AzureContainerLinux', 'opt-in', undefined],
     ['Flatcar', 'none', undefined],
     ['Windows2019', 'opt-in', undefined],
@@ -151,9 +226,14 @@ describe('the built-in matrix', () => {
     expect(builtInMatrix.operatingSystems[key]?.kubernetes).toEqual(range);
   });
 
-  it('allows Arm64 FIPS only on Azure Linux 3.0, from Kubernetes 1.31', () => {
+  // AKS FIPS doc: Arm64 FIPS only with Azure Linux 3.0+; node images page (2026-07-14): an ACL image with FIPS,
+  // Trusted Launch and ARM64 (ACL itself from Kubernetes 1.34).
+  it('allows Arm64 FIPS on Azure Linux 3.0 from Kubernetes 1.31 and on Azure Container Linux from 1.34', () => {
     const arm = Object.entries(builtInMatrix.operatingSystems).filter(([, os]) => os.arm64);
-    expect(arm.map(([k, os]) => [k, os.arm64])).toEqual([['azurelinux3', { fromKubernetes: '1.31' }]]);
+    expect(arm.map(([k, os]) => [k, os.arm64])).toEqual([
+      ['azurelinux3', { fromKubernetes: '1.31' }],
+      ['azurecontainerlinux', { fromKubernetes: '1.34' }],
+    ]);
   });
 
   // The doc's rule (Ubuntu 22.04 Gen2 only) is the FIPS doc table's; OS Guard and Azure Container Linux are not in
@@ -161,22 +241,6 @@ describe('the built-in matrix', () => {
   it('combines Trusted Launch and FIPS only on Ubuntu 22.04 and the Trusted-Launch-only OSes', () => {
     const tl = Object.entries(builtInMatrix.operatingSystems).filter(([, os]) => os.trustedLaunchWithFips);
     expect(tl.map(([k]) => k).sort()).toEqual(['azurecontainerlinux', 'azurelinuxosguard3', 'ubuntu2204']);
-  });
-
-  // The image names the doc gives as examples must be recognised, each by its own OS only.
-  it.each<[string, string]>([
-    ['AKSUbuntu-2004fipscontainerd-202511.20.0', 'ubuntu2004'],
-    ['AKSUbuntu-2004gen2fipscontainerd-202511.20.0', 'ubuntu2004'],
-    ['AKSUbuntu-2204gen2fipscontainerd-202511.20.0', 'ubuntu2204'],
-    ['AKSUbuntu-1804fipscontainerd-202405.20.0', 'ubuntu1804'],
-    ['AKSAzureLinuxV3-gen2fips-202511.20.0', 'azurelinux3'],
-    ['AKSCBLMarinerV2-gen2fips-202511.20.0', 'azurelinux2'],
-    ['AKSAzureLinuxV2-gen2fips-202511.20.0', 'azurelinux2'],
-  ])('recognises %s as %s and as nothing else', (image, key) => {
-    const matches = Object.entries(builtInMatrix.operatingSystems)
-      .filter(([, os]) => os.imagePattern && new RegExp(os.imagePattern, 'i').test(image))
-      .map(([k]) => k);
-    expect(matches).toEqual([key]);
   });
 });
 
@@ -215,11 +279,52 @@ describe('resolveOs', () => {
     [
       'AzureLinux',
       '1.31.9',
-      'AKSAzureLinuxV3-gen2fips-202511.20.0',
+      'AKSAzureLinux-V3gen2fips-202512.18.0',
       'azurelinux3',
       'nodeImage',
-      'floating Azure Linux named by its image',
+      'floating Azure Linux named by its Azure Linux 3 image',
     ],
+    [
+      'AzureLinux',
+      '1.33.2',
+      'AKSAzureLinux-V2gen2fips-202512.18.0',
+      'azurelinux2',
+      'nodeImage',
+      'floating Azure Linux named by its Azure Linux 2 image',
+    ],
+    [
+      'AzureLinux',
+      '1.33.2',
+      'AKSCBLMariner-V2fips-202512.18.0',
+      'azurelinux2',
+      'nodeImage',
+      'floating Azure Linux named by its CBL-Mariner 2 image',
+    ],
+    [
+      'AzureLinux',
+      '1.31.9',
+      'AKSAzureLinux-V3gen2arm64fips-202512.18.0',
+      'azurelinux3',
+      'nodeImage',
+      'floating Azure Linux named by its Arm64 FIPS image',
+    ],
+    [
+      'AzureLinux',
+      '1.31.9',
+      'AKSAzureLinux-V3gen2-202512.18.0',
+      'azurelinux2',
+      'kubernetesVersion',
+      'a non-FIPS image, which does not say which release FIPS pools get',
+    ],
+    [
+      'Ubuntu',
+      '1.30.1',
+      'AKSUbuntu-2204gen2fipsTLcontainerd-202512.18.0',
+      'ubuntu2204',
+      'nodeImage',
+      'floating Ubuntu named by its Trusted Launch FIPS image',
+    ],
+    ['AzureLinux3OSGuard', '1.33.0', null, 'azurelinuxosguard3', 'fixed', 'the versioned OS Guard SKU'],
     ['AzureLinux3', '1.30.0', null, 'azurelinux3', 'fixed', 'a fixed SKU'],
     ['ubuntu2204', '1.33.0', null, 'ubuntu2204', 'fixed', 'a SKU in other casing'],
     ['Mariner', null, null, 'azurelinux2', 'fixed', 'a fixed SKU without a version'],
@@ -234,8 +339,11 @@ describe('resolveOs', () => {
     ['Windows', '1.24.9', null, 'Windows2019'],
     ['Windows', '1.25.0', null, 'Windows2022'],
     ['Windows', '1.33.2', null, 'Windows2022'],
+    ['Windows', '1.35.9', null, 'Windows2022'],
+    ['Windows', '1.36.0', null, 'Windows2025'],
+    ['Windows', '1.37.1', null, 'Windows2025'],
     ['windows', '1.20.0', null, 'Windows2019'],
-    ['Windows', null, null, 'Windows2022'],
+    ['Windows', null, null, 'Windows2025'],
   ])('gives a %s pool on %s without osSKU the AKS default %s', (osType, version, _image, osSku) => {
     const resolved = resolve(null, version, null, osType);
     expect(resolved).toMatchObject({ osSku, defaulted: true });
@@ -359,9 +467,65 @@ describe('applyMatrixOverride', () => {
   });
 
   it("carries the override's version and both lists of sources, the override's first", () => {
-    const matrix = applyMatrixOverride(builtInMatrix, contosoLinux, 'contoso.json');
+    const matrix = applyMatrixOverride(
+      builtInMatrix,
+      {
+        ...contosoLinux,
+        sources: [
+          {
+            url: 'https://contoso.example/fips-review-2026-12',
+            title: 'Contoso FIPS review',
+            retrieved: '2026-12-01',
+          },
+        ],
+      },
+      'contoso.json',
+    );
     expect(matrix.version).toBe('2026-12-01-contoso');
-    expect(matrix.sources).toEqual(['https://contoso.example/fips-review-2026-12', ...builtInMatrix.sources]);
+    expect(matrix.sources).toEqual([
+      {
+        url: 'https://contoso.example/fips-review-2026-12',
+        title: 'Contoso FIPS review',
+        retrieved: '2026-12-01',
+      },
+      ...builtInMatrix.sources,
+    ]);
+  });
+
+  // Overrides written before sources became objects keep working: the string is converted, never put in an href whole.
+  it.each<[string, string, { url: string | null; title: string; retrieved: null }]>([
+    [
+      'a bare URL',
+      'https://contoso.example/fips-review-2026-12',
+      {
+        url: 'https://contoso.example/fips-review-2026-12',
+        title: 'https://contoso.example/fips-review-2026-12',
+        retrieved: null,
+      },
+    ],
+    [
+      'a URL with its description in parentheses',
+      'https://learn.microsoft.com/azure/aks/enable-fips-nodes (MicrosoftDocs/azure-aks-docs, page dated 2026-06-16)',
+      {
+        url: 'https://learn.microsoft.com/azure/aks/enable-fips-nodes',
+        title: 'MicrosoftDocs/azure-aks-docs, page dated 2026-06-16',
+        retrieved: null,
+      },
+    ],
+    [
+      'text without a URL',
+      'Contoso security baseline 2026-12',
+      { url: null, title: 'Contoso security baseline 2026-12', retrieved: null },
+    ],
+    [
+      'an http URL, which is not linked',
+      'http://intranet.contoso.example/fips',
+      { url: null, title: 'http://intranet.contoso.example/fips', retrieved: null },
+    ],
+  ])('converts a source written the old way as one string: %s', (_title, text, expected) => {
+    const matrix = applyMatrixOverride(builtInMatrix, { version: 'v', sources: [text] }, 'old.json');
+    expect(matrix.sources[0]).toEqual(expected);
+    expect(matrix.sources.slice(1)).toEqual(builtInMatrix.sources);
   });
 
   it('keeps the built-in sources when the override lists none', () => {
@@ -401,6 +565,39 @@ describe('applyMatrixOverride', () => {
       ['operatingSystems.ubuntu2204.imagePattern', 'regular expression'],
     ],
     ['a missing version', { sources: ['x'] }, ['version']],
+    [
+      'a source object whose URL carries its description',
+      {
+        version: 'v',
+        sources: [
+          { url: 'https://learn.microsoft.com/azure/aks/ (AKS docs)', title: 'AKS', retrieved: '2026-12-01' },
+        ],
+      },
+      ['sources.0', 'https URL'],
+    ],
+    [
+      'a source object with an http URL',
+      { version: 'v', sources: [{ url: 'http://contoso.example/', title: 'C', retrieved: '2026-12-01' }] },
+      ['sources.0', 'https URL'],
+    ],
+    [
+      'a source object without its retrieval date',
+      { version: 'v', sources: [{ url: 'https://contoso.example/', title: 'C' }] },
+      ['sources.0'],
+    ],
+    [
+      'evidence citing a source the matrix does not list',
+      {
+        version: 'v',
+        operatingSystems: {
+          ubuntu2204: {
+            ...ubuntu2204,
+            evidence: [{ source: 'https://nowhere.example/', date: '2026-12-01', says: 'x' }],
+          },
+        },
+      },
+      ['operatingSystems.ubuntu2204.evidence.0.source', 'https://nowhere.example/'],
+    ],
     ['an empty version', { version: '' }, ['version']],
     ['an extra unknown field at the top', { version: 'v', osSKUs: {} }, ['(root)', 'osSKUs']],
     [

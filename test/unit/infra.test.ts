@@ -23,6 +23,8 @@ const ALLOWED_ROLES: Readonly<Record<string, string>> = {
   '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
   '09976791-48a7-449e-bb21-39d1a415f350': 'Communication and Email Service Owner',
   '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User',
+  // Only with auditSharding=subscriptions, on the storage account: the shard queue (infra/README.md#roles).
+  '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor',
 };
 
 /** Roles that must never appear in infra/, whatever the allow-list says. */
@@ -432,6 +434,149 @@ describe('settings: src/config.ts SETTINGS, the Bicep app settings and local.set
     expect(
       Object.keys(sample).filter((name) => !appSettingNames.includes(name) && !isPlatformSetting(name)),
     ).toEqual([]);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------ (1b) sharding
+
+/** The entries of a `var` object of main.bicep. */
+function mainVar(name: string): Map<string, string> {
+  const declaration = bicep('infra/main.bicep').declarations.find(
+    (d) => d.keyword === 'var' && d.name === name,
+  );
+  if (!declaration) throw new Error(`infra/main.bicep: var ${name} is missing`);
+  return objectEntries(declaration.text, maskStrings(declaration.text).indexOf('{'));
+}
+
+function mainParam(name: string): Declaration {
+  const declaration = bicep('infra/main.bicep').declarations.find(
+    (d) => d.keyword === 'param' && d.name === name,
+  );
+  if (!declaration) throw new Error(`infra/main.bicep: param ${name} is missing`);
+  return declaration;
+}
+
+/** The arguments a module declaration of main.bicep passes (its `params` object). */
+function moduleParams(name: string): Map<string, string> {
+  const declaration = bicep('infra/main.bicep').declarations.find(
+    (d) => d.keyword === 'module' && d.name === name,
+  );
+  if (!declaration) throw new Error(`infra/main.bicep: module ${name} is missing`);
+  return nested(resourceBody(declaration), 'params');
+}
+
+describe('the pipeline queue: its connection by identity, the shard size, the queue role', () => {
+  const infraReadme = read('infra/README.md');
+
+  // Functions identity-based connections use the system-assigned identity unless <CONNECTION>__credential is
+  // managedidentity and <CONNECTION>__clientId names the user-assigned one; this app has only a user-assigned one.
+  it('gives the AUDIT_QUEUE connection the app identity: queue URI, credential managedidentity, its client ID', () => {
+    const queue = mainVar('pipelineQueueAppSettings');
+    expect(queue.get('AUDIT_QUEUE__queueServiceUri')).toBe('storage.outputs.QUEUE_ENDPOINT');
+    expect(queue.get('AUDIT_QUEUE__credential')).toBe("'managedidentity'");
+    expect(queue.get('AUDIT_QUEUE__clientId')).toBe('identity.outputs.clientId');
+    // The same identity the app runs as (AZURE_CLIENT_ID), and the code reads all three settings.
+    expect(mainVar('auditAppSettings').get('AZURE_CLIENT_ID')).toBe('identity.outputs.clientId');
+    for (const name of ['AUDIT_QUEUE__queueServiceUri', 'AUDIT_QUEUE__credential', 'AUDIT_QUEUE__clientId'])
+      expect(Object.keys(SETTINGS)).toContain(name);
+  });
+
+  // Every audit runs through the queue: the app refuses to start in Functions without it (requireQueue).
+  it('always sets the queue connection, and never as a connection string', () => {
+    const appSettings =
+      nested(
+        resourceBody(bicep('infra/main.bicep').declarations.find((d) => d.name === 'functionApp')!),
+        'params',
+      ).get('appSettings') ?? '';
+    expect(appSettings).toMatch(/^\s*pipelineQueueAppSettings$/m);
+    expect(bicepAppSettings().has('AUDIT_QUEUE')).toBe(false);
+    expect(read('src/functions/functionsApp.ts')).toMatch(/requireQueue\(config\)/);
+  });
+
+  it('takes AUDIT_SHARDING from a parameter allowing exactly the modes the app accepts', () => {
+    const param = mainParam('auditSharding');
+    expect(param.decorators).toContain("@allowed(['off', 'subscriptions'])");
+    expect(param.text).toMatch(/^param auditSharding string = 'off'$/m);
+    expect(mainVar('auditAppSettings').get('AUDIT_SHARDING')).toBe('auditSharding');
+  });
+
+  it('takes AUDIT_SHARD_SIZE from a parameter with the bounds and default of src/config.ts', () => {
+    const param = mainParam('auditShardSize');
+    expect(param.decorators).toEqual(expect.arrayContaining(['@minValue(1)', '@maxValue(800)']));
+    expect(param.text).toMatch(new RegExp(`^param auditShardSize int = ${SETTINGS.AUDIT_SHARD_SIZE}$`, 'm'));
+    expect(mainVar('auditAppSettings').get('AUDIT_SHARD_SIZE')).toBe('string(auditShardSize)');
+  });
+
+  it('grants Storage Queue Data Contributor on the storage account', () => {
+    const rbac = bicep('infra/modules/rbac.bicep');
+    const assignments = rbac.declarations.find((d) => d.name === 'assignments')!.text;
+    expect(assignments).toMatch(/target: 'storageQueue'\s+role: builtInRoles\.storageQueueDataContributor/);
+    expect(rbac.declarations.find((d) => d.name === 'enabledTargets')?.text).toMatch(/storageQueue: true/);
+    const storageLoop = rbac.declarations.find((d) => d.name === 'storageAssignments')!.text;
+    expect(storageLoop).toContain("x.target == 'storageQueue'");
+    expect(storageLoop).toMatch(/scope: storage$/m);
+  });
+
+  it('reaches the queue privately when storage is private', () => {
+    expect(bicep('infra/modules/network.bicep').code).toMatch(
+      /^var storageServices = \['blob', 'table', 'queue'\]$/m,
+    );
+  });
+
+  it('documents the sharding parameters, settings and identity in infra/README.md', () => {
+    for (const text of [
+      '`auditSharding`',
+      '`auditShardSize`',
+      'AUDIT_SHARD_SIZE',
+      'AUDIT_QUEUE__credential=managedidentity',
+      'AUDIT_QUEUE__clientId',
+      'Storage Queue Data Contributor',
+    ])
+      expect(infraReadme).toContain(text);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------ (1c) egress
+
+describe('private networking: the app has an explicit way out to Azure Resource Graph, ARM and ACS', () => {
+  const network = bicep('infra/modules/network.bicep');
+  const infraReadme = read('infra/README.md');
+
+  it('puts a NAT gateway with a static Standard public IP on the app subnet unless a route of your own is chosen', () => {
+    const param = mainParam('privateNetworkEgress');
+    expect(param.decorators).toContain("@allowed(['natGateway', 'none'])");
+    expect(param.text).toMatch(/^param privateNetworkEgress string = 'natGateway'$/m);
+    expect(moduleParams('network').get('natGateway')).toBe("privateNetworkEgress == 'natGateway'");
+    const [nat] = resourcesOfType('Microsoft.Network/natGateways');
+    expect(nat?.file.path).toBe('infra/modules/network.bicep');
+    expect(nat!.declaration.text).toMatch(/= if \(natGateway\)/);
+    const [ip] = resourcesOfType('Microsoft.Network/publicIPAddresses');
+    const ipBody = resourceBody(ip!.declaration);
+    expect(nested(ipBody, 'sku').get('name')).toBe("'Standard'");
+    expect(nested(ipBody, 'properties').get('publicIPAllocationMethod')).toBe("'Static'");
+    expect(network.code).toMatch(/natGateway: natGateway \? \{ id: nat\.id \} : null/);
+  });
+
+  it("routes all of the app's traffic into the VNet and leaves the subnets no implicit way out", () => {
+    expect(bicep('infra/modules/functionApp.bicep').code).toMatch(
+      /vnetRouteAllEnabled: empty\(subnetId\) \? null : true/,
+    );
+    expect(network.code.match(/defaultOutboundAccess: false/g)).toHaveLength(2);
+  });
+
+  it('lists, for a firewall of your own, every destination the app calls, with service tags and FQDNs', () => {
+    const section = infraReadme.slice(infraReadme.indexOf('### Outbound traffic with private networking'));
+    expect(section.length).toBeGreaterThan(100);
+    for (const text of [
+      'AzureResourceManager',
+      'AzureActiveDirectory',
+      'AzureMonitor',
+      '.communication.azure.com',
+      'management.azure.com',
+      'management.usgovcloudapi.net',
+      'privateNetworkEgress=none',
+    ])
+      expect(section).toContain(text);
   });
 });
 

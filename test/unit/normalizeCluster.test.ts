@@ -344,11 +344,11 @@ describe('nodeImage', () => {
   it.each<[string, string, string | null]>([
     ['AKSUbuntu-2204gen2fipscontainerd-202511.20.0', 'AKSUbuntu-2204gen2fipscontainerd', '2025-11-20'],
     ['AKSUbuntu-2004fipscontainerd-202501.07.0', 'AKSUbuntu-2004fipscontainerd', '2025-01-07'],
-    ['AKSAzureLinuxV3-gen2fips-202602.28.1', 'AKSAzureLinuxV3-gen2fips', '2026-02-28'],
-    ['AKSCBLMarinerV2-gen2fips-202412.31.12', 'AKSCBLMarinerV2-gen2fips', '2024-12-31'],
+    ['AKSAzureLinux-V3gen2fips-202602.28.1', 'AKSAzureLinux-V3gen2fips', '2026-02-28'],
+    ['AKSCBLMariner-V2gen2fips-202412.31.12', 'AKSCBLMariner-V2gen2fips', '2024-12-31'],
     ['AKSWindows-2022-containerd-20348.2966.250101', 'AKSWindows-2022-containerd', '2025-01-01'],
     ['AKSWindows-2019-containerd-17763.6659.241231', 'AKSWindows-2019-containerd', '2024-12-31'],
-    ['AKSWindows-2025-containerd-26100.3194.260229', 'AKSWindows-2025-containerd', null],
+    ['AKSWindows-2025-gen2-26100.3194.260229', 'AKSWindows-2025-gen2', null],
     ['AKSUbuntu-2204gen2fipscontainerd-202513.01.0', 'AKSUbuntu-2204gen2fipscontainerd', null],
     ['AKSUbuntu-2204gen2fipscontainerd-202502.30.0', 'AKSUbuntu-2204gen2fipscontainerd', null],
     ['AKSUbuntu-2204gen2fipscontainerd-202500.10.0', 'AKSUbuntu-2204gen2fipscontainerd', null],
@@ -367,10 +367,10 @@ describe('nodeImage', () => {
   });
 
   it('accepts 29 February only in a leap year', () => {
-    expect(nodeImageBuildDate('AKSAzureLinuxV3-gen2fips-202802.29.0')?.toISOString().slice(0, 10)).toBe(
+    expect(nodeImageBuildDate('AKSAzureLinux-V3gen2fips-202802.29.0')?.toISOString().slice(0, 10)).toBe(
       '2028-02-29',
     );
-    expect(nodeImageBuildDate('AKSAzureLinuxV3-gen2fips-202702.29.0')).toBeNull();
+    expect(nodeImageBuildDate('AKSAzureLinux-V3gen2fips-202702.29.0')).toBeNull();
   });
 });
 
