@@ -2,21 +2,24 @@
 
 import { randomUUID } from 'node:crypto';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 
 import { z } from 'zod';
 
-import type { AuditService } from '../auditService';
+import { AuditService } from '../auditService';
 import { FileEmailSender } from '../azure/emailSender';
 import type { RunRecord } from '../azure/runStore';
 import { runIdPattern } from '../azure/tableKeys';
+import { loadConfig } from '../config';
 import { ConfigError, describeError, InputError, NotFoundError } from '../errors';
 import { buildRunDigest, createNotifier, createNotifyDependencies, type NotifyOutcome } from '../notify';
-import type { CliIo } from './main';
+import type { CliCommand } from './cliCommand';
+import type { CliIo } from './cliIo';
 
-export const EMAIL_USAGE = `           --run ID        the run (default: the latest completed run)
-           --to ADDRESS    a recipient instead of EMAIL_TO; repeatable
-           --out FILE      write FILE (.eml) and its .html instead of sending (no email settings needed)`;
+export interface EmailCommandOptions {
+  run?: string;
+  to?: string[];
+  out?: string;
+}
 
 const address = z.email();
 const PLACEHOLDER_SENDER = 'aks-fips-auditor@localhost.invalid';
@@ -60,13 +63,11 @@ function describeOutcome(outcome: NotifyOutcome): string {
     : `${outcome.status}: ${r.reason ?? ''}`;
 }
 
-export async function emailCommand(args: string[], io: CliIo, service: AuditService): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { run: { type: 'string' }, to: { type: 'string', multiple: true }, out: { type: 'string' } },
-    strict: true,
-    allowPositionals: false,
-  });
+export async function runEmailCommand(
+  values: EmailCommandOptions,
+  io: CliIo,
+  service: AuditService,
+): Promise<number> {
   const bad = (values.to ?? []).filter((a) => !address.safeParse(a).success);
   if (bad.length) throw new InputError(`--to must be an email address; bad: ${bad.join(', ')}`);
   let run: RunRecord;
@@ -110,3 +111,25 @@ export async function emailAfterAudit(service: AuditService, runId: string, io: 
     io.stderr.write(`Digest of run ${runId} could not be completed: ${describeError(error)}\n`);
   }
 }
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export const emailCommand: CliCommand = {
+  name: 'email',
+  summary: 'Send the digest of a stored run (to test a mail setup), or write it as an .eml file.',
+  failure: 'Email failed',
+  configure(command, { io, exit }) {
+    command
+      .option('--run <id>', 'the run (default: the latest completed run)')
+      .option('--to <address>', 'a recipient instead of EMAIL_TO; repeatable', collect)
+      .option('--out <file>', 'write FILE (.eml) and its .html instead of sending (no email settings needed)')
+      .addHelpText(
+        'after',
+        `
+Sending uses EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING (ACS) or SMTP_HOST, with EMAIL_SENDER; see README.md.`,
+      )
+      .action(async (options: EmailCommandOptions) =>
+        exit(await runEmailCommand(options, io, new AuditService(loadConfig(io.env)))),
+      );
+  },
+};

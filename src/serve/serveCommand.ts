@@ -1,12 +1,14 @@
 // `aks-fips-auditor serve [--port N] [--host H]`: the HTTP API on this machine, with the CLI's settings.
 
-import { parseArgs } from 'node:util';
+import { InvalidArgumentError } from 'commander';
 
 import { AuditService } from '../auditService';
-import type { CliIo } from '../cli/main';
+import type { CliCommand } from '../cli/cliCommand';
+import type { CliIo } from '../cli/cliIo';
 import { loadConfig, requireStorage } from '../config';
 import { InputError } from '../errors';
 import { exemptionApiHandlers, exemptionsDependencies } from '../handlers/exemptionsHandler';
+import { ListenError } from './listenError';
 import { createApiHandlers, DEFAULT_HOST, DEFAULT_PORT, type RunningServer, serveHttp } from './serveHttp';
 
 /** Resolves on the first Ctrl-C (SIGINT) or SIGTERM, and stops listening for them. */
@@ -29,18 +31,32 @@ export function parsePort(text: string): number {
   return Number(text);
 }
 
+/** Commander's parser for `--port`: a usage error (exit 2) for anything but 0-65535. */
+export function portArgument(text: string): number {
+  try {
+    return parsePort(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
 /** Serves the API for `service` and prints where; used by `serve` and `demo --keep`. */
 export async function serveService(
   service: AuditService,
   opts: { port: number; host: string },
   io: Pick<CliIo, 'stdout' | 'stderr'>,
 ): Promise<RunningServer> {
-  const server = await serveHttp({
-    handlers: createApiHandlers(service, exemptionApiHandlers(exemptionsDependencies(service))),
-    port: opts.port,
-    host: opts.host,
-    log: (line) => io.stderr.write(`${line}\n`),
-  });
+  let server: RunningServer;
+  try {
+    server = await serveHttp({
+      handlers: createApiHandlers(service, exemptionApiHandlers(exemptionsDependencies(service))),
+      port: opts.port,
+      host: opts.host,
+      log: (line) => io.stderr.write(`${line}\n`),
+    });
+  } catch (error) {
+    throw ListenError.from(error, opts) ?? error;
+  }
   if (opts.host !== DEFAULT_HOST && opts.host !== 'localhost' && opts.host !== '::1') {
     io.stderr.write(
       `Warning: listening on ${opts.host}. This adapter checks no function keys: anyone who can reach it can read reports and start audits.\n`,
@@ -59,22 +75,33 @@ export async function serveService(
   return server;
 }
 
-export async function serveCommand(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string', default: String(DEFAULT_PORT) },
-      host: { type: 'string', default: DEFAULT_HOST },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  const port = parsePort(values.port);
+export interface ServeCommandOptions {
+  port: number;
+  host: string;
+}
+
+export async function runServeCommand(options: ServeCommandOptions, io: CliIo): Promise<number> {
   const config = loadConfig(io.env);
   requireStorage(config);
-  const server = await serveService(new AuditService(config), { port, host: values.host }, io);
+  const server = await serveService(new AuditService(config), options, io);
   const signal = await untilShutdownSignal();
   io.stderr.write(`${signal}: stopping.\n`);
   await server.close();
   return 0;
 }
+
+export const serveCommand: CliCommand = {
+  name: 'serve',
+  summary: 'Serve the HTTP API on this machine with these settings (no Azure Functions Core Tools needed).',
+  failure: 'Cannot serve the API',
+  configure(command, { io, exit }) {
+    command
+      .option('--port <n>', 'the port (0 picks a free one)', portArgument, DEFAULT_PORT)
+      .option(
+        '--host <host>',
+        'the address to bind; anything but loopback exposes the API unauthenticated',
+        DEFAULT_HOST,
+      )
+      .action(async (options: ServeCommandOptions) => exit(await runServeCommand(options, io)));
+  },
+};

@@ -1,14 +1,17 @@
 // The aks-fips-auditor command: exports as input, exit codes, and --json output that parses and matches the schema.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+
+import { parse } from 'csv-parse/sync';
 
 import { generateEstate, toAzAksListExport, toGraphQueryExport } from '../../emulators/estateGenerator';
 import { type CliIo, EXIT, main } from '../../src/cli/main';
 import { reportSchema } from '../../src/core/reportSchema';
 import type { Report } from '../../src/core/types';
+import { CSV_COLUMNS, UTF8_BOM } from '../../src/render/reportCsv';
 
 const estate = generateEstate({ seed: 11, pools: 240, subscriptions: 5 });
 const dir = mkdtempSync(join(tmpdir(), 'fips-cli-'));
@@ -76,17 +79,96 @@ it('prints a human summary without --json', async () => {
 
 it('exits 3 with --fail-on noncompliant when noncompliant pools were found', async () => {
   const result = await run(['audit', '--input', all, '--no-store', '--fail-on', 'noncompliant']);
-  expect(result.code).toBe(EXIT.noncompliant);
+  expect(result.code).toBe(EXIT.gate);
+  expect(result.stderr).toMatch(/Exit 3: --fail-on noncompliant tripped: \d+ noncompliant node pools/);
+});
+
+it.each<[string, string, string[], (written: string, stdout: string) => void]>([
+  [
+    'json',
+    'report.json',
+    ['--format', 'json'],
+    (written) => expect(reportSchema.parse(JSON.parse(written)).summary.pools).toBe(240),
+  ],
+  [
+    'csv',
+    'report.csv',
+    [],
+    (written) => {
+      expect(written.startsWith(UTF8_BOM)).toBe(true);
+      const rows = parse<Record<string, string>>(written, { bom: true, columns: true });
+      expect(rows).toHaveLength(240);
+      expect(Object.keys(rows[0]!)).toEqual(CSV_COLUMNS.map((c) => c.name));
+    },
+  ],
+  [
+    'html',
+    'report.html',
+    [],
+    (written) => {
+      expect(written).toMatch(/^<!doctype html>/i);
+      expect(written).toContain('id="pool-table"');
+    },
+  ],
+  [
+    'text',
+    'summary.txt',
+    ['--format', 'text'],
+    (written, stdout) => expect(stdout.startsWith(written)).toBe(true),
+  ],
+])(
+  'writes the %s report to --out %s, as the API renders it, and the summary to stdout',
+  async (format, name, args, check) => {
+    const out = join(dir, name);
+    const result = await run(['audit', '--input', all, '--no-store', '--out', out, ...args]);
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.stdout).toMatch(/^FIPS audit .* SUCCEEDED/);
+    expect(result.stdout).toContain(`Report (${format}): ${out}\n`);
+    check(readFileSync(out, 'utf8'), result.stdout);
+  },
+);
+
+it('prints the CSV report on stdout with --format csv, nothing else', async () => {
+  const result = await run(['audit', '--input', all, '--no-store', '--format', 'csv']);
+  expect(result.code).toBe(EXIT.ok);
+  const rows = parse<Record<string, string>>(result.stdout, { bom: true, columns: true });
+  expect(rows).toHaveLength(240);
 });
 
 it.each([
-  ['an unknown command', ['frobnicate'], {}, /Unknown command "frobnicate"/],
+  ['an unknown command', ['frobnicate'], {}, /Unknown command 'frobnicate'/],
+  ['a mistyped command', ['audti'], {}, /Unknown command 'audti'\. Did you mean 'audit'\?/],
   ['an unknown option', ['audit', '--frob'], {}, /Unknown option '--frob'/],
+  ['a mistyped option', ['audit', '--jsn'], {}, /Unknown option '--jsn'\. Did you mean '--json'\?/],
   [
     'a bad --fail-on',
     ['audit', '--input', all, '--no-store', '--fail-on', 'always'],
     {},
-    /--fail-on takes "noncompliant"/,
+    /--fail-on takes noncompliant or unknown/,
+  ],
+  [
+    'an unknown --format',
+    ['audit', '--input', all, '--no-store', '--format', 'xml'],
+    {},
+    /Allowed choices are json, csv, html, text/,
+  ],
+  [
+    '--json with another --format',
+    ['audit', '--input', all, '--no-store', '--json', '--format', 'csv'],
+    {},
+    /--json is --format json/,
+  ],
+  [
+    'an --out that says no format',
+    ['audit', '--input', all, '--no-store', '--out', join(dir, 'report')],
+    {},
+    /say which format with --format/,
+  ],
+  [
+    'an --out in a missing folder',
+    ['audit', '--input', all, '--no-store', '--out', join(dir, 'nope', 'r.json')],
+    {},
+    /does not exist or cannot be written/,
   ],
   ['a missing input file', ['audit', '--input', join(dir, 'nope.json'), '--no-store'], {}, /cannot be read/],
   ['an input that is not JSON', ['audit', '--input', __filename, '--no-store'], {}, /is not valid JSON/],
