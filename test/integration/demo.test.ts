@@ -28,7 +28,8 @@ beforeAll(async () => {
   const stderr = new Capture();
   const code = await main(['demo', '--out', out], { stdout, stderr, env: {} } as unknown as CliIo);
   result = { code, stdout: stdout.text, stderr: stderr.text };
-});
+  // Fourteen audits of 360 pools with Azurite: allow for a loaded machine (not a timed assertion).
+}, 300_000);
 
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
