@@ -228,6 +228,24 @@ describe('exit codes of real audits against the emulators', () => {
     expect(result.stderr).not.toMatch(/Exit \d/);
   });
 
+  it('report writes a stored run as the CSV and HTML files the API serves, and the summary as text', async () => {
+    const env = settings();
+    expect((await run(['audit', '--no-email'], env)).code).toBe(EXIT.ok);
+    const json = await run(['report'], env);
+    expect(json.code).toBe(EXIT.ok);
+    const stored = reportSchema.parse(JSON.parse(json.stdout));
+    const csv = await run(['report', '--format', 'csv'], env);
+    expect(parse<Record<string, string>>(csv.stdout, { bom: true, columns: true })).toHaveLength(
+      stored.summary.pools,
+    );
+    const out = join(dir, 'stored.html');
+    const html = await run(['report', '--run', stored.run.id, '--out', out], env);
+    expect(html).toMatchObject({ code: EXIT.ok, stdout: `Report of run ${stored.run.id} (html): ${out}\n` });
+    expect(readFileSync(out, 'utf8')).toContain('id="trend-chart"');
+    const text = await run(['report', '--format', 'text'], env);
+    expect(text.stdout).toMatch(new RegExp(`^FIPS audit ${stored.run.id} \\(cli, AzureCloud\\): SUCCEEDED`));
+  });
+
   it.each<[string, string]>([
     ['noncompliant', /--fail-on noncompliant tripped: \d+ noncompliant node pools/.source],
     ['unknown', /--fail-on unknown tripped: \d+ unknown node pools/.source],
