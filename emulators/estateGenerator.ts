@@ -88,8 +88,14 @@ export interface EstateOptions {
   poolsPerCluster?: number;
   /** Default 1 (`mg-fips-prod` with about half the subscriptions). */
   managementGroups?: number;
-  /** One subscription named like an XSS payload and one tag value like a spreadsheet formula. */
+  /** One subscription named like an XSS payload and one tag value like a spreadsheet formula (tests only). */
   hostileNames?: boolean;
+  /**
+   * Clusters named and tagged for their subscription's team and environment (`payments-prod-001` holds
+   * `aks-payments-prod-…`), as a real estate is; default false, where each cluster draws its own. Either way
+   * the estate is the same apart from names and tags: the same random draws are made.
+   */
+  namesFollowSubscription?: boolean;
 }
 
 export const HOSTILE_SUBSCRIPTION_NAME = '<img src=x onerror=alert(1)>';
@@ -810,9 +816,11 @@ export function generateEstate(opts: EstateOptions): Estate {
   // Subscriptions, each with a couple of resource groups in the user's own casing.
   const subscriptions: SubscriptionRow[] = [];
   const resourceGroupsOf: string[][] = [];
+  const ownersOf: { team: string; env: string }[] = [];
   for (let s = 0; s < subscriptionCount; s++) {
     const team = pick(rng, TEAMS);
     const env = pick(rng, ENVS);
+    ownersOf.push({ team, env });
     const name =
       opts.hostileNames && s === 0
         ? HOSTILE_SUBSCRIPTION_NAME
@@ -867,6 +875,7 @@ export function generateEstate(opts: EstateOptions): Estate {
         resourceGroup,
         tenantId,
         hostile: !!opts.hostileNames,
+        ...(opts.namesFollowSubscription ? { owner: ownersOf[subIndex] } : {}),
       }),
     );
   });
@@ -913,12 +922,17 @@ interface ClusterSeed {
   resourceGroup: string;
   tenantId: string;
   hostile: boolean;
+  /** The subscription's team and environment, when cluster names follow them. */
+  owner?: { team: string; env: string } | undefined;
 }
 
 function buildCluster(rng: Rng, seed: ClusterSeed): ClusterRow {
   const { archetypes, clusterIndex, sub, resourceGroup, tenantId } = seed;
-  const team = pick(rng, TEAMS);
-  const env = pick(rng, ENVS);
+  // Drawn even when the subscription's are used, so the option changes names and tags and nothing else.
+  const drawnTeam = pick(rng, TEAMS);
+  const drawnEnv = pick(rng, ENVS);
+  const team = seed.owner?.team ?? drawnTeam;
+  const env = seed.owner?.env ?? drawnEnv;
   const name = `aks-${team}-${env}-${clusterIndex.toString(36).padStart(3, '0')}`;
   const location = pick(rng, LOCATIONS);
   const id = `/subscriptions/${sub.subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${name}`;

@@ -6,8 +6,18 @@ import { generateEstate } from './estateGenerator';
 import { ManagedIdentityEmulator } from './managedIdentityEmulator';
 import { trustCertificate } from './tls';
 
-/** The sample estate: a few hundred pools over several subscriptions, every FIPS trap included. */
-export const SAMPLE_ESTATE = { seed: 2026, pools: 360, subscriptions: 6, hostileNames: true } as const;
+/**
+ * The demo's sample estate: a few hundred pools over several subscriptions, every FIPS trap included, named as a
+ * real estate is. Hostile names (HOSTILE_SUBSCRIPTION_NAME, `hostileNames`) belong in tests, not in a newcomer's
+ * first look at the tool.
+ */
+export const SAMPLE_ESTATE = {
+  seed: 2026,
+  pools: 360,
+  subscriptions: 6,
+  hostileNames: false,
+  namesFollowSubscription: true,
+} as const;
 
 /** Variables that would send DefaultAzureCredential to a real login server instead of the emulator. */
 export const REAL_IDENTITY_VARIABLES = [

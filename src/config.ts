@@ -183,26 +183,46 @@ const NCRONTAB_FIELDS: readonly { name: string; min: number; max: number; names?
   { name: 'weekday', min: 0, max: 6, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] },
 ];
 
-// Why one NCRONTAB field is bad (`*`, `5`, `1-5`, `*/15`, `MON-FRI`, lists of those), or null when it is fine.
+// Why one NCRONTAB field is bad (`*`, `5`, `1-5`, `*/15`, `5/15`, `MON-FRI`, lists of those), or null when it is fine.
+// Hand-written rather than a cron library: the parsers on npm (cron-parser, croner) also accept `?`, `L`, `W` and
+// `#`, which the Functions host's NCRONTAB rejects, so the app would start and the timer would never register.
 function ncrontabFieldProblem(text: string, field: (typeof NCRONTAB_FIELDS)[number]): string | null {
+  const kind = field.names
+    ? `a number (${field.min}-${field.max}) or a name (${field.names[0]}-${field.names[field.names.length - 1]})`
+    : `a number (${field.min}-${field.max})`;
   const value = (v: string): number | null => {
     if (/^\d+$/.test(v)) return Number(v);
     const named = field.names?.indexOf(v.toLowerCase()) ?? -1;
     return named >= 0 ? named + field.min : null;
   };
+  const shapes = `${kind}, a range (${field.min}-${field.max}), a list (a,b) or a step (*/n)`;
   for (const part of text.split(',')) {
     const match = /^(\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(part);
-    if (!match) return `${field.name} "${part}" is not a value, range, list or step`;
+    if (!match || (match[3] === undefined && match[2] !== undefined && value(match[2]) === null)) {
+      return `the ${field.name} field "${part}" is not ${shapes}`;
+    }
     if (match[4] !== undefined && Number(match[4]) < 1)
-      return `${field.name} step "${part}" must be at least 1`;
+      return `the ${field.name} step in "${part}" must be at least 1`;
     if (match[1] === '*') continue;
     const from = value(match[2]!);
     const to = match[3] === undefined ? from : value(match[3]);
-    if (from === null || to === null || from < field.min || to > field.max || from > to) {
-      return `${field.name} "${part}" is outside ${field.min}-${field.max}`;
-    }
+    const notValue = from === null ? match[2] : to === null ? match[3] : null;
+    if (notValue !== null && notValue !== undefined)
+      return `the ${field.name} field "${part}": "${notValue}" is not ${kind}`;
+    if (from! < field.min || to! > field.max)
+      return `the ${field.name} field "${part}" is outside ${field.min}-${field.max}`;
+    if (from! > to!) return `the ${field.name} range "${part}" runs backwards (write it low-high)`;
   }
   return null;
+}
+
+/** Why an NCRONTAB expression (the Functions timer's 6-field cron) is not valid, or null when it is. */
+export function ncrontabProblem(expression: string): string | null {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 6) {
+    return `it has ${fields.length} field${fields.length === 1 ? '' : 's'}${fields.length === 5 ? ' (a 5-field cron has no seconds: put 0 in front)' : ''}`;
+  }
+  return fields.map((f, i) => ncrontabFieldProblem(f, NCRONTAB_FIELDS[i]!)).find((p) => p !== null) ?? null;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -270,11 +290,15 @@ export function loadConfig(
   const bad = (name: SettingName, what: string) =>
     problems.push(`${name} ${what} (example: ${name}=${SETTINGS[name]})`);
 
-  const cloudName = (get('AZURE_CLOUD') ?? 'AzureCloud') as CloudName;
-  // Own keys only: `constructor` or `toString` must not pass for a cloud.
-  let cloudBase = Object.hasOwn(CLOUDS, cloudName) ? CLOUDS[cloudName] : undefined;
+  const cloudText = get('AZURE_CLOUD') ?? 'AzureCloud';
+  // Case-insensitive, as `az cloud set --name` is; the canonical spelling is kept. Own keys only: `constructor`
+  // or `toString` must not pass for a cloud.
+  const cloudName = (Object.keys(CLOUDS) as CloudName[]).find(
+    (c) => c.toLowerCase() === cloudText.toLowerCase(),
+  );
+  let cloudBase = cloudName ? CLOUDS[cloudName] : undefined;
   if (!cloudBase) {
-    bad('AZURE_CLOUD', `must be one of ${Object.keys(CLOUDS).join(', ')}; got "${cloudName}"`);
+    bad('AZURE_CLOUD', `must be one of ${Object.keys(CLOUDS).join(', ')}; got "${cloudText}"`);
     cloudBase = CLOUDS.AzureCloud;
   }
   const armOverride = get('AUDIT_ARM_ENDPOINT');
@@ -282,7 +306,7 @@ export function loadConfig(
     bad('AUDIT_ARM_ENDPOINT', `must be an https URL; got "${armOverride}"`);
   }
   const cloud: CloudSettings = {
-    name: cloudName,
+    name: cloudName ?? 'AzureCloud',
     ...cloudBase,
     armEndpoint: (armOverride ?? cloudBase.armEndpoint).replace(/\/+$/, ''),
   };
@@ -301,15 +325,11 @@ export function loadConfig(
   }
 
   const schedule = get('AUDIT_SCHEDULE') ?? '0 0 6 * * *';
-  const fields = schedule.split(/\s+/);
-  const fieldProblem =
-    fields.length === 6
-      ? fields.map((f, i) => ncrontabFieldProblem(f, NCRONTAB_FIELDS[i]!)).find((p) => p !== null)
-      : `it has ${fields.length}`;
-  if (fieldProblem) {
+  const scheduleProblem = ncrontabProblem(schedule);
+  if (scheduleProblem) {
     bad(
       'AUDIT_SCHEDULE',
-      `must be an NCRONTAB expression with 6 fields (second minute hour day month weekday); got "${schedule}": ${fieldProblem}`,
+      `must be an NCRONTAB expression of 6 fields, seconds first (second minute hour day month weekday; "0 0 6 * * *" is 06:00 UTC daily); got "${schedule}": ${scheduleProblem}`,
     );
   }
 

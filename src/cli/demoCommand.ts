@@ -1,82 +1,42 @@
-// `npm run demo`: a real audit of a built-in sample estate, served by the emulators, stored in Azurite.
+// `aks-fips-auditor demo`: its options and help; the demo itself (runDemo.ts) is loaded only when it runs.
 
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import type { CliCommand } from './cliCommand';
+import { portArgument } from './serveCommand';
 
-import { SAMPLE_ESTATE, startLocalAzure } from '../../emulators/localAzure';
-import { App } from '../app';
-import { loadConfig } from '../config';
-import { summaryText } from '../render/summaryText';
-import { writeDigestFiles } from './emailCommand';
-import type { CliIo } from './main';
-import { createProgressDisplay } from './progress';
-import { parsePort, serveApp, untilShutdownSignal } from './serveCommand';
-
-export async function demoCommand(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      keep: { type: 'boolean', default: false },
-      port: { type: 'string', default: '7071' },
-      out: { type: 'string', default: 'demo-output' },
-    },
-    strict: true,
-  });
-  const started = Date.now();
-  const progress = createProgressDisplay(io.stderr);
-  progress.log('Starting Azurite, the managed identity endpoint and the ARM emulator…');
-  const demo = await startLocalAzure();
-  try {
-    // The digest's links point at `demo --keep`'s local API; its addresses are examples.
-    const config = loadConfig({
-      ...demo.env,
-      EMAIL_SENDER: 'DoNotReply@contoso.example',
-      EMAIL_TO: 'compliance@contoso.example',
-      REPORT_BASE_URL: `http://127.0.0.1:${parsePort(values.port) || 7071}`,
-    });
-    // The digest is written to a file below, not sent: the demo runs with email off.
-    const app = new App(config, { log: (m) => progress.log(m), email: false });
-    progress.log(
-      `Sample estate: ${SAMPLE_ESTATE.pools} node pools in ${SAMPLE_ESTATE.subscriptions} subscriptions, served at ${demo.arm.endpoint}`,
-    );
-    // The same pipeline the timer starts, with its queue in this process.
-    const latest = await app.runAudit({ trigger: 'timer' });
-    progress.done();
-    const report = await app.getReport(latest.id);
-    if (!report) throw new Error('the demo audit stored no run');
-    const outDir = resolve(values.out);
-    await mkdir(outDir, { recursive: true });
-    const reportPath = join(outDir, 'report.json');
-    await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
-    const digest = await writeDigestFiles(
-      app,
-      latest,
-      join(outDir, 'outbox', `digest-${report.run.id}.eml`),
-      config.email.to,
-    );
-    io.stdout.write(`${summaryText(report)}\n\n`);
-    io.stdout.write(
-      `Digest email: ${digest.eml}\n  (its HTML part: ${digest.html})\n  Subject: ${digest.subject}\n\n`,
-    );
-    io.stdout.write(
-      [
-        `Stored in Azurite (tables ${config.tablePrefix}runs, …findings, …pools, …poolhistory) and written to ${reportPath}.`,
-        `Resource Graph requests: ${demo.arm.stats.graphRequests}, upgrade profile requests: ${demo.arm.stats.upgradeProfileRequests}.`,
-        `Demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
-      ].join('\n') + '\n',
-    );
-    if (values.keep) {
-      // The same API as the Function App, on the demo's Azurite and emulators, until Ctrl-C.
-      const server = await serveApp(app, { port: parsePort(values.port), host: '127.0.0.1' }, io);
-      io.stdout.write(`\nReport: ${server.url}/api/report?format=html\n`);
-      await untilShutdownSignal();
-      await server.close();
-    }
-    app.close();
-    return 0;
-  } finally {
-    progress.done();
-    await demo.stop();
-  }
+export interface DemoCommandOptions {
+  keep?: boolean;
+  port: number;
+  out: string;
 }
+
+export const demoCommand: CliCommand = {
+  name: 'demo',
+  summary: 'Run the whole app locally on a sample estate with 14 days of history (no Azure account needed).',
+  failure: 'Demo failed',
+  configure(command, { io, exit }) {
+    command
+      .option('--out <dir>', 'the folder the demo writes its report and digest preview to', 'demo-output')
+      .option('--keep', 'keep serving the HTTP API on the demo data afterwards, until Ctrl-C')
+      .option(
+        '--port <n>',
+        'the port of the API with --keep (0 picks a free one); the digest preview links to it',
+        portArgument,
+        7071,
+      )
+      .addHelpText(
+        'after',
+        `
+It starts Azurite, a managed identity endpoint and an ARM / Resource Graph emulator on loopback ports, audits a
+sample estate once a day over 14 simulated days (pools fixed, new clusters, an exemption added and one lapsing, a
+subscription unreadable for a day), then writes today's report and a preview of today's digest email to --out.
+Nothing is sent and nothing leaves this machine. It needs the dev dependencies (npm install), so run it from a
+clone: npm run demo, or npm run demo -- --keep.`,
+      )
+      .action(async (options: DemoCommandOptions) => {
+        // Loaded on demand: the demo needs the emulators and Azurite, which are dev dependencies.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const demo = require('./runDemo') as typeof import('./runDemo');
+        exit(await demo.runDemo(options, io));
+      });
+  },
+};

@@ -2,22 +2,25 @@
 
 import { randomUUID } from 'node:crypto';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 
 import { z } from 'zod';
 
-import type { App } from '../app';
+import { App } from '../app';
 import { FileEmailSender } from '../azure/emailSender';
+import { loadConfig } from '../config';
 import { COMPLETED_STATUSES, type RunRecord } from '../core/run';
 import { runIdPattern } from '../core/runId';
 import { ConfigError, InputError, NotFoundError } from '../errors';
 import { describeOutcome } from '../notify/notifyRun';
 import { buildRunDigest } from '../notify/runDigest';
-import type { CliIo } from './main';
+import type { CliCommand } from './cliCommand';
+import type { CliIo } from './cliIo';
 
-export const EMAIL_USAGE = `           --run ID        the run (default: the latest completed run)
-           --to ADDRESS    a recipient instead of EMAIL_TO; repeatable
-           --out FILE      write FILE (.eml) and its .html instead of sending (no email settings needed)`;
+export interface EmailCommandOptions {
+  run?: string;
+  to?: string[];
+  out?: string;
+}
 
 const address = z.email();
 const PLACEHOLDER_SENDER = 'aks-fips-auditor@localhost.invalid';
@@ -54,13 +57,7 @@ export async function writeDigestFiles(
   return { ...written, subject: built.message.subject };
 }
 
-export async function emailCommand(args: string[], io: CliIo, app: App): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { run: { type: 'string' }, to: { type: 'string', multiple: true }, out: { type: 'string' } },
-    strict: true,
-    allowPositionals: false,
-  });
+export async function runEmailCommand(values: EmailCommandOptions, io: CliIo, app: App): Promise<number> {
   const bad = (values.to ?? []).filter((a) => !address.safeParse(a).success);
   if (bad.length) throw new InputError(`--to must be an email address; bad: ${bad.join(', ')}`);
   let run: RunRecord;
@@ -89,3 +86,27 @@ export async function emailCommand(args: string[], io: CliIo, app: App): Promise
   io.stdout.write(`Digest of run ${run.id}: ${describeOutcome(outcome)}\n`);
   return outcome.status === 'sent' ? 0 : 1;
 }
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export const emailCommand: CliCommand = {
+  name: 'email',
+  summary: 'Send the digest of a stored run (to test a mail setup), or write it as an .eml file.',
+  failure: 'Email failed',
+  configure(command, { io, exit }) {
+    command
+      .option('--run <id>', 'the run (default: the latest completed run)')
+      .option('--to <address>', 'a recipient instead of EMAIL_TO; repeatable', collect)
+      .option('--out <file>', 'write FILE (.eml) and its .html instead of sending (no email settings needed)')
+      .addHelpText(
+        'after',
+        `
+Sending uses EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING (ACS) or SMTP_HOST, with EMAIL_SENDER; see README.md.`,
+      )
+      .action(async (options: EmailCommandOptions) =>
+        exit(
+          await runEmailCommand(options, io, new App(loadConfig(io.env), { log: (m) => io.stderr.write(`${m}\n`) })),
+        ),
+      );
+  },
+};

@@ -2,7 +2,6 @@
 
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
 
 import { App } from '../app';
 import { loadConfig } from '../config';
@@ -14,16 +13,13 @@ import {
 } from '../core/exemptionRules';
 import { describeError, InputError } from '../errors';
 import { ExemptionPreconditionError, unknownScopeWarnings } from '../store/exemptionStore';
-import type { CliIo } from './main';
+import type { CliCommand } from './cliCommand';
+import type { CliIo } from './cliIo';
+import { EXIT } from './exitCodes';
 
-// main's EXIT codes (not imported: main imports this module). Bad input throws InputError, which main maps to 2.
-const OK = 0;
-const FAILED = 1;
-
-export const EXEMPTIONS_USAGE = `  exemptions list    [--active | --expired | --expiring-within DAYS] [--json]
-  exemptions add     --scope ARM_ID --reason TEXT --owner NAME --expires YYYY-MM-DD
-                     [--codes CODE,CODE] [--ticket REF] [--id ID] [--json]
-  exemptions remove  --id ID`;
+// Bad input throws InputError, which main maps to exit 2.
+const OK = EXIT.ok;
+const FAILED = EXIT.failed;
 
 /** Flags by field, so a validation problem names the option to fix. */
 const FLAG_OF: Record<string, string> = {
@@ -53,45 +49,69 @@ export function newExemptionId(now: Date, random: string = randomBytes(3).toStri
   return `ex-${now.toISOString().slice(0, 10).replaceAll('-', '')}-${random}`;
 }
 
-export interface ExemptionsCommandOptions {
-  /** The clock (tests): validation, `createdAt` and the list's state use it. */
-  now?: () => Date;
+export interface ListOptions {
+  active?: boolean;
+  expired?: boolean;
+  expiringWithin?: string;
+  json?: boolean;
 }
 
-export async function exemptionsCommand(
-  args: string[],
-  io: CliIo,
-  options: ExemptionsCommandOptions = {},
-): Promise<number> {
-  const [action, ...rest] = args;
-  const now = (options.now ?? (() => new Date()))();
-  switch (action) {
-    case 'list':
-      return listExemptions(rest, io, now);
-    case 'add':
-      return addExemption(rest, io, now);
-    case 'remove':
-      return removeExemption(rest, io, now);
-    default:
-      throw new InputError(
-        `${action === undefined ? 'exemptions needs an action' : `Unknown exemptions action "${action}"`}:\n${EXEMPTIONS_USAGE}`,
-      );
-  }
+export interface AddOptions {
+  scope?: string;
+  reason?: string;
+  owner?: string;
+  expires?: string;
+  codes?: string;
+  ticket?: string;
+  id?: string;
+  json?: boolean;
 }
 
-async function listExemptions(args: string[], io: CliIo, now: Date): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      active: { type: 'boolean', default: false },
-      expired: { type: 'boolean', default: false },
-      'expiring-within': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  const within = values['expiring-within'];
+export interface RemoveOptions {
+  id?: string;
+}
+
+export const exemptionsCommand: CliCommand = {
+  name: 'exemptions',
+  summary: "List, add or remove time-boxed waivers (in Table Storage, with the API's validation).",
+  failure: 'Exemptions command failed',
+  configure(command, { io, exit }) {
+    const now = () => new Date();
+    command
+      .command('list')
+      .description('List exemptions, soonest expiry first.')
+      .option('--active', 'only those in force now')
+      .option('--expired', 'only those past their expiry')
+      .option('--expiring-within <days>', 'only those expiring within DAYS days (0-3650)')
+      .option('--json', 'print JSON')
+      .action(async (options: ListOptions) => exit(await listExemptions(options, io, now())));
+    command
+      .command('add')
+      .description(
+        'Add an exemption; never replaces one (replace through PUT /api/exemptions/{id} with If-Match).',
+      )
+      .option('--scope <arm-id>', 'the ARM ID of a pool, cluster, resource group or subscription (required)')
+      .option('--reason <text>', 'why the waiver is acceptable (required)')
+      .option('--owner <name>', 'who is accountable for lifting it (required)')
+      .option(
+        '--expires <yyyy-mm-dd>',
+        'the last day it is in force, at most AUDIT_EXEMPTION_MAX_DAYS ahead (required)',
+      )
+      .option('--codes <codes>', 'only these finding codes, comma-separated (default: all codes)')
+      .option('--ticket <ref>', 'a change or risk ticket')
+      .option('--id <id>', 'the exemption ID (default: ex-YYYYMMDD-xxxxxx)')
+      .option('--json', 'print the stored exemption as JSON')
+      .action(async (options: AddOptions) => exit(await addExemption(options, io, now())));
+    command
+      .command('remove')
+      .description('Remove an exemption; its history is kept.')
+      .option('--id <id>', 'the exemption to remove (required)')
+      .action(async (options: RemoveOptions) => exit(await removeExemption(options, io, now())));
+  },
+};
+
+async function listExemptions(values: ListOptions, io: CliIo, now: Date): Promise<number> {
+  const within = values.expiringWithin;
   if (within !== undefined && (!/^\d{1,4}$/.test(within) || Number(within) > 3650)) {
     throw new InputError(`--expiring-within takes a whole number of days from 0 to 3650; got "${within}"`);
   }
@@ -124,22 +144,7 @@ async function listExemptions(args: string[], io: CliIo, now: Date): Promise<num
   return OK;
 }
 
-async function addExemption(args: string[], io: CliIo, now: Date): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      scope: { type: 'string' },
-      reason: { type: 'string' },
-      owner: { type: 'string' },
-      expires: { type: 'string' },
-      codes: { type: 'string' },
-      ticket: { type: 'string' },
-      id: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+async function addExemption(values: AddOptions, io: CliIo, now: Date): Promise<number> {
   const config = loadConfig(io.env);
   const id = values.id ?? newExemptionId(now);
   const idProblem = exemptionIdProblem(id);
@@ -167,10 +172,7 @@ async function addExemption(args: string[], io: CliIo, now: Date): Promise<numbe
     await store.ensureTable();
     // Add never replaces: a replacement goes through the API with If-Match, so nobody overwrites blindly.
     const { stored } = await store.put(id, input.value, { who: who(io.env), at: now, ifNoneMatch: '*' });
-    for (const warning of await unknownScopeWarnings(
-      app.exemptionsDependencies().catalog!,
-      input.value.scope,
-    )) {
+    for (const warning of await unknownScopeWarnings(app.exemptionsDependencies().catalog!, input.value.scope)) {
       io.stderr.write(`Warning: ${warning}\n`);
     }
     if (values.json)
@@ -192,13 +194,7 @@ async function addExemption(args: string[], io: CliIo, now: Date): Promise<numbe
   }
 }
 
-async function removeExemption(args: string[], io: CliIo, now: Date): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { id: { type: 'string' } },
-    strict: true,
-    allowPositionals: false,
-  });
+async function removeExemption(values: RemoveOptions, io: CliIo, now: Date): Promise<number> {
   if (values.id === undefined) throw new InputError('exemptions remove needs --id ID');
   const idProblem = exemptionIdProblem(values.id);
   if (idProblem) throw new InputError(`--id ${idProblem}`);

@@ -1,164 +1,131 @@
-// The aks-fips-auditor command: parses argv, runs a command, maps errors to exit codes.
+// The aks-fips-auditor command: builds the parser from the command table, runs a command, maps errors to exit codes.
 
-import { parseArgs } from 'node:util';
+// Commander, not node:util parseArgs: per-command --help and -h, --version, "did you mean" for commands and
+// options, repeatable and validated options, and subcommands (exemptions list|add|remove) come from one
+// well-kept, dependency-free parser instead of hand-written dispatch, usage strings and checks.
+import { Command, CommanderError } from 'commander';
 
-import { App } from '../app';
-import { type Config, loadConfig } from '../config';
-import { COMPLETED_STATUSES, isFailedStatus } from '../core/run';
-import { runIdPattern } from '../core/runId';
-import { AuditInProgressError, ConfigError, describeError, InputError } from '../errors';
-import { summaryText } from '../render/summaryText';
-import { EMAIL_USAGE, emailCommand } from './emailCommand';
-import { EXEMPTIONS_USAGE, exemptionsCommand } from './exemptionsCommand';
-import { createProgressDisplay } from './progress';
-import { readExports } from './readExport';
-import { serveCommand } from './serveCommand';
+import { AuditInProgressError, ConfigError, describeError, InputError, NotFoundError } from '../errors';
+import type { CliCommand } from './cliCommand';
+import { CLI_COMMANDS } from './cliCommands';
+import type { CliIo } from './cliIo';
+import { EXIT, EXIT_STATUS_HELP } from './exitCodes';
+import { ListenError } from './listenError';
+import { packageVersion } from './packageVersion';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, noncompliant: 3, incomplete: 4 } as const;
+export type { CliIo } from './cliIo';
+export { EXIT } from './exitCodes';
 
-export interface CliIo {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  env: NodeJS.ProcessEnv;
+export const PROGRAM_NAME = 'aks-fips-auditor';
+
+/**
+ * Commander's usage errors in the CLI's own voice: `error: unknown command 'audti'\n(Did you mean audit?)` becomes
+ * `Unknown command 'audti'. Did you mean 'audit'?`, followed by where to read the usage.
+ */
+export function formatUsageError(text: string, helpCommand: string): string {
+  const match = /^(?:error: )?([\s\S]*?)(?:\n\(Did you mean (.+)\?\))?\s*$/.exec(text);
+  const message = match?.[1] ?? text.trim();
+  const suggestion = match?.[2];
+  const sentence = `${message.charAt(0).toUpperCase()}${message.slice(1)}`.replace(/([^.?!])$/, '$1.');
+  const hint = suggestion
+    ? suggestion.startsWith('one of ')
+      ? ` Did you mean ${suggestion}?`
+      : ` Did you mean '${suggestion}'?`
+    : '';
+  return `${sentence}${hint}\nRun '${helpCommand}' for usage.\n`;
 }
 
-const USAGE = `Usage: aks-fips-auditor <command> [options]
-
-Commands:
-  audit    Run one audit with the settings in the environment and store it like the timer does.
-           --json                 print the report JSON on stdout (logs stay on stderr)
-           --input FILE           audit an export (az aks list / az graph query -o json); repeatable
-           --no-store             do not write to Table Storage
-           --no-email             do not send email
-           --fail-on noncompliant exit 3 when the completed audit found noncompliant pools
-  report   Print a stored run.   --run ID (default: latest)  --format json|text
-  email    Send the digest of a stored run (to test a mail setup), or write it as .eml:
-${EMAIL_USAGE}
-  demo     Run the whole app locally on a built-in sample estate (no Azure account needed).
-  exemptions  List, add or remove time-boxed waivers (stored in Table Storage, as the API does):
-${EXEMPTIONS_USAGE}
-  serve    Serve the HTTP API on this machine with these settings.  --port N (default 7071)  --host H (default 127.0.0.1)
-
-Exit status: 0 completed, 1 failed (nothing could be read), 2 bad usage or settings, 3 noncompliant with --fail-on,
-4 incomplete (some scopes could not be read; never a pass).
-Settings are environment variables: see README.md.`;
-
-async function auditCommand(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      json: { type: 'boolean', default: false },
-      input: { type: 'string', multiple: true },
-      'no-store': { type: 'boolean', default: false },
-      'no-email': { type: 'boolean', default: false },
-      'fail-on': { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: false,
+/** The parser for `io`: every command of the table, help and usage errors written to `io`, no process.exit. */
+export function buildProgram(
+  io: CliIo,
+  commands: readonly CliCommand[],
+  onAction: (command: CliCommand) => void,
+  exit: (code: number) => void,
+): Command {
+  const program = new Command(PROGRAM_NAME);
+  const output = (helpCommand: string) => ({
+    writeOut: (text: string) => io.stdout.write(text),
+    writeErr: (text: string) => io.stderr.write(text),
+    outputError: (text: string, write: (text: string) => void) => write(formatUsageError(text, helpCommand)),
+    getOutHelpWidth: () => io.stdout.columns ?? 100,
+    getErrHelpWidth: () => io.stderr.columns ?? 100,
   });
-  if (values['fail-on'] !== undefined && values['fail-on'] !== 'noncompliant') {
-    throw new InputError(`--fail-on takes "noncompliant"; got "${values['fail-on']}"`);
+  program
+    .description(
+      'Audits every AKS node pool of an Azure tenant for FIPS 140 validated crypto, with evidence.\nSettings are environment variables (AZURE_CLOUD, AUDIT_SUBSCRIPTIONS, AUDIT_TABLES_ENDPOINT, …): see README.md.',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .usage('<command> [options]')
+    .helpOption('-h, --help', "show this help (`<command> --help` shows a command's)")
+    .helpCommand('help [command]', 'show help for a command')
+    .exitOverride()
+    .configureOutput(output(`${PROGRAM_NAME} --help`))
+    .showSuggestionAfterError(true)
+    .addHelpText('after', `\n${EXIT_STATUS_HELP}`);
+  for (const definition of commands) {
+    const command = program
+      .command(definition.name)
+      .description(definition.summary)
+      .configureOutput(output(`${PROGRAM_NAME} ${definition.name} --help`))
+      .helpOption('-h, --help', 'show this help')
+      .hook('preAction', () => onAction(definition));
+    definition.configure(command, { io, exit });
+    // Subcommands (exemptions add) name their own help in their errors.
+    for (const sub of command.commands) {
+      sub
+        .configureOutput(output(`${PROGRAM_NAME} ${definition.name} ${sub.name()} --help`))
+        .helpOption('-h, --help', 'show this help');
+    }
   }
-  const config = loadConfig(io.env);
-  const input = values.input?.length ? await readExports(values.input) : undefined;
-  const progress = createProgressDisplay(io.stderr);
-  const app = new App(config, {
-    store: !values['no-store'],
-    email: !values['no-email'],
-    log: (m) => progress.log(m),
-    onProgress: (_runId, p) => progress.update(p),
-    ...(input ? { input } : {}),
-  });
-  let report;
-  try {
-    const run = await app.runAudit({ trigger: 'cli' });
-    report = await app.getReport(run.id);
-    if (!report) throw new Error(`Run ${run.id} has no report`);
-  } finally {
-    progress.done();
-    app.close();
-  }
-  if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else io.stdout.write(`${summaryText(report)}\n`);
-  // A run that could not read is never a pass: failed exits 1, incomplete exits 4, whatever --fail-on says.
-  if (isFailedStatus(report.run.status)) return EXIT.failed;
-  if (report.run.status === 'partial') return EXIT.incomplete;
-  if (values['fail-on'] === 'noncompliant' && report.summary.noncompliant > 0) return EXIT.noncompliant;
-  return EXIT.ok;
+  return program;
 }
 
-async function reportCommand(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { run: { type: 'string' }, format: { type: 'string', default: 'json' } },
-    strict: true,
-  });
-  if (values.run !== undefined && !runIdPattern.test(values.run)) {
-    throw new InputError(`--run must be a run ID like 20261129T060000Z-3f9a1c; got "${values.run}"`);
+/** The exit code for an error a command threw, with its message on stderr. */
+function reportError(error: unknown, command: CliCommand | undefined, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    // Help and --version "exit" 0; everything else commander throws is a usage error it has already printed.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
-  if (!['json', 'text'].includes(values.format)) throw new InputError(`--format must be json or text`);
-  const config: Config = loadConfig(io.env);
-  const reports = new App(config).stores.reports;
-  const runId = values.run ?? (await reports.getLatestRun({ statuses: COMPLETED_STATUSES }))?.id;
-  const report = runId ? await reports.getReport(runId) : undefined;
-  if (!report) {
-    io.stderr.write(values.run ? `No stored run ${values.run}.\n` : 'No completed run is stored yet.\n');
+  if (error instanceof ConfigError || error instanceof InputError) {
+    io.stderr.write(`${error.message}\n`);
+    return EXIT.usage;
+  }
+  // Commands that parse their own arguments with node:util parseArgs (argvCommand).
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    const name = command ? `${PROGRAM_NAME} ${command.name}` : PROGRAM_NAME;
+    io.stderr.write(formatUsageError((error as Error).message, `${name} --help`));
+    return EXIT.usage;
+  }
+  if (error instanceof AuditInProgressError || error instanceof NotFoundError) {
+    io.stderr.write(`${error.message}\n`);
     return EXIT.failed;
   }
-  io.stdout.write(
-    values.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${summaryText(report)}\n`,
+  const prefix = command?.failure ?? 'Failed';
+  io.stderr.write(
+    error instanceof ListenError ? `${prefix}: ${error.message}\n` : `${prefix}: ${describeError(error)}\n`,
   );
-  return EXIT.ok;
+  return EXIT.failed;
 }
 
 export async function main(
   argv: string[],
   io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+  commands: readonly CliCommand[] = CLI_COMMANDS,
 ): Promise<number> {
-  const [command, ...args] = argv;
+  let running: CliCommand | undefined;
+  let code: number = EXIT.ok;
+  const program = buildProgram(
+    io,
+    commands,
+    (command) => (running = command),
+    (exitCode) => (code = exitCode),
+  );
   try {
-    switch (command) {
-      case 'audit':
-        return await auditCommand(args, io);
-      case 'report':
-        return await reportCommand(args, io);
-      case 'exemptions':
-        return await exemptionsCommand(args, io);
-      case 'email':
-        return await emailCommand(args, io, new App(loadConfig(io.env)));
-      case 'serve':
-        return await serveCommand(args, io);
-      case 'demo': {
-        // Loaded on demand: the demo needs the emulators and Azurite, which are dev dependencies.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const demo = require('./demoCommand') as typeof import('./demoCommand');
-        return await demo.demoCommand(args, io);
-      }
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        io.stdout.write(`${USAGE}\n`);
-        return command === undefined ? EXIT.usage : EXIT.ok;
-      default:
-        io.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
-        return EXIT.usage;
-    }
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof InputError) {
-      io.stderr.write(`${error.message}\n`);
-      return EXIT.usage;
-    }
-    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
-      return EXIT.usage;
-    }
-    if (error instanceof AuditInProgressError) {
-      io.stderr.write(`${error.message}\n`);
-      return EXIT.failed;
-    }
-    io.stderr.write(`Audit failed: ${describeError(error)}\n`);
-    return EXIT.failed;
+    return reportError(error, running, io);
   }
 }
 

@@ -1,12 +1,14 @@
 // `aks-fips-auditor serve [--port N] [--host H]`: the HTTP API on this machine, with the CLI's settings.
 
-import { parseArgs } from 'node:util';
+import { InvalidArgumentError } from 'commander';
 
 import { App } from '../app';
 import { loadConfig, requireStorage } from '../config';
 import { InputError } from '../errors';
 import { DEFAULT_HOST, DEFAULT_PORT, type RunningServer, serveHttp } from '../http/serveHttp';
-import type { CliIo } from './main';
+import type { CliCommand } from './cliCommand';
+import type { CliIo } from './cliIo';
+import { ListenError } from './listenError';
 
 /** Resolves on the first Ctrl-C (SIGINT) or SIGTERM, and stops listening for them. */
 export function untilShutdownSignal(): Promise<NodeJS.Signals> {
@@ -28,6 +30,15 @@ export function parsePort(text: string): number {
   return Number(text);
 }
 
+/** Commander's parser for `--port`: a usage error (exit 2) for anything but 0-65535. */
+export function portArgument(text: string): number {
+  try {
+    return parsePort(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
 /**
  * Serves the API of `app` and prints where; used by `serve` and `demo --keep`. The app's in-process queue runs the
  * audits that POST /api/audits queues, as the Functions host's queue trigger would.
@@ -37,12 +48,17 @@ export async function serveApp(
   opts: { port: number; host: string },
   io: Pick<CliIo, 'stdout' | 'stderr'>,
 ): Promise<RunningServer> {
-  const server = await serveHttp({
-    handlers: app.httpHandlers(),
-    port: opts.port,
-    host: opts.host,
-    log: (line) => io.stderr.write(`${line}\n`),
-  });
+  let server: RunningServer;
+  try {
+    server = await serveHttp({
+      handlers: app.httpHandlers(),
+      port: opts.port,
+      host: opts.host,
+      log: (line) => io.stderr.write(`${line}\n`),
+    });
+  } catch (error) {
+    throw ListenError.from(error, opts) ?? error;
+  }
   if (opts.host !== DEFAULT_HOST && opts.host !== 'localhost' && opts.host !== '::1') {
     io.stderr.write(
       `Warning: listening on ${opts.host}. This adapter checks no function keys: anyone who can reach it can read reports and start audits.\n`,
@@ -61,24 +77,35 @@ export async function serveApp(
   return server;
 }
 
-export async function serveCommand(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string', default: String(DEFAULT_PORT) },
-      host: { type: 'string', default: DEFAULT_HOST },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  const port = parsePort(values.port);
+export interface ServeCommandOptions {
+  port: number;
+  host: string;
+}
+
+export async function runServeCommand(options: ServeCommandOptions, io: CliIo): Promise<number> {
   const config = loadConfig(io.env);
   requireStorage(config);
   const app = new App(config, { log: (line) => io.stderr.write(`${line}\n`) });
-  const server = await serveApp(app, { port, host: values.host }, io);
+  const server = await serveApp(app, options, io);
   const signal = await untilShutdownSignal();
   io.stderr.write(`${signal}: stopping.\n`);
   await server.close();
   app.close();
   return 0;
 }
+
+export const serveCommand: CliCommand = {
+  name: 'serve',
+  summary: 'Serve the HTTP API on this machine with these settings (no Azure Functions Core Tools needed).',
+  failure: 'Cannot serve the API',
+  configure(command, { io, exit }) {
+    command
+      .option('--port <n>', 'the port (0 picks a free one)', portArgument, DEFAULT_PORT)
+      .option(
+        '--host <host>',
+        'the address to bind; anything but loopback exposes the API unauthenticated',
+        DEFAULT_HOST,
+      )
+      .action(async (options: ServeCommandOptions) => exit(await runServeCommand(options, io)));
+  },
+};

@@ -4,14 +4,30 @@ import type { Report } from '../core/types';
 
 const LISTED_POOLS = 20;
 
+function firstError(report: Report): string {
+  const error = report.errors[0];
+  return error ? ` ${error.code}: ${error.message}` : '';
+}
+
 export function summaryText(report: Report): string {
   const { run, summary } = report;
   const judged = summary.pools - summary.unknown;
-  const percent = judged ? ((summary.compliant + summary.exempt) / judged) * 100 : 100;
+  // No percentage of nothing: a run that judged no pool is not "100% compliant".
+  const share = judged
+    ? `${(((summary.compliant + summary.exempt) / judged) * 100).toFixed(1)}% of judged pools compliant`
+    : 'no node pools judged';
   const lines = [
+    // Said first, before any figure: figures of a failed or incomplete run must not be read as the estate's.
+    ...(run.status === 'failed'
+      ? [`AUDIT FAILED: it could not read the estate; no figure below describes it.${firstError(report)}`]
+      : run.status === 'partial'
+        ? [
+            `AUDIT INCOMPLETE: ${report.errors.length} scope(s) could not be read; their pools are unknown, and the figures cover only what was read.`,
+          ]
+        : []),
     `FIPS audit ${run.id} (${run.trigger}, ${run.cloud}): ${run.status.toUpperCase()}`,
     `  matrix ${run.matrix.version}; ${summary.subscriptions} subscriptions, ${summary.clusters} clusters, ${summary.pools} node pools`,
-    `  compliant ${summary.compliant} · noncompliant ${summary.noncompliant} · exempt ${summary.exempt} · unknown ${summary.unknown} (${percent.toFixed(1)}% of judged pools compliant)`,
+    `  compliant ${summary.compliant} · noncompliant ${summary.noncompliant} · exempt ${summary.exempt} · unknown ${summary.unknown} (${share})`,
   ];
   const codes = new Map<string, number>();
   for (const pool of report.pools)

@@ -126,9 +126,21 @@ describe('loadConfig clouds', () => {
     },
   );
 
+  it.each<[string, string]>([
+    ['azureusgovernment', 'AzureUSGovernment'],
+    ['AZUREUSGOVERNMENT', 'AzureUSGovernment'],
+    ['azurecloud', 'AzureCloud'],
+    ['AzureChinacloud', 'AzureChinaCloud'],
+    [' AzureUSGovernment ', 'AzureUSGovernment'],
+  ])('accepts AZURE_CLOUD=%s in any case and keeps the canonical name %s', (value, name) => {
+    const config = loadConfig({ AZURE_CLOUD: value }, noFile);
+    expect(config.cloud.name).toBe(name);
+    expect(config.cloud.armEndpoint).toBe(CLOUDS[name as keyof typeof CLOUDS].armEndpoint);
+  });
+
   it.each([
     'AzureGermanCloud',
-    'azurecloud',
+    'azure-cloud',
     'Public',
     'constructor',
     'toString',
@@ -228,9 +240,33 @@ describe('loadConfig settings', () => {
   ])('rejects the schedule "%s"', (schedule) => {
     const error = configError({ AUDIT_SCHEDULE: schedule }, noFile);
     expect(error.problems).toEqual([
-      expect.stringContaining('AUDIT_SCHEDULE must be an NCRONTAB expression with 6 fields'),
+      expect.stringContaining('AUDIT_SCHEDULE must be an NCRONTAB expression of 6 fields, seconds first'),
     ]);
     expect(error.problems[0]).toContain(`got "${schedule}"`);
+    expect(error.problems[0]).toContain('(example: AUDIT_SCHEDULE=0 0 6 * * *)');
+  });
+
+  it.each<[string, string]>([
+    [
+      'a b c d e f',
+      'the second field "a" is not a number (0-59), a range (0-59), a list (a,b) or a step (*/n)',
+    ],
+    ['0 x 6 * * *', 'the minute field "x" is not a number (0-59)'],
+    ['0 0 6 * foo *', 'the month field "foo" is not a number (1-12) or a name (jan-dec), a range'],
+    [
+      '0 0 6 * * Mon-Funday',
+      'the weekday field "Mon-Funday": "Funday" is not a number (0-6) or a name (sun-sat)',
+    ],
+    ['0 0 25 * * *', 'the hour field "25" is outside 0-23'],
+    ['0 0 9-5 * * *', 'the hour range "9-5" runs backwards (write it low-high)'],
+    ['0 */0 * * * *', 'the minute step in "*/0" must be at least 1'],
+    ['0 6 * * *', 'it has 5 fields (a 5-field cron has no seconds: put 0 in front)'],
+    ['daily', 'it has 1 field'],
+    ['0 0 6 L * *', 'the day field "L" is not a number (1-31)'],
+    ['0 0 6 ? * *', 'the day field "?" is not a number (1-31)'],
+  ])('says what is wrong with the schedule "%s"', (schedule, detail) => {
+    const error = configError({ AUDIT_SCHEDULE: schedule }, noFile);
+    expect(error.problems[0]).toContain(`got "${schedule}": ${detail}`);
   });
 
   it('reads the node image age limit', () => {

@@ -1,0 +1,130 @@
+// `aks-fips-auditor audit`: one audit with the environment's settings, its report in any format, a trustworthy exit.
+
+import { Option } from 'commander';
+
+import { App } from '../app';
+import { loadConfig } from '../config';
+import type { Report } from '../core/types';
+import { InputError } from '../errors';
+import type { CliCommand } from './cliCommand';
+import type { CliIo } from './cliIo';
+import { auditExitCode, auditExitReason, collectFailOn, EXIT_STATUS_HELP, type FailOn } from './exitCodes';
+import { createProgressDisplay } from './progress';
+import { readExports } from './readExport';
+import {
+  checkWritable,
+  formatOption,
+  renderReport,
+  type ReportFormat,
+  resolveFormat,
+  trendPoints,
+  type TrendRun,
+  writeReportFile,
+} from './reportOutput';
+
+export interface AuditCommandOptions {
+  format?: ReportFormat;
+  json?: boolean;
+  out?: string;
+  input?: string[];
+  /** False with --no-store. */
+  store: boolean;
+  /** False with --no-email. */
+  email: boolean;
+  failOn?: FailOn[];
+}
+
+/** Runs drawn in the HTML report's trend chart, as the API draws them. */
+const TREND_RUNS = 60;
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export async function runAuditCommand(options: AuditCommandOptions, io: CliIo): Promise<number> {
+  if (options.json && options.format && options.format !== 'json') {
+    throw new InputError(`--json is --format json; it cannot be combined with --format ${options.format}`);
+  }
+  const format = resolveFormat(options.json ? 'json' : options.format, options.out, 'text');
+  if (options.out !== undefined) await checkWritable(options.out);
+  const failOn = options.failOn ?? [];
+  const config = loadConfig(io.env);
+  const input = options.input?.length ? await readExports(options.input) : undefined;
+  const progress = createProgressDisplay(io.stderr);
+  // The same pipeline the Function App runs, its queue in this process; the digest goes out (per EMAIL_MODE)
+  // from the completion hook, as after a scheduled run, unless --no-email or --no-store.
+  const app = new App(config, {
+    store: options.store,
+    email: options.email,
+    log: (m) => progress.log(m),
+    onProgress: (_runId, p) => progress.update(p),
+    ...(input ? { input } : {}),
+  });
+  let report: Report;
+  try {
+    const run = await app.runAudit({ trigger: 'cli' });
+    const stored = await app.getReport(run.id);
+    if (!stored) throw new Error(`Run ${run.id} has no report`);
+    report = stored;
+  } finally {
+    progress.done();
+    app.close();
+  }
+
+  const trend: TrendRun[] = [];
+  if (format === 'html' && options.store) {
+    for await (const run of app.stores.reports.listRuns({ top: TREND_RUNS })) trend.push(run);
+  }
+  const rendered = renderReport(format, report, trendPoints(trend));
+  if (options.out !== undefined) {
+    const path = await writeReportFile(options.out, rendered);
+    // The report is in the file, so stdout is free for the person at the terminal.
+    io.stdout.write(`${renderReport('text', report)}\nReport (${format}): ${path}\n`);
+  } else {
+    io.stdout.write(rendered);
+  }
+  const outcome = { status: report.run.status, summary: report.summary };
+  const reason = auditExitReason(outcome, failOn);
+  if (reason) io.stderr.write(`${reason}\n`);
+  return auditExitCode(outcome, failOn);
+}
+
+export const auditCommand: CliCommand = {
+  name: 'audit',
+  summary: 'Run one audit with the settings in the environment, and store it like the timer does.',
+  failure: 'Audit failed',
+  configure(command, { io, exit }) {
+    command
+      .addOption(
+        formatOption(
+          'the report as the API serves it, or the terminal summary (text); default text, or what --out ends in',
+        ),
+      )
+      .option('--json', 'the report JSON on stdout: the same as --format json')
+      .option('--out <file>', 'write the report to FILE (the summary goes to stdout)')
+      .option(
+        '--input <file>',
+        'audit an export instead of Resource Graph (az aks list -o json, az graph query -o json); repeatable',
+        collect,
+      )
+      .option('--no-store', 'do not write the run to Table Storage')
+      .option('--no-email', 'do not send the digest (EMAIL_MODE decides otherwise)')
+      .addOption(
+        new Option(
+          '--fail-on <statuses>',
+          'exit 3 when a succeeded run has pools of these statuses: noncompliant, unknown (comma-separated or repeated)',
+        ).argParser(collectFailOn),
+      )
+      .addHelpText(
+        'after',
+        `
+Progress and logs go to stderr; stdout holds only the report (or the summary).
+
+${EXIT_STATUS_HELP}
+
+Examples:
+  aks-fips-auditor audit --fail-on noncompliant,unknown
+  aks-fips-auditor audit --format html --out report.html
+  aks-fips-auditor audit --input clusters.json --no-store --json > report.json`,
+      )
+      .action(async (options: AuditCommandOptions) => exit(await runAuditCommand(options, io)));
+  },
+};

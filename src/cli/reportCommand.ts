@@ -1,0 +1,81 @@
+// `aks-fips-auditor report`: a stored run as the API serves it (JSON, CSV, HTML) or as the terminal summary.
+
+import { App } from '../app';
+import { loadConfig } from '../config';
+import { COMPLETED_STATUSES } from '../core/run';
+import { runIdPattern } from '../core/runId';
+import { InputError } from '../errors';
+import type { CliCommand } from './cliCommand';
+import type { CliIo } from './cliIo';
+import { EXIT } from './exitCodes';
+import {
+  checkWritable,
+  formatOption,
+  renderReport,
+  type ReportFormat,
+  resolveFormat,
+  trendPoints,
+  type TrendRun,
+  writeReportFile,
+} from './reportOutput';
+
+export interface ReportCommandOptions {
+  run?: string;
+  format?: ReportFormat;
+  out?: string;
+}
+
+const TREND_RUNS = 60;
+
+export async function runReportCommand(options: ReportCommandOptions, io: CliIo): Promise<number> {
+  if (options.run !== undefined && !runIdPattern.test(options.run)) {
+    throw new InputError(`--run must be a run ID like 20261129T060000Z-3f9a1c; got "${options.run}"`);
+  }
+  const format = resolveFormat(options.format, options.out, 'json');
+  if (options.out !== undefined) await checkWritable(options.out);
+  const store = new App(loadConfig(io.env)).stores.reports;
+  const runId = options.run ?? (await store.getLatestRun({ statuses: COMPLETED_STATUSES }))?.id;
+  const report = runId ? await store.getReport(runId) : undefined;
+  if (!report) {
+    io.stderr.write(options.run ? `No stored run ${options.run}.\n` : 'No completed run is stored yet.\n');
+    return EXIT.failed;
+  }
+  const trend: TrendRun[] = [];
+  if (format === 'html') for await (const run of store.listRuns({ top: TREND_RUNS })) trend.push(run);
+  const rendered = renderReport(format, report, trendPoints(trend));
+  if (options.out === undefined) {
+    io.stdout.write(rendered);
+  } else {
+    io.stdout.write(
+      `Report of run ${report.run.id} (${format}): ${await writeReportFile(options.out, rendered)}\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
+export const reportCommand: CliCommand = {
+  name: 'report',
+  summary: 'Print or write a stored run: the report files the API serves, or the terminal summary.',
+  failure: 'Could not read the report',
+  configure(command, { io, exit }) {
+    command
+      .option('--run <id>', 'the run (default: the latest completed run)')
+      .addOption(
+        formatOption(
+          'the report as the API serves it, or the terminal summary (text); default json, or what --out ends in',
+        ),
+      )
+      .option(
+        '--out <file>',
+        'write the report to FILE instead of stdout (its extension may name the format)',
+      )
+      .addHelpText(
+        'after',
+        `
+Examples:
+  aks-fips-auditor report --format csv --out findings.csv
+  aks-fips-auditor report --run 20261129T060000Z-3f9a1c --format html --out report.html`,
+      )
+      .action(async (options: ReportCommandOptions) => exit(await runReportCommand(options, io)));
+  },
+};
