@@ -10,6 +10,7 @@ import { summaryText } from '../render/summaryText';
 import { serveCommand } from '../serve/serveCommand';
 import { EMAIL_USAGE, emailAfterAudit, emailCommand } from './emailCommand';
 import { EXEMPTIONS_USAGE, exemptionsCommand } from './exemptionsCommand';
+import { POLICY_USAGE, policyCommand } from './policyCommand';
 import { createProgressDisplay } from './progress';
 import { readExports } from './readExport';
 
@@ -36,6 +37,8 @@ ${EMAIL_USAGE}
   demo     Run the whole app locally on a built-in sample estate (no Azure account needed).
   exemptions  List, add or remove time-boxed waivers (stored in Table Storage, as the API does):
 ${EXEMPTIONS_USAGE}
+  policy   Write the Azure Policy (definitions, initiative, Bicep, exemptions) that keeps new pools FIPS-compliant:
+${POLICY_USAGE}
   serve    Serve the HTTP API on this machine with these settings.  --port N (default 7071)  --host H (default 127.0.0.1)
 
 Exit status: 0 completed, 1 failed, 2 bad usage or settings, 3 noncompliant with --fail-on.
@@ -117,6 +120,8 @@ export async function main(
         return await exemptionsCommand(args, io);
       case 'email':
         return await emailCommand(args, io, new AuditService(loadConfig(io.env)));
+      case 'policy':
+        return await policyCommand(args, io);
       case 'serve':
         return await serveCommand(args, io);
       case 'demo': {
