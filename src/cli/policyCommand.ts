@@ -94,7 +94,12 @@ export async function policyCommand(
     return FAILED;
   }
 
-  const { exemptions: plan, definitions, limits } = generated;
+  const { exemptions: plan, definitions } = generated;
+  // Limits whose every window closed before today no longer leave anything to the audit.
+  const today = asOf.toISOString().slice(0, 10);
+  const limits = generated.limits.filter((l) =>
+    l.releases.some((r) => r.window && (!r.window.before || r.window.before > today)),
+  );
   const poolWaivers = new Set(
     Object.values(plan.assignmentParameters).flatMap((p) => p.value.map((w) => w.exemptionId.toLowerCase())),
   ).size;

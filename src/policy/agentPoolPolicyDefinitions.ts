@@ -4,7 +4,7 @@
 // types that do (definition-structure-basics, "Resource Manager modes").
 
 import type { FipsMatrix } from '../core/fipsMatrix';
-import { clip, definitionDescription,DISPLAY_NAME_LIMIT } from './definitionText';
+import { clip, definitionDescription, DISPLAY_NAME_LIMIT } from './definitionText';
 import { fipsPolicyClauses } from './fipsPolicyClauses';
 import { AGENT_POOL_ALIASES } from './policyAliases';
 import { CODE_TITLES, definitionName, effectParameter } from './policyNames';

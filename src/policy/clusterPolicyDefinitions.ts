@@ -6,7 +6,7 @@
 // resource, which a cluster request never names, so the waiver must reach the cluster rule as data.
 
 import type { FipsMatrix } from '../core/fipsMatrix';
-import { clip, definitionDescription,DISPLAY_NAME_LIMIT } from './definitionText';
+import { clip, definitionDescription, DISPLAY_NAME_LIMIT } from './definitionText';
 import { fipsPolicyClauses } from './fipsPolicyClauses';
 import { CLUSTER_POOL_ALIASES } from './policyAliases';
 import { CODE_TITLES, definitionName, effectParameter, waivedPoolsParameter } from './policyNames';

@@ -6,7 +6,7 @@ import { agentPoolPolicyDefinitions } from './agentPoolPolicyDefinitions';
 import { clusterPolicyDefinitions } from './clusterPolicyDefinitions';
 import { candidateSets, releaseWindow } from './fipsPolicyClauses';
 import { policyBicepFiles } from './policyBicep';
-import { type PolicyExemptionPlan,policyExemptions } from './policyExemptions';
+import { type PolicyExemptionPlan, policyExemptions } from './policyExemptions';
 import { POLICY_FILE_NAMES } from './policyFileNames';
 import { policyInitiative } from './policyInitiative';
 import { type PolicyLimit, policyLimits } from './policyLimits';
