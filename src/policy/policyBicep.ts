@@ -8,12 +8,7 @@
 // resource group, cluster or pool it waives).
 
 import { POLICY_FILE_NAMES } from './policyFileNames';
-import {
-  ASSIGNMENT_ID_TOKEN,
-  DEFINITION_SCOPE_TOKEN,
-  type PolicyEffect,
-  type PolicySetDefinition,
-} from './policyTypes';
+import { DEFINITION_SCOPE_TOKEN, type PolicyEffect, type PolicySetDefinition } from './policyTypes';
 
 /** API versions: GA ones that Azure Government and Azure China serve too. */
 export const POLICY_API_VERSION = '2023-04-01';
@@ -234,9 +229,3 @@ export function policyBicepFiles(input: PolicyBicepInput): Record<string, string
     [POLICY_FILE_NAMES.subscriptionExemptionModule]: subscriptionExemptionModule(),
   };
 }
-
-/** The tokens the JSON files carry for the deployment to fill, for the README and the tests. */
-export const DEPLOYMENT_TOKENS = {
-  definitionScope: DEFINITION_SCOPE_TOKEN,
-  assignmentId: ASSIGNMENT_ID_TOKEN,
-};
