@@ -108,13 +108,16 @@ export function policyExemptions(
     }
     const { level, scope, subscriptionId } = parsed.value;
     const requested = exemption.codes ?? POLICY_CODES;
-    let codes = requested.filter(isPolicyCode).filter((code) => options.present.includes(code));
-    if (level !== 'pool') codes = codes.filter((code) => code !== 'OS_SKU_UNRECOGNIZED');
+    const judged = requested.filter(isPolicyCode);
+    const present = judged.filter((code) => options.present.includes(code));
+    const codes = level === 'pool' ? present : present.filter((code) => code !== 'OS_SKU_UNRECOGNIZED');
     if (codes.length === 0) {
       skip(
-        requested.some(isPolicyCode)
-          ? 'it waives only OS_SKU_UNRECOGNIZED above pool level, which the audit honours only on the very pool'
-          : `it waives only findings a policy does not judge (${requested.join(', ')})`,
+        judged.length === 0
+          ? `it waives only findings a policy does not judge (${requested.join(', ')})`
+          : present.length === 0
+            ? `the policy has no definition of ${judged.join(', ')} with this matrix`
+            : 'it waives only OS_SKU_UNRECOGNIZED above pool level, which the audit honours only on the very pool',
       );
       continue;
     }

@@ -106,6 +106,17 @@ describe('which exemptions become which policy exemptions', () => {
     expect(notDeployed).toEqual([{ exemptionId: 'ex-1', reason: expect.stringMatching(reason) as string }]);
   });
 
+  it('leaves out a waiver of a finding the matrix gives the policy no definition of', () => {
+    const result = policyExemptions([exemption({ codes: ['OS_RETIRED'] })], {
+      asOf,
+      present: ['FIPS_DISABLED'],
+    });
+    expect(result.notDeployed).toEqual([
+      { exemptionId: 'ex-1', reason: 'the policy has no definition of OS_RETIRED with this matrix' },
+    ]);
+    expect(Object.keys(result.assignmentParameters)).toEqual(['waivedPoolsFipsDisabled']);
+  });
+
   it('names the scope parts a deployment needs, and the waiver of the exemption', () => {
     const [entry] = plan([exemption({ ticket: null })]).exemptions;
     expect(entry).toMatchObject({
