@@ -30,7 +30,7 @@ export function policyInitiative(
 ): PolicySetDefinition {
   const codes = [...new Set(definitions.map((d) => d.properties.metadata.aksFipsAuditor.findingCode))];
   const parameters: Record<string, PolicyParameterDefinition> = { effect: effectParameter(effect) };
-  for (const code of codes) parameters[waiverParameterName(code)] = waivedPoolsParameter();
+  for (const code of codes) parameters[waiverParameterName(code)] = waivedPoolsParameter(code);
   return {
     name: INITIATIVE_NAME,
     properties: {
@@ -39,7 +39,8 @@ export function policyInitiative(
       metadata: {
         version: '1.0.0',
         category: 'Kubernetes',
-        aksFipsAuditor: { matrixVersion: matrix.version, sources: matrix.sources },
+        // Only the version: a metadata property holds at most 1,024 characters, and the sources can exceed it.
+        aksFipsAuditor: { matrixVersion: matrix.version },
       },
       parameters,
       policyDefinitionGroups: codes.map((code: PolicyCode) => ({

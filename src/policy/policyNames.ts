@@ -55,12 +55,12 @@ export function effectParameter(effect: PolicyEffect): PolicyParameterDefinition
   };
 }
 
-export function waivedPoolsParameter(): PolicyParameterDefinition {
+export function waivedPoolsParameter(code?: PolicyCode): PolicyParameterDefinition {
   return {
     type: 'Array',
     defaultValue: [],
     metadata: {
-      displayName: 'Waived pools',
+      displayName: code ? `Waived pools (${code})` : 'Waived pools',
       description:
         'Active pool-level waivers as {"poolId": "<agent pool ARM ID>", "expiresOn": "<ISO 8601 UTC>"}: a waived pool does not make its cluster noncompliant until expiresOn. Written by `aks-fips-auditor policy` from its exemptions.',
     },

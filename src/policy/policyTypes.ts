@@ -102,7 +102,7 @@ export interface PolicySetDefinition {
     metadata: {
       version: string;
       category: string;
-      aksFipsAuditor: { matrixVersion: string; sources: string[] };
+      aksFipsAuditor: { matrixVersion: string };
     };
     parameters: Record<string, PolicyParameterDefinition>;
     policyDefinitionGroups: { name: string; displayName: string; description: string }[];

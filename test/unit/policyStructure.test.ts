@@ -229,6 +229,14 @@ describe('the policy definitions', () => {
     }
   });
 
+  it('keep every metadata property within the 1,024 characters Azure Policy allows, the initiative too', () => {
+    const metadata = [...definitions.map((d) => d.properties.metadata), initiative.properties.metadata];
+    const long = metadata.flatMap((m) =>
+      Object.entries(m).filter(([, v]) => (typeof v === 'string' ? v : JSON.stringify(v)).length > 1024),
+    );
+    expect(long).toEqual([]);
+  });
+
   it('judge agent pools in mode All, since an agent pool has neither tags nor a location', () => {
     for (const d of definitions.filter((d) => d.properties.metadata.aksFipsAuditor.target === 'agentPools')) {
       expect(d.properties.mode).toBe('All');
