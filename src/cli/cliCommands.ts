@@ -5,6 +5,7 @@ import type { CliCommand } from './cliCommand';
 import { demoCommand } from './demoCommand';
 import { emailCommand } from './emailCommand';
 import { exemptionsCommand } from './exemptionsCommand';
+import { policyCliCommand } from './policyCommand';
 import { reportCommand } from './reportCommand';
 import { serveCommand } from './serveCommand';
 
@@ -13,6 +14,7 @@ export const CLI_COMMANDS: readonly CliCommand[] = [
   reportCommand,
   emailCommand,
   exemptionsCommand,
+  policyCliCommand,
   serveCommand,
   demoCommand,
 ];

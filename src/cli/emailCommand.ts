@@ -105,7 +105,11 @@ Sending uses EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING (ACS) or SMTP_HOST, with 
       )
       .action(async (options: EmailCommandOptions) =>
         exit(
-          await runEmailCommand(options, io, new App(loadConfig(io.env), { log: (m) => io.stderr.write(`${m}\n`) })),
+          await runEmailCommand(
+            options,
+            io,
+            new App(loadConfig(io.env), { log: (m) => io.stderr.write(`${m}\n`) }),
+          ),
         ),
       );
   },

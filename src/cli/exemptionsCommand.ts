@@ -172,7 +172,10 @@ async function addExemption(values: AddOptions, io: CliIo, now: Date): Promise<n
     await store.ensureTable();
     // Add never replaces: a replacement goes through the API with If-Match, so nobody overwrites blindly.
     const { stored } = await store.put(id, input.value, { who: who(io.env), at: now, ifNoneMatch: '*' });
-    for (const warning of await unknownScopeWarnings(app.exemptionsDependencies().catalog!, input.value.scope)) {
+    for (const warning of await unknownScopeWarnings(
+      app.exemptionsDependencies().catalog!,
+      input.value.scope,
+    )) {
       io.stderr.write(`Warning: ${warning}\n`);
     }
     if (values.json)

@@ -165,8 +165,8 @@ describe('formatUsageError', () => {
 
 describe('a command that parses its own arguments (argvCommand)', () => {
   const seen: string[][] = [];
-  const policy = argvCommand({
-    name: 'policy',
+  const pretend = argvCommand({
+    name: 'pretend',
     summary: 'Write Azure Policy definitions from the matrix.',
     failure: 'Policy generation failed',
     usage: 'Options:\n  --effect audit|deny\n  --out DIR',
@@ -182,27 +182,27 @@ describe('a command that parses its own arguments (argvCommand)', () => {
       return Promise.resolve(EXIT.ok);
     },
   });
-  const commands = [...CLI_COMMANDS, policy];
+  const commands = [...CLI_COMMANDS, pretend];
 
   it('joins the table with one entry: listed in the help, with its own --help', async () => {
-    expect((await run(['--help'], commands)).stdout).toContain('policy');
-    const help = await run(['policy', '--help'], commands);
+    expect((await run(['--help'], commands)).stdout).toContain('pretend');
+    const help = await run(['pretend', '--help'], commands);
     expect(help.code).toBe(EXIT.ok);
     expect(help.stdout).toContain('Write Azure Policy definitions from the matrix.');
     expect(help.stdout).toContain('--effect audit|deny');
   });
 
   it('gets its arguments untouched', async () => {
-    expect((await run(['policy', '--effect', 'deny', '--out', 'dir'], commands)).code).toBe(EXIT.ok);
+    expect((await run(['pretend', '--effect', 'deny', '--out', 'dir'], commands)).code).toBe(EXIT.ok);
     expect(seen.at(-1)).toEqual(['--effect', 'deny', '--out', 'dir']);
   });
 
   it("maps its parser's errors to exit 2 and its failures to its own prefix", async () => {
-    const usage = await run(['policy', '--efect', 'deny'], commands);
+    const usage = await run(['pretend', '--efect', 'deny'], commands);
     expect(usage.code).toBe(EXIT.usage);
     expect(usage.stderr).toContain("Unknown option '--efect'");
-    expect(usage.stderr).toContain("Run 'aks-fips-auditor policy --help' for usage.");
-    const failed = await run(['policy', '--effect', 'boom'], commands);
+    expect(usage.stderr).toContain("Run 'aks-fips-auditor pretend --help' for usage.");
+    const failed = await run(['pretend', '--effect', 'boom'], commands);
     expect(failed).toMatchObject({
       code: EXIT.failed,
       stderr: 'Policy generation failed: Error: the generator broke\n',
