@@ -1,7 +1,7 @@
 // Auditing one shard of a run inside a queue invocation, and the poison path for a shard that never could be.
 
 import { unreadablePool } from '../core/evaluatePool';
-import type { RunScope } from '../core/run';
+import type { RunProgress, RunScope } from '../core/run';
 import { summarizeRun } from '../core/summarizeRun';
 import type { PoolResult, ScopeError, Summary } from '../core/types';
 import { AzureAccessError, describeError } from '../errors';
@@ -16,6 +16,8 @@ import { liveRun } from './planRun';
 
 /** Pools written per request when a failed shard's pools are reported unknown. */
 const UNREADABLE_CHUNK = 1000;
+/** How often a shard notes its progress on the run record, for those watching `GET /api/runs/{runId}`. */
+const PROGRESS_NOTE_INTERVAL_IN_MS = 2_000;
 
 /** A shard's scope as errors name it, the way Resource Graph batches are named. */
 export function shardScopeLabel(scope: RunScope): string {
@@ -95,6 +97,19 @@ export async function executeShard(
     await guard.start();
     const exemptions = await ctx.loadExemptions();
     const readers = ctx.openScope(shard.scope, { log, signal: guard.signal });
+    // An unsharded run shows its progress as it reads; a sharded one as its shards finish (see completeRun).
+    let progressNotedAt = 0;
+    let noting: Promise<void> = Promise.resolve();
+    const noteProgress = (progress: RunProgress) => {
+      ctx.onProgress?.(run.id, progress);
+      const now = Date.now();
+      if (shard.shards !== 1 || now - progressNotedAt < PROGRESS_NOTE_INTERVAL_IN_MS) return;
+      progressNotedAt = now;
+      noting = noting
+        .then(() => guard.check())
+        .then(() => ctx.stores.runs.noteProgress(run.id, progress, 'auditing'))
+        .catch((error: unknown) => log(`Could not note the run's progress: ${describeError(error)}`));
+    };
     let outcome: ShardOutcome;
     try {
       const result = await auditScope({
@@ -110,7 +125,7 @@ export async function executeShard(
         poolStates: ctx.stores.poolStates,
         knownPools: () => knownPoolsOf(ctx, shard.scope),
         beforeWrite: () => guard.check(),
-        onProgress: (progress) => ctx.onProgress?.(run.id, progress),
+        onProgress: noteProgress,
         log,
       });
       outcome = {
@@ -132,6 +147,7 @@ export async function executeShard(
         ctx.now(),
       );
     }
+    await noting;
     await guard.check();
     const finished = await ctx.stores.shards.finishShard(shard, outcome);
     log(

@@ -13,7 +13,7 @@ import type { PipelineQueue } from './pipelineQueue';
 
 /** The stores a run is written to: Table Storage in Azure, or memory for an audit that stores nothing. */
 export interface PipelineStores {
-  runs: Pick<RunStore, 'putRun' | 'getRun' | 'getVersionedRun'>;
+  runs: Pick<RunStore, 'putRun' | 'getRun' | 'getVersionedRun' | 'noteProgress'>;
   lease: Pick<LeaseStore, 'acquire' | 'renew' | 'release'>;
   shards: Pick<
     ShardStore,

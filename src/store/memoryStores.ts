@@ -2,8 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 
-import type { RunScope } from '../core/run';
-import { runInfoOf, type RunRecord } from '../core/run';
+import { runInfoOf, type RunProgress, type RunRecord, type RunScope, type RunStage } from '../core/run';
 import type { ClusterResult, PoolResult, Report, RunStatus } from '../core/types';
 import type { AcquireResult, LeaseTiming } from './leaseStore';
 import type { PoolHistoryEntry, PoolState } from './poolStateStore';
@@ -34,6 +33,12 @@ export class MemoryRunStore {
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
     return (await this.getVersionedRun(runId))?.run;
+  }
+
+  noteProgress(runId: string, progress: RunProgress, stage: RunStage): Promise<void> {
+    const current = this.runs.get(runId);
+    if (current?.run.status === 'running') Object.assign(current.run, { progress: clone(progress), stage });
+    return Promise.resolve();
   }
 
   noteEmail(runId: string, email: unknown): Promise<void> {

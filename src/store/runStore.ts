@@ -144,6 +144,21 @@ export class RunStore {
     }
   }
 
+  /**
+   * Sets the running run's progress and stage and nothing else (a merge), so it never undoes a concurrent status
+   * change; the caller checks its lease first. A run that is gone is left alone.
+   */
+  async noteProgress(runId: string, progress: RunProgress, stage: RunStage): Promise<void> {
+    const entity: Entity = { partitionKey: RUNS_PARTITION, rowKey: runRowKey(runId), stage };
+    packJson(entity, 'progress', progress);
+    try {
+      await this.runs.updateEntity(entity, 'Merge');
+      this.stats.entitiesWritten += 1;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
   /** Sets the run's email outcome and nothing else (a merge), so it never undoes a concurrent status change. */
   async noteEmail(runId: string, email: unknown): Promise<void> {
     const entity: Entity = { partitionKey: RUNS_PARTITION, rowKey: runRowKey(runId) };
