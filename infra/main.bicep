@@ -86,6 +86,9 @@ param emailProvider string = ''
 @description('Optional. Comma-separated recipients of the digest (EMAIL_TO); empty turns mail off.')
 param emailTo string = ''
 
+@description('Optional. Comma-separated addresses and @domain entries that POST /api/runs/{runId}/email may also send to (EMAIL_ALLOWED_RECIPIENTS); empty allows only emailTo.')
+param emailAllowedRecipients string = ''
+
 @description('Optional. always, changes or off (EMAIL_MODE).')
 @allowed(['always', 'changes', 'off'])
 param emailMode string = 'always'
@@ -256,6 +259,7 @@ var auditAppSettings = {
   AUDIT_NODE_IMAGE_MAX_AGE_DAYS: string(nodeImageMaxAgeDays)
   AUDIT_EXEMPTION_MAX_DAYS: string(exemptionMaxDays)
   EMAIL_TO: emailTo
+  EMAIL_ALLOWED_RECIPIENTS: emailAllowedRecipients
   EMAIL_MODE: effectiveEmailMode
 }
 

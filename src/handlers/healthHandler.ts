@@ -41,6 +41,7 @@ function settingsSet(config: Config): string[] {
     ['EMAIL_CONNECTION_STRING', config.email.connectionString !== null],
     ['EMAIL_SENDER', config.email.sender !== null],
     ['EMAIL_TO', config.email.to.length > 0],
+    ['EMAIL_ALLOWED_RECIPIENTS', config.email.allowedRecipients.length > 0],
     ['SMTP_HOST', config.smtp !== null],
     // The config keeps the port, not whether it was given: reported when it is not the default 587.
     ['SMTP_PORT', config.smtp !== null && config.smtp.port !== 587],
