@@ -120,7 +120,7 @@ param smtpPassword string = ''
 
 // ---------------------------------------------------------------- hardening
 
-@description('Optional. True to require an Entra ID token (App Service Authentication) on every HTTP route except /api/health, reads included; exemption writes also need the app role Exemptions.Write (infra/README.md says how to define and assign it).')
+@description('Optional. True to require an Entra ID token (App Service Authentication) on every HTTP route except /api/health, reads included; each route also needs its app role, Reports.Read, Audits.Run, Reports.Send or Exemptions.Write (infra/README.md says how to define and assign them).')
 param enableAppServiceAuth bool = false
 
 @description('Optional. Client ID of the Entra ID app registration callers request tokens for; required with enableAppServiceAuth.')

@@ -2,7 +2,7 @@
 
 import { app } from '@azure/functions';
 
-import { appEmail } from '../appContext';
+import { appEmail, appService } from '../appContext';
 import { emailRunHandler } from '../handlers/emailRunHandler';
 import { API_ROUTES, REGISTERED_METHODS } from '../http/routes';
 
@@ -12,5 +12,8 @@ app.http(name, {
   methods: REGISTERED_METHODS,
   authLevel,
   route,
-  handler: emailRunHandler({ notify: (runId, options) => appEmail().notify(runId, options) }),
+  handler: emailRunHandler({
+    notify: (runId, options) => appEmail().notify(runId, options),
+    config: appService().config,
+  }),
 });

@@ -2,8 +2,9 @@
 
 import { app } from '@azure/functions';
 
+import { appService } from '../appContext';
 import { openApiHandler } from '../handlers/openApiHandler';
 import { API_ROUTES, REGISTERED_METHODS } from '../http/routes';
 
 const { name, route, authLevel } = API_ROUTES.openApi;
-app.http(name, { methods: REGISTERED_METHODS, authLevel, route, handler: openApiHandler() });
+app.http(name, { methods: REGISTERED_METHODS, authLevel, route, handler: openApiHandler(appService()) });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 
 import type { EmailRecord } from '../azure/emailStore';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../azure/emailStore';
+import type { RouteAccess } from '../http/authorize';
 import { CACHE_CONTROL } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { problemResponse, RequestValidationError } from '../http/problem';
@@ -35,6 +36,7 @@ export const emailRunBodySchema = z
 
 export interface EmailRunDependencies {
   notify: RunNotifier;
+  config: RouteAccess;
 }
 
 /**
@@ -121,6 +123,7 @@ function respond(outcome: NotifyOutcome): HttpResponseInit {
 export function emailRunHandler(deps: EmailRunDependencies) {
   return routeHandler(
     EMAIL_RUN_ROUTE,
+    deps.config,
     async (request, context: InvocationContext): Promise<HttpResponseInit> => {
       parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
       const { runId } = parsePathParams(request.params, runPathSchema);

@@ -130,7 +130,7 @@ async function withTimeout<T>(promise: Promise<T>, timeoutInMs: number): Promise
 }
 
 export function healthHandler(deps: HealthDependencies) {
-  return routeHandler(API_ROUTES.health, async (request): Promise<HttpResponseInit> => {
+  return routeHandler(API_ROUTES.health, deps.config, async (request): Promise<HttpResponseInit> => {
     parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
     const now = (deps.now ?? (() => new Date()))();
     const { config } = deps;

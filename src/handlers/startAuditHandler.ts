@@ -14,7 +14,9 @@ import { type NotifyLog, notifyQuietly, type RunNotifier } from '../notify';
 
 /** What starting an audit needs; AuditService implements it. */
 export interface AuditStarter {
-  config: Pick<Config, 'subscriptions' | 'emailProvider'> & { email: Pick<Config['email'], 'sender' | 'to'> };
+  config: Pick<Config, 'subscriptions' | 'emailProvider' | 'appServiceAuthEnabled'> & {
+    email: Pick<Config['email'], 'sender' | 'to'>;
+  };
   /** Resolves once the audit holds the lease and its run record exists; AuditInProgressError when one runs. */
   start(options: AuditOptions): Promise<{ runId: string; done: Promise<unknown> }>;
 }
@@ -48,6 +50,7 @@ const backgroundLog: NotifyLog = {
 export function startAuditHandler(deps: StartAuditDependencies) {
   return routeHandler(
     API_ROUTES.startAudit,
+    deps.config,
     async (request, context: InvocationContext): Promise<HttpResponseInit> => {
       parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
       const body = await readJsonBody(request, startAuditBodySchema, { maxBytes: MAX_AUDIT_BODY_BYTES });

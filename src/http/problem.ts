@@ -57,6 +57,8 @@ const TYPE_PREFIX = 'urn:aks-fips-auditor:problem:';
 
 const TITLES: Record<number, [slug: string, title: string]> = {
   400: ['invalid-request', 'The request is not valid'],
+  401: ['unauthenticated', 'Sign-in required'],
+  403: ['forbidden', 'Forbidden'],
   404: ['not-found', 'Not found'],
   405: ['method-not-allowed', 'Method not allowed'],
   406: ['not-acceptable', 'No acceptable representation'],

@@ -47,7 +47,7 @@ export function createApiHandlers(deps: ApiDependencies, extra: ApiHandlers = {}
       start: (options) => deps.start(options),
       notify: email.notify,
     }),
-    emailRun: emailRunHandler({ notify: email.notify }),
+    emailRun: emailRunHandler({ notify: email.notify, config: deps.config }),
     health: healthHandler({
       config: deps.config,
       get store() {
@@ -55,7 +55,7 @@ export function createApiHandlers(deps: ApiDependencies, extra: ApiHandlers = {}
       },
       emailHealth: email.health,
     }),
-    openApi: openApiHandler(),
+    openApi: openApiHandler({ config: deps.config }),
     ...extra,
   };
 }

@@ -15,7 +15,7 @@ import {
   type RunningServer,
   serveHttp,
 } from '../../src/serve/serveHttp';
-import { callHandler, type CallOptions, type CallResult, TEST_ORIGIN } from '../support/httpCall';
+import { callHandler, type CallOptions, type CallResult } from '../support/httpCall';
 
 const estate = generateEstate({ seed: 7, pools: 3000, subscriptions: 40, poolsPerCluster: 1.5 });
 let local: LocalAzure;
@@ -170,7 +170,8 @@ describe('GET /api/report as JSON', () => {
         pages += 1;
         if (body.page.nextLink) {
           expect(res.headers.get('link')).toBe(`<${body.page.nextLink}>; rel="next"`);
-          expect(body.page.nextLink.startsWith(`${TEST_ORIGIN}/api/report?`)).toBe(true);
+          // Relative without REPORT_BASE_URL: never the origin the request came with.
+          expect(body.page.nextLink.startsWith('/api/report?')).toBe(true);
         }
         url = body.page.nextLink;
       }
