@@ -252,7 +252,12 @@ export function exemptionHandler(deps: ExemptionsDependencies) {
   };
 
   // The caller is authorised by routeHandler from the route table (Exemptions.Write for PUT and DELETE).
-  const write = async (request: HttpRequest, id: string, now: Date, who: string): Promise<HttpResponseInit> => {
+  const write = async (
+    request: HttpRequest,
+    id: string,
+    now: Date,
+    who: string,
+  ): Promise<HttpResponseInit> => {
     const ifMatch = entityTags(request, 'if-match');
     const ifNoneMatch = entityTags(request, 'if-none-match');
     if (ifNoneMatch !== undefined && ifNoneMatch !== '*') {
@@ -289,7 +294,12 @@ export function exemptionHandler(deps: ExemptionsDependencies) {
     );
   };
 
-  const remove = async (request: HttpRequest, id: string, now: Date, who: string): Promise<HttpResponseInit> => {
+  const remove = async (
+    request: HttpRequest,
+    id: string,
+    now: Date,
+    who: string,
+  ): Promise<HttpResponseInit> => {
     const ifMatch = entityTags(request, 'if-match');
     let deleted: boolean;
     try {
@@ -327,12 +337,16 @@ export function exemptionApiHandlers(deps: ExemptionsDependencies) {
 
 /** GET /api/exemptions/{id}/history: every change, newest first, also of a deleted exemption. */
 export function exemptionHistoryHandler(deps: ExemptionsDependencies) {
-  return routeHandler(API_ROUTES.exemptionHistory, deps.config, async (request): Promise<HttpResponseInit> => {
-    parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
-    const id = pathId(request);
-    const history = await deps.store.history(id);
-    if (history.length === 0)
-      throw new NotFoundError(`No exemption ${id} was ever stored, so it has no history.`);
-    return json(200, { id: history[0]?.after?.id ?? history[0]?.before?.id ?? id, history });
-  });
+  return routeHandler(
+    API_ROUTES.exemptionHistory,
+    deps.config,
+    async (request): Promise<HttpResponseInit> => {
+      parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
+      const id = pathId(request);
+      const history = await deps.store.history(id);
+      if (history.length === 0)
+        throw new NotFoundError(`No exemption ${id} was ever stored, so it has no history.`);
+      return json(200, { id: history[0]?.after?.id ?? history[0]?.before?.id ?? id, history });
+    },
+  );
 }

@@ -33,7 +33,9 @@ export function routeHandler(route: ApiRoute, access: RouteAccess, logic: RouteL
         throw new MethodNotAllowedError(request.method, route.methods);
       }
       const authorization = authorize(request, route, access);
-      response = authorization.ok ? await logic(request, context, authorization.caller) : authorization.response;
+      response = authorization.ok
+        ? await logic(request, context, authorization.caller)
+        : authorization.response;
     } catch (error) {
       response = toProblem(error, { invocationId: context.invocationId });
       if ((response.status ?? 500) >= 500) context.error(`${request.method} failed: ${describeError(error)}`);

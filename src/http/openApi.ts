@@ -153,7 +153,7 @@ export function buildOpenApiDocument(): JsonObject {
       [path(API_ROUTES.report)]: {
         get: operation(API_ROUTES.report, 'GET', {
           description:
-            'JSON (report JSON schemaVersion 1 plus `filter` and `page`), CSV (one row per pool, UTF-8 with BOM) or a standalone HTML page. `?format=` wins over Accept; JSON when neither says otherwise. The summary is always the whole run. Follow page.continuationToken (or page.nextLink, or the Link header) to the last page. page.nextLink and the Link header are relative (/api/report?…), or absolute under REPORT_BASE_URL when the app has it; never built from the request\'s Host header or target.',
+            "JSON (report JSON schemaVersion 1 plus `filter` and `page`), CSV (one row per pool, UTF-8 with BOM) or a standalone HTML page. `?format=` wins over Accept; JSON when neither says otherwise. The summary is always the whole run. Follow page.continuationToken (or page.nextLink, or the Link header) to the last page. page.nextLink and the Link header are relative (/api/report?…), or absolute under REPORT_BASE_URL when the app has it; never built from the request's Host header or target.",
           parameters: parameters(reportQuerySchema, 'query'),
           responses: {
             '200': {

@@ -590,7 +590,8 @@ describe('who may write', () => {
     const reads = [
       (headers: Record<string, string>) => call(a.item, { id: 'a1', headers }),
       (headers: Record<string, string>) => call(a.list, { headers }),
-      (headers: Record<string, string>) => call(a.history, { path: 'exemptions/a1/history', id: 'a1', headers }),
+      (headers: Record<string, string>) =>
+        call(a.history, { path: 'exemptions/a1/history', id: 'a1', headers }),
     ];
     for (const read of reads) {
       const keyOnly = await read({});
