@@ -20,6 +20,7 @@ import { diffRuns, previousGoodRun, type RunDiff } from './core/diffRuns';
 import { type DigestDecision, type EmailMode, shouldSendDigest } from './core/shouldSendDigest';
 import type { Report } from './core/types';
 import { describeError, InputError, NotFoundError } from './errors';
+import { checkRequestedEmail } from './notify/requestedEmailPolicy';
 import {
   type DigestAttachment,
   type DigestTrendPoint,
@@ -38,7 +39,13 @@ export interface NotifyRunSource {
 }
 
 export interface NotifyDependencies {
-  email: { mode: EmailMode; sender: string | null; to: readonly string[] };
+  /** `allowedRecipients`: EMAIL_ALLOWED_RECIPIENTS, which requested emails may also go to (EMAIL_TO only when absent). */
+  email: {
+    mode: EmailMode;
+    sender: string | null;
+    to: readonly string[];
+    allowedRecipients?: readonly string[];
+  };
   reportBaseUrl: string | null;
   runs: NotifyRunSource;
   emails: EmailStore;
@@ -309,6 +316,7 @@ export async function notifyRun(
   const requestHash = key.kind === 'request' ? requestHashOf(to) : null;
 
   const existing = await deps.emails.get(key);
+  await checkRequestedEmail(deps, { runId, to: options.to, newKey: key.kind === 'request' && !existing });
   if (existing && requestHash !== null && existing.requestHash !== requestHash) {
     throw new IdempotencyKeyReusedError(existing);
   }
@@ -565,7 +573,12 @@ export function createNotifyDependencies(
   const { config } = host;
   const credential = () => host.credential;
   return {
-    email: { mode: config.email.mode, sender: config.email.sender, to: config.email.to },
+    email: {
+      mode: config.email.mode,
+      sender: config.email.sender,
+      to: config.email.to,
+      allowedRecipients: config.email.allowedRecipients,
+    },
     reportBaseUrl: config.reportBaseUrl,
     runs: host.store,
     emails: overrides.emails ?? createEmailStore(config, credential),

@@ -15,7 +15,7 @@ import { buildRunDigest, createNotifier, createNotifyDependencies, type NotifyOu
 import type { CliIo } from './main';
 
 export const EMAIL_USAGE = `           --run ID        the run (default: the latest completed run)
-           --to ADDRESS    a recipient instead of EMAIL_TO; repeatable
+           --to ADDRESS    a recipient instead of EMAIL_TO, one EMAIL_TO or EMAIL_ALLOWED_RECIPIENTS allows; repeatable
            --out FILE      write FILE (.eml) and its .html instead of sending (no email settings needed)`;
 
 const address = z.email();

@@ -29,7 +29,10 @@ export const emailRunBodySchema = z
       .min(1, { message: 'must name at least one address, or leave `to` out to use EMAIL_TO' })
       .max(MAX_EMAIL_RECIPIENTS, { message: `must name at most ${MAX_EMAIL_RECIPIENTS} addresses` })
       .optional()
-      .meta({ description: 'Recipients instead of EMAIL_TO.' }),
+      .meta({
+        description:
+          'Recipients instead of EMAIL_TO, each allowed by EMAIL_TO or EMAIL_ALLOWED_RECIPIENTS (403 otherwise).',
+      }),
   })
   .strict()
   .meta({ description: 'Optional: an empty body sends to EMAIL_TO.' });

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../azure/emailStore';
 import { exemptionInputSchema } from '../core/exemptionRules';
 import { emailRunBodySchema, MAX_EMAIL_BODY_BYTES, MAX_EMAIL_RECIPIENTS } from '../handlers/emailRunHandler';
+import { MAX_REQUESTED_EMAILS_PER_RUN } from '../notify/requestedEmailPolicy';
 import {
   exemptionHistorySchema,
   exemptionPathSchema,
@@ -110,8 +111,10 @@ function operation(route: ApiRoute, method: HttpMethod, spec: JsonObject): JsonO
       ),
       headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
     };
+    // A route's own 403 (a refusal whoever asks) is kept, after the role's.
+    const own = (spec.responses as Record<string, { description?: string } | undefined>)['403']?.description;
     responses['403'] = problem(
-      `App Service Authentication is on and the caller lacks the app role ${role}; \`requiredRole\` names it.`,
+      `App Service Authentication is on and the caller lacks the app role ${role}; \`requiredRole\` names it.${own ? ` Or: ${own}` : ''}`,
     );
   }
   op.responses = {
@@ -228,7 +231,7 @@ export function buildOpenApiDocument(): JsonObject {
       },
       [path(API_ROUTES.emailRun)]: {
         post: operation(API_ROUTES.emailRun, 'POST', {
-          description: `Sends the digest of a finished run now, whatever EMAIL_MODE says, to EMAIL_TO or to the body's \`to\` (at most ${MAX_EMAIL_RECIPIENTS} addresses). The Idempotency-Key makes a retried request send once: the same key with the same body answers the recorded outcome again (\`Idempotent-Replayed: true\`).`,
+          description: `Sends the digest of a finished run now, whatever EMAIL_MODE says, to EMAIL_TO or to the body's \`to\` (at most ${MAX_EMAIL_RECIPIENTS} addresses, each one EMAIL_TO or EMAIL_ALLOWED_RECIPIENTS allows: an address, or an @domain entry for that exact domain). The Idempotency-Key makes a retried request send once: the same key with the same body answers the recorded outcome again (\`Idempotent-Replayed: true\`). A run may be emailed on request under at most ${MAX_REQUESTED_EMAILS_PER_RUN} distinct keys.`,
           parameters: [
             ...parameters(runPathSchema, 'path'),
             {
@@ -258,6 +261,9 @@ export function buildOpenApiDocument(): JsonObject {
             },
             '400': problem(
               'The Idempotency-Key is missing or malformed, the run ID or an address is not valid, or a query parameter was given.',
+            ),
+            '403': problem(
+              `A recipient is outside EMAIL_TO and EMAIL_ALLOWED_RECIPIENTS (\`setting\` names the setting), or the run was already emailed on request under ${MAX_REQUESTED_EMAILS_PER_RUN} distinct Idempotency-Keys (\`limit\`); nothing was sent.`,
             ),
             '404': problem('No such run.'),
             '409': {

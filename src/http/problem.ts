@@ -8,6 +8,7 @@ import {
   describeError,
   InputError,
   NotFoundError,
+  RefusedError,
   UpstreamError,
 } from '../errors';
 
@@ -107,6 +108,10 @@ export function toProblem(error: unknown, context: { invocationId?: string } = {
   }
   if (error instanceof RequestValidationError) {
     return problemResponse(error.status, error.message, { errors: error.issues });
+  }
+  if (error instanceof RefusedError) {
+    const { slug, ...members } = error.problem;
+    return problemResponse(403, error.message, { ...members, type: `${TYPE_PREFIX}${slug}` });
   }
   if (error instanceof InputError) return problemResponse(error.status, error.message);
   if (error instanceof NotAcceptableError) return problemResponse(406, error.message);

@@ -280,7 +280,7 @@ it('with EMAIL_MODE=changes mails the first run, nothing for a run without chang
 
 it('sends once for two POSTs with the same Idempotency-Key, and again only for a new key', async () => {
   const prefix = newPrefix();
-  const { service, notify } = instance(prefix);
+  const { service, notify } = instance(prefix, { EMAIL_ALLOWED_RECIPIENTS: '@contoso.com' });
   const report = await service.audit({ trigger: 'http' });
   const handler = emailRunHandler({ notify, config: service.config });
   const post = (key: string | undefined, body?: unknown) =>
