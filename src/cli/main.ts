@@ -37,6 +37,8 @@ ${EMAIL_USAGE}
   exemptions  List, add or remove time-boxed waivers (stored in Table Storage, as the API does):
 ${EXEMPTIONS_USAGE}
   serve    Serve the HTTP API on this machine with these settings.  --port N (default 7071)  --host H (default 127.0.0.1)
+           --key K  require K like a function key (x-functions-key or ?code=); required off loopback.
+                    Prefer the AUDIT_SERVE_KEY setting: a key on the command line shows in the process list.
 
 Exit status: 0 completed, 1 failed, 2 bad usage or settings, 3 noncompliant with --fail-on.
 Settings are environment variables: see README.md.`;

@@ -6,7 +6,6 @@ import { z } from 'zod';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../azure/emailStore';
 import { exemptionInputSchema } from '../core/exemptionRules';
 import { emailRunBodySchema, MAX_EMAIL_BODY_BYTES, MAX_EMAIL_RECIPIENTS } from '../handlers/emailRunHandler';
-import { MAX_REQUESTED_EMAILS_PER_RUN } from '../notify/requestedEmailPolicy';
 import {
   exemptionHistorySchema,
   exemptionPathSchema,
@@ -16,6 +15,7 @@ import {
   exemptionWriteResponseSchema,
   MAX_EXEMPTION_BODY_BYTES,
 } from '../handlers/exemptionsHandler';
+import { MAX_REQUESTED_EMAILS_PER_RUN } from '../notify/requestedEmailPolicy';
 import { API_ROUTES, type ApiRoute, APP_ROLE_ACTIONS, ROUTE_PREFIX } from './routes';
 import {
   emailRunResponseSchema,

@@ -262,12 +262,9 @@ export const problemSchema = z.object({
     .optional()
     .meta({ description: '502 of POST /api/runs/{runId}/email: the failed send as recorded.' }),
   invocationId: z.string().optional(),
-  requiredRole: z
-    .string()
-    .optional()
-    .meta({
-      description: '401 and 403 while App Service Authentication is on: the app role the operation needs.',
-    }),
+  requiredRole: z.string().optional().meta({
+    description: '401 and 403 while App Service Authentication is on: the app role the operation needs.',
+  }),
   setting: z
     .string()
     .optional()

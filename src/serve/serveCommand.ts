@@ -1,12 +1,13 @@
-// `aks-fips-auditor serve [--port N] [--host H]`: the HTTP API on this machine, with the CLI's settings.
+// `aks-fips-auditor serve [--port N] [--host H] [--key K]`: the HTTP API on this machine, with the CLI's settings.
 
 import { parseArgs } from 'node:util';
 
 import { AuditService } from '../auditService';
 import type { CliIo } from '../cli/main';
-import { loadConfig, requireStorage } from '../config';
+import { loadConfig, requireStorage, serveKeyProblem } from '../config';
 import { InputError } from '../errors';
 import { exemptionApiHandlers, exemptionsDependencies } from '../handlers/exemptionsHandler';
+import { guardUnhandledRejections } from './guardUnhandledRejections';
 import { createApiHandlers, DEFAULT_HOST, DEFAULT_PORT, type RunningServer, serveHttp } from './serveHttp';
 
 /** Resolves on the first Ctrl-C (SIGINT) or SIGTERM, and stops listening for them. */
@@ -29,21 +30,27 @@ export function parsePort(text: string): number {
   return Number(text);
 }
 
-/** Serves the API for `service` and prints where; used by `serve` and `demo --keep`. */
+/**
+ * Serves the API for `service` and prints where; used by `serve` and `demo --keep`. Without a key it serves only on
+ * a loopback address (serveHttp refuses anything else); with one, every route but health requires it.
+ */
 export async function serveService(
   service: AuditService,
-  opts: { port: number; host: string },
+  opts: { port: number; host: string; key?: string | null },
   io: Pick<CliIo, 'stdout' | 'stderr'>,
 ): Promise<RunningServer> {
+  const log = (line: string) => io.stderr.write(`${line}\n`);
   const server = await serveHttp({
     handlers: createApiHandlers(service, exemptionApiHandlers(exemptionsDependencies(service))),
     port: opts.port,
     host: opts.host,
-    log: (line) => io.stderr.write(`${line}\n`),
+    key: opts.key ?? null,
+    log,
   });
-  if (opts.host !== DEFAULT_HOST && opts.host !== 'localhost' && opts.host !== '::1') {
+  const unguard = guardUnhandledRejections(log);
+  if (server.keyRequired) {
     io.stderr.write(
-      `Warning: listening on ${opts.host}. This adapter checks no function keys: anyone who can reach it can read reports and start audits.\n`,
+      `Every route but /api/health requires the key (AUDIT_SERVE_KEY or --key) in the x-functions-key header or as ?code=.\n`,
     );
   }
   io.stdout.write(
@@ -56,7 +63,13 @@ export async function serveService(
       `  OpenAPI:      ${server.url}/api/openapi.json`,
     ].join('\n') + '\n',
   );
-  return server;
+  return {
+    ...server,
+    close: async () => {
+      await server.close();
+      unguard();
+    },
+  };
 }
 
 export async function serveCommand(args: string[], io: CliIo): Promise<number> {
@@ -65,14 +78,19 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
     options: {
       port: { type: 'string', default: String(DEFAULT_PORT) },
       host: { type: 'string', default: DEFAULT_HOST },
+      // Prefer AUDIT_SERVE_KEY: a key on the command line shows in the process list.
+      key: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
   });
   const port = parsePort(values.port);
+  const keyIssue = values.key === undefined ? null : serveKeyProblem(values.key);
+  if (keyIssue) throw new InputError(`--key ${keyIssue}`);
   const config = loadConfig(io.env);
   requireStorage(config);
-  const server = await serveService(new AuditService(config), { port, host: values.host }, io);
+  const key = values.key ?? config.serveKey;
+  const server = await serveService(new AuditService(config), { port, host: values.host, key }, io);
   const signal = await untilShutdownSignal();
   io.stderr.write(`${signal}: stopping.\n`);
   await server.close();

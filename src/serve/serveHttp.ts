@@ -2,7 +2,8 @@
 
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 import {
   type HttpHandler,
@@ -12,7 +13,7 @@ import {
   InvocationContext,
 } from '@azure/functions';
 
-import { describeError } from '../errors';
+import { ConfigError, describeError, sanitize } from '../errors';
 import { emailRunHandler } from '../handlers/emailRunHandler';
 import { type HealthDependencies, healthHandler } from '../handlers/healthHandler';
 import { openApiHandler } from '../handlers/openApiHandler';
@@ -20,9 +21,11 @@ import { type ReportDependencies, reportHandler } from '../handlers/reportHandle
 import { type RunDependencies, runHandler } from '../handlers/runHandler';
 import { type RunsDependencies, runsHandler } from '../handlers/runsHandler';
 import { type AuditStarter, startAuditHandler } from '../handlers/startAuditHandler';
-import { problemResponse } from '../http/problem';
+import { PROBLEM_CONTENT_TYPE, problemResponse } from '../http/problem';
 import { API_ROUTES, type ApiRoute, ROUTE_PREFIX, type RouteName } from '../http/routes';
 import { hostEmail, type NotifyHost } from '../notify';
+import { parseRequestTarget } from './requestTarget';
+import { isLoopbackAddress, presentsServeKey } from './serveAccess';
 
 /** Everything the handlers need together; an AuditService is one (email is built from it on first use). */
 export type ApiDependencies = ReportDependencies &
@@ -72,8 +75,13 @@ export interface ServeOptions {
   handlers: ApiHandlers;
   /** 7071 by default, like `func start`; 0 picks a free port. */
   port?: number;
-  /** 127.0.0.1 by default: the adapter checks no function keys, so it stays on loopback unless told otherwise. */
+  /** 127.0.0.1 by default. Any address that is not loopback needs `key`: serveHttp refuses to start without one. */
   host?: string;
+  /**
+   * The key every route but the anonymous ones requires, like a function key: the `x-functions-key` header or
+   * `?code=`. Null or absent: no key, which only a loopback address allows.
+   */
+  key?: string | null;
   maxBodyBytes?: number;
   /** One line per request (method, path without query, status, time) and the handlers' logs. */
   log?: (line: string) => void;
@@ -83,6 +91,8 @@ export interface RunningServer {
   /** `http://127.0.0.1:<port>` */
   url: string;
   port: number;
+  /** Whether requests must present the key (a key was given). */
+  keyRequired: boolean;
   close(): Promise<void>;
 }
 
@@ -139,6 +149,10 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> 
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
+    // A client that hangs up mid-body sends neither `end` nor always `error`: settle instead of waiting forever.
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('the client closed the connection before the whole body arrived'));
+    });
   });
 }
 
@@ -175,52 +189,119 @@ async function writeResponse(
   return status;
 }
 
+/** Parser errors Node reports on `clientError`, and what the client is told. */
+const CLIENT_ERRORS: Record<string, [status: number, reason: string, detail: string]> = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    'Request Header Fields Too Large',
+    'The request line and headers are larger than this server reads (16 KiB).',
+  ],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'The request did not arrive in time.'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Content Too Large', 'The chunk extensions are too large.'],
+};
+
+/**
+ * A whole HTTP/1.1 response with a problem+json body, written straight to a socket: for requests Node's parser
+ * refused (no ServerResponse exists) and for CONNECT, which Node hands over as a bare socket.
+ */
+function rawProblem(
+  status: number,
+  reason: string,
+  detail: string,
+  extra: Record<string, string> = {},
+): string {
+  const { body } = problemResponse(status, detail);
+  const text = typeof body === 'string' ? body : '';
+  const headers = {
+    'Content-Type': PROBLEM_CONTENT_TYPE,
+    'Content-Length': String(Buffer.byteLength(text)),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    Connection: 'close',
+    ...extra,
+  };
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
+  return `HTTP/1.1 ${status} ${reason}\r\n${lines.join('\r\n')}\r\n\r\n${text}`;
+}
+
+/** Control characters and secrets out of a client-chosen string before it reaches a log line. */
+function loggable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this replaces
+  return sanitize(text.slice(0, 200)).replace(/[\u0000-\u001F\u007F]/g, '?');
+}
+
 /**
  * Serves `/api/...` with the given handlers. Each request becomes a real `HttpRequest` (URL, headers,
  * body bytes, route params) and `InvocationContext`; the handler's `HttpResponseInit` goes back as is.
- * Unknown paths are 404 and unreadable requests 400/405/413, all as problem+json.
+ * Unknown paths are 404 and unreadable requests 400/401/405/413/431, all as problem+json; nothing a client
+ * sends ends the process. The request URL the handlers see is the server's own address plus the checked path
+ * and query: never the Host header or an authority in the request target.
  */
 export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
   const routes = matchers(options.handlers);
   const maxBodyBytes = options.maxBodyBytes ?? ADAPTER_MAX_BODY_BYTES;
   const log = options.log ?? (() => undefined);
   const host = options.host ?? DEFAULT_HOST;
+  const key = options.key ?? null;
   let origin = '';
+  // Requests are served only once the bound address has been checked against the key rule.
+  let armed = false;
+  /** Requests being answered per socket (pipelining may queue several): a parser error there must not write. */
+  const answering = new Map<Socket, number>();
+
+  const problem = (res: http.ServerResponse, method: string, status: number, detail: string, extra = {}) =>
+    writeResponse(res, problemResponse(status, detail, {}, extra), method);
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const started = Date.now();
     const method = (req.method ?? 'GET').toUpperCase();
-    // The origin is the server's own address, never the Host header, so links in responses cannot be pointed elsewhere.
-    const url = new URL(req.url ?? '/', origin);
+    let shown = loggable((req.url ?? '').split('?')[0] ?? '');
     let status = 500;
     try {
+      const target = parseRequestTarget(req.url ?? '');
+      if ('problem' in target) {
+        res.setHeader('connection', 'close');
+        status = await problem(res, method, 400, target.problem);
+        return;
+      }
+      // Resolved against the server's own origin: `//host/…` stays a path, and dot segments are resolved.
+      const url = new URL(`${origin}${target.pathname}${target.search}`);
+      shown = loggable(url.pathname);
       const match = routes
         .map((m) => ({ m, groups: m.pattern.exec(url.pathname) }))
         .find((candidate) => candidate.groups !== null);
       if (!match?.groups) {
-        status = await writeResponse(
+        status = await problem(
           res,
-          problemResponse(
-            404,
-            `Nothing is served at ${url.pathname.slice(0, 100)}. The API's routes are listed at /${ROUTE_PREFIX}/openapi.json.`,
-          ),
           method,
+          404,
+          `Nothing is served at ${url.pathname.slice(0, 100)}. The API's routes are listed at /${ROUTE_PREFIX}/openapi.json.`,
         );
         return;
       }
       const { m, groups } = match;
+      // Like the Functions host: the key is checked before anything else of a function-level route.
+      if (key !== null && m.route.authLevel !== 'anonymous') {
+        const header = req.headers['x-functions-key'];
+        if (!presentsServeKey(key, { header, query: url.searchParams })) {
+          status = await problem(
+            res,
+            method,
+            401,
+            `This server requires its key (AUDIT_SERVE_KEY or --key): send it in the x-functions-key header, or as ?code=, as for a function key.`,
+          );
+          return;
+        }
+      }
       if (FORBIDDEN_METHODS.has(method)) {
-        status = await writeResponse(
+        status = await problem(
           res,
-          problemResponse(
-            405,
-            `${method} is not supported here. Use ${m.route.methods.join(' or ')}.`,
-            {},
-            {
-              Allow: m.route.methods.join(', '),
-            },
-          ),
           method,
+          405,
+          `${method} is not supported here. Use ${m.route.methods.join(' or ')}.`,
+          {
+            Allow: m.route.methods.join(', '),
+          },
         );
         return;
       }
@@ -228,11 +309,7 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
       try {
         m.params.forEach((name, i) => (params[name] = decodeURIComponent(groups[i + 1] ?? '')));
       } catch {
-        status = await writeResponse(
-          res,
-          problemResponse(400, 'The path has a malformed percent-encoding.'),
-          method,
-        );
+        status = await problem(res, method, 400, 'The path has a malformed percent-encoding.');
         return;
       }
       let body: Buffer;
@@ -241,23 +318,33 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
       } catch (error) {
         if (!(error instanceof BodyTooLargeError)) throw error;
         res.setHeader('connection', 'close');
-        status = await writeResponse(
+        status = await problem(
           res,
-          problemResponse(
-            413,
-            `The body is larger than ${maxBodyBytes} bytes; no route of this API takes that much.`,
-          ),
           method,
+          413,
+          `The body is larger than ${maxBodyBytes} bytes; no route of this API takes that much.`,
         );
         return;
       }
-      const request = new HttpRequest({
-        method,
-        url: url.href,
-        headers: flatHeaders(req),
-        params,
-        ...(body.length && method !== 'GET' && method !== 'HEAD' ? { body: { bytes: body } } : {}),
-      });
+      let request: HttpRequest;
+      try {
+        request = new HttpRequest({
+          method,
+          url: url.href,
+          headers: flatHeaders(req),
+          params,
+          ...(body.length && method !== 'GET' && method !== 'HEAD' ? { body: { bytes: body } } : {}),
+        });
+      } catch (error) {
+        // Node's parser let through something the fetch Request refuses (a header value, a method).
+        status = await problem(
+          res,
+          method,
+          400,
+          `The request cannot be read: ${loggable(describeError(error))}`,
+        );
+        return;
+      }
       const context = new InvocationContext({
         invocationId: randomUUID(),
         functionName: m.name,
@@ -267,23 +354,54 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
       const result = await handler(request, context);
       status = await writeResponse(res, result ?? { status: 204 }, method);
     } catch (error) {
-      log(`${method} ${url.pathname} failed in the adapter: ${describeError(error)}`);
-      if (!res.headersSent) {
-        status = await writeResponse(
-          res,
-          problemResponse(500, `The local adapter failed: ${describeError(error)}`),
-          method,
-        );
+      log(`${method} ${shown} failed in the adapter: ${describeError(error)}`);
+      if (!res.headersSent && !res.destroyed) {
+        status = await problem(res, method, 500, `The local adapter failed: ${describeError(error)}`);
       } else {
         res.destroy();
       }
     } finally {
-      log(`${method} ${url.pathname} ${status} ${Date.now() - started} ms`);
+      log(`${loggable(method)} ${shown} ${status} ${Date.now() - started} ms`);
     }
   };
 
   const server = http.createServer((req, res) => {
-    void handle(req, res);
+    if (!armed) {
+      res.destroy();
+      return;
+    }
+    const socket = req.socket;
+    answering.set(socket, (answering.get(socket) ?? 0) + 1);
+    res.on('close', () => {
+      const left = (answering.get(socket) ?? 1) - 1;
+      if (left > 0) answering.set(socket, left);
+      else answering.delete(socket);
+    });
+    handle(req, res).catch((error: unknown) => {
+      // handle() catches everything itself; this is the last line, so a bug there costs one connection only.
+      log(`The adapter could not answer a request: ${describeError(error)}`);
+      res.destroy();
+    });
+  });
+  // Requests Node's parser refuses (bad request line, bad header, headers too large, timeouts): answered with a
+  // problem+json instead of Node's bare status line, unless a response to that socket is already under way.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable || answering.has(socket as Socket)) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [
+      400,
+      'Bad Request',
+      'The request is not valid HTTP/1.1 (its request line, a header or the body framing could not be parsed).',
+    ];
+    log(`Refused an unparseable request (${loggable(error.code ?? error.message)}): ${status}`);
+    socket.end(rawProblem(status, reason, detail));
+  });
+  // CONNECT is handed over as a bare socket; without this listener Node closes it with no answer at all.
+  server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    socket.end(rawProblem(405, 'Method Not Allowed', 'CONNECT is not supported: this is not a proxy.'));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -292,13 +410,22 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
+  const { port, address } = server.address() as AddressInfo;
+  if (key === null && !isLoopbackAddress(address)) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw new ConfigError(
+      `Invalid settings:\n  - AUDIT_SERVE_KEY (or --key) must be set to serve on ${host}, which is not a loopback address: without a key anyone who can reach it could read reports, start audits and send email (example: AUDIT_SERVE_KEY=<openssl rand -base64 32>)`,
+      ['AUDIT_SERVE_KEY'],
+    );
+  }
   const shownHost = host.includes(':') ? `[${host}]` : host;
   origin = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost}:${port}`;
+  armed = true;
   let closed: Promise<void> | undefined;
   return {
     url: origin,
     port,
+    keyRequired: key !== null,
     close: () => {
       closed ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
