@@ -89,6 +89,12 @@ export async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (keyIssue) throw new InputError(`--key ${keyIssue}`);
   const config = loadConfig(io.env);
   requireStorage(config);
+  if (config.appServiceAuthEnabled) {
+    // Only the platform's authentication may vouch for x-ms-client-principal; in front of serve there is none.
+    throw new InputError(
+      'WEBSITE_AUTH_ENABLED=True is set, but no App Service Authentication stands in front of serve: the x-ms-client-principal header would be whatever the client sends. Unset it for serve, and use AUDIT_SERVE_KEY (or --key) to restrict access.',
+    );
+  }
   const key = values.key ?? config.serveKey;
   const server = await serveService(new AuditService(config), { port, host: values.host, key }, io);
   const signal = await untilShutdownSignal();

@@ -165,11 +165,15 @@ function flatHeaders(req: http.IncomingMessage): Record<string, string> {
   return headers;
 }
 
+/** Responses whose request was already answered from the socket (its body could not be parsed): never written. */
+const superseded = new WeakSet<http.ServerResponse>();
+
 async function writeResponse(
   res: http.ServerResponse,
   result: HttpResponseInit | HttpResponse,
   method: string,
 ): Promise<number> {
+  if (superseded.has(res)) return 400;
   const response = result instanceof HttpResponse ? result : new HttpResponse(result);
   const status = response.status;
   // A string body is encoded directly: through the Response stream, a 100 MB report took ~0.5 s more.
@@ -208,7 +212,7 @@ function rawProblem(
   status: number,
   reason: string,
   detail: string,
-  extra: Record<string, string> = {},
+  options: { head?: boolean } = {},
 ): string {
   const { body } = problemResponse(status, detail);
   const text = typeof body === 'string' ? body : '';
@@ -218,10 +222,10 @@ function rawProblem(
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
     Connection: 'close',
-    ...extra,
   };
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
-  return `HTTP/1.1 ${status} ${reason}\r\n${lines.join('\r\n')}\r\n\r\n${text}`;
+  // A response to HEAD has no body, even when the rest of the request could not be parsed.
+  return `HTTP/1.1 ${status} ${reason}\r\n${lines.join('\r\n')}\r\n\r\n${options.head ? '' : text}`;
 }
 
 /** Control characters and secrets out of a client-chosen string before it reaches a log line. */
@@ -248,6 +252,8 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
   let armed = false;
   /** Requests being answered per socket (pipelining may queue several): a parser error there must not write. */
   const answering = new Map<Socket, number>();
+  /** The latest request per socket, and its response: a parser error while its body arrives belongs to it. */
+  const latest = new WeakMap<Duplex, { req: http.IncomingMessage; res: http.ServerResponse }>();
 
   const problem = (res: http.ServerResponse, method: string, status: number, detail: string, extra = {}) =>
     writeResponse(res, problemResponse(status, detail, {}, extra), method);
@@ -258,6 +264,12 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
     let shown = loggable((req.url ?? '').split('?')[0] ?? '');
     let status = 500;
     try {
+      // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (Node's own check answers without a body).
+      if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+        res.setHeader('connection', 'close');
+        status = await problem(res, method, 400, 'An HTTP/1.1 request needs a Host header.');
+        return;
+      }
       const target = parseRequestTarget(req.url ?? '');
       if ('problem' in target) {
         res.setHeader('connection', 'close');
@@ -365,12 +377,14 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
     }
   };
 
-  const server = http.createServer((req, res) => {
+  // The Host check is ours (above), so that its 400 carries a problem+json too.
+  const server = http.createServer({ requireHostHeader: false }, (req, res) => {
     if (!armed) {
       res.destroy();
       return;
     }
     const socket = req.socket;
+    latest.set(socket, { req, res });
     answering.set(socket, (answering.get(socket) ?? 0) + 1);
     res.on('close', () => {
       const left = (answering.get(socket) ?? 1) - 1;
@@ -385,18 +399,38 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
   });
   // Requests Node's parser refuses (bad request line, bad header, headers too large, timeouts): answered with a
   // problem+json instead of Node's bare status line, unless a response to that socket is already under way.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (error.code === 'ECONNRESET' || !socket.writable || answering.has(socket as Socket)) {
+  server.on('clientError', (error: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Duplex) => {
+    // Whose bytes failed: the body of the latest request (its head was read and a handler has it), or a new request.
+    const current = latest.get(socket);
+    const owner = current && !current.req.complete ? current.res : undefined;
+    // A second answer to one request, or one written between another request's answer, would corrupt the stream.
+    const answered = owner ? owner.headersSent : answering.has(socket as Socket);
+    if (error.code === 'ECONNRESET' || !socket.writable || answered) {
       socket.destroy();
       return;
     }
+    // The handler still waiting for that body must not answer as well: this answer is its request's.
+    if (owner) superseded.add(owner);
     const [status, reason, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [
       400,
       'Bad Request',
       'The request is not valid HTTP/1.1 (its request line, a header or the body framing could not be parsed).',
     ];
     log(`Refused an unparseable request (${loggable(error.code ?? error.message)}): ${status}`);
-    socket.end(rawProblem(status, reason, detail));
+    const head = owner
+      ? current?.req.method === 'HEAD'
+      : Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
+    socket.end(rawProblem(status, reason, detail, { head }));
+  });
+  // An Expect other than 100-continue: Node would answer a bare 417 itself.
+  server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!armed) {
+      res.destroy();
+      return;
+    }
+    res.setHeader('connection', 'close');
+    const detail = 'Only Expect: 100-continue is supported; send the request without Expect.';
+    problem(res, req.method ?? 'GET', 417, detail).catch(() => res.destroy());
   });
   // CONNECT is handed over as a bare socket; without this listener Node closes it with no answer at all.
   server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {

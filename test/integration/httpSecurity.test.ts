@@ -653,6 +653,12 @@ describe('a local server that holds', () => {
     });
 
     it.each<[string, string[], Env, RegExp]>([
+      [
+        'WEBSITE_AUTH_ENABLED=True',
+        [],
+        { WEBSITE_AUTH_ENABLED: 'True' },
+        /no App Service Authentication stands/,
+      ],
       ['a short --key', ['--key', 'short'], {}, /^--key must be 32-256 characters/],
       [
         'a short AUDIT_SERVE_KEY',

@@ -66,7 +66,9 @@ export function rawExchange(
       chunks.push(chunk);
       if (mode !== 'answer') return;
       const read = parseResponses(Buffer.concat(chunks), head);
-      if (read.malformed === null && read.responses.length >= expected) finish();
+      // Interim answers (100 Continue) are not the answer owed.
+      const final = read.responses.filter((r) => r.status >= 200).length;
+      if (read.malformed === null && final >= expected) finish();
     });
     // A reset after the server answered and closed is not the server's fault: what arrived is judged.
     socket.on('error', () => undefined);
