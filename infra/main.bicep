@@ -95,6 +95,9 @@ param emailProvider string = ''
 @description('Optional. Comma-separated recipients of the digest (EMAIL_TO); empty turns mail off.')
 param emailTo string = ''
 
+@description('Optional. Comma-separated addresses and @domain entries that POST /api/runs/{runId}/email may also send to (EMAIL_ALLOWED_RECIPIENTS); empty allows only emailTo.')
+param emailAllowedRecipients string = ''
+
 @description('Optional. always, changes or off (EMAIL_MODE).')
 @allowed(['always', 'changes', 'off'])
 param emailMode string = 'always'
@@ -126,7 +129,7 @@ param smtpPassword string = ''
 
 // ---------------------------------------------------------------- hardening
 
-@description('Optional. True to require an Entra ID token (App Service Authentication) on every HTTP route except /api/health, reads included; exemption writes also need the app role Exemptions.Write (infra/README.md says how to define and assign it).')
+@description('Optional. True to require an Entra ID token (App Service Authentication) on every HTTP route except /api/health, reads included; each route also needs its app role, Reports.Read, Audits.Run, Reports.Send or Exemptions.Write (infra/README.md says how to define and assign them).')
 param enableAppServiceAuth bool = false
 
 @description('Optional. Client ID of the Entra ID app registration callers request tokens for; required with enableAppServiceAuth.')
@@ -272,6 +275,7 @@ var auditAppSettings = {
   AUDIT_SHARDING: auditSharding
   AUDIT_SHARD_SIZE: string(auditShardSize)
   EMAIL_TO: emailTo
+  EMAIL_ALLOWED_RECIPIENTS: emailAllowedRecipients
   EMAIL_MODE: effectiveEmailMode
 }
 

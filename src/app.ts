@@ -270,14 +270,14 @@ export class App {
     const notify: RunNotifier = (runId, options) => this.notify(runId, options);
     const exemptions = exemptionApiHandlers(this.exemptionsDependencies());
     return {
-      report: reportHandler({ store: reader }),
-      runs: runsHandler({ store: reader }),
-      run: runHandler({ store: reader }),
+      report: reportHandler({ store: reader, config: this.config }),
+      runs: runsHandler({ store: reader, config: this.config }),
+      run: runHandler({ store: reader, config: this.config }),
       startAudit: startAuditHandler({
         config: this.config,
         start: (request) => this.pipeline.start(request),
       }),
-      emailRun: emailRunHandler({ notify }),
+      emailRun: emailRunHandler({ notify, config: this.config }),
       health: healthHandler({
         config: this.config,
         store: reader,
@@ -285,7 +285,7 @@ export class App {
         schedule: { get: () => new ScheduleStore(this.tables).get() },
         emailHealth: (options) => this.emailHealth(options),
       }),
-      openApi: openApiHandler(),
+      openApi: openApiHandler({ config: this.config }),
       ...exemptions,
     };
   }
@@ -358,7 +358,12 @@ export class App {
     const { config } = this;
     return {
       ...this.digestSources(),
-      email: { mode: config.email.mode, sender: config.email.sender, to: config.email.to },
+      email: {
+        mode: config.email.mode,
+        sender: config.email.sender,
+        to: config.email.to,
+        allowedRecipients: config.email.allowedRecipients,
+      },
       emails: this.emailStore,
       sender: createEmailSender(config, () => this.credential),
       log: this.log,

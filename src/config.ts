@@ -2,8 +2,6 @@
 
 import { readFileSync } from 'node:fs';
 
-import { z } from 'zod';
-
 import { applyMatrixOverride, builtInMatrix, type FipsMatrix, MatrixError } from './core/fipsMatrix';
 import type { CloudName } from './core/types';
 import { ConfigError } from './errors';
@@ -103,8 +101,16 @@ export interface Config {
     sender: string | null;
     to: string[];
     mode: EmailMode;
+    /**
+     * EMAIL_ALLOWED_RECIPIENTS, lowercased: addresses and `@domain` entries that requested emails may go to, on top
+     * of EMAIL_TO (always allowed). Empty when the setting is unset: then only EMAIL_TO.
+     */
+    allowedRecipients: string[];
   };
+  /** Public base URL of the HTTP API (no trailing slash, no query): links in emails and absolute links in responses. */
   reportBaseUrl: string | null;
+  /** AUDIT_SERVE_KEY: the key `serve` requires (like a function key); only the serve command reads it. */
+  serveKey: string | null;
   matrix: FipsMatrix;
   matrixFile: string | null;
   nodeImageMaxAgeInDays: number;
@@ -157,18 +163,31 @@ export const SETTINGS = {
   EMAIL_SENDER: 'DoNotReply@contoso.com',
   EMAIL_TO: 'compliance@contoso.com,secops@contoso.com',
   EMAIL_MODE: 'changes',
+  EMAIL_ALLOWED_RECIPIENTS: 'auditor@assessor.example,@contoso.com',
   SMTP_HOST: 'smtp.office365.us',
   SMTP_PORT: '587',
   SMTP_USER: 'fips-auditor@contoso.com',
   SMTP_PASSWORD:
     '@Microsoft.KeyVault(SecretUri=https://my-vault.vault.usgovcloudapi.net/secrets/smtp-password)',
   REPORT_BASE_URL: 'https://fips-auditor.azurewebsites.us',
+  AUDIT_SERVE_KEY: 'q8ZtV3rX6mN2pL9wK4sB7dF1gH5jY0cE',
 } as const;
 export type SettingName = keyof typeof SETTINGS;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MANAGEMENT_GROUP = /^[A-Za-z0-9._()-]{1,90}$/;
 const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
+/** An EMAIL_ALLOWED_RECIPIENTS entry that allows a whole domain: `@contoso.com` (that domain only, not its subdomains). */
+const EMAIL_DOMAIN_ENTRY = /^@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$/i;
+/** AUDIT_SERVE_KEY: long enough to resist guessing, and safe in a header and a `?code=` query parameter. */
+const SERVE_KEY = /^[A-Za-z0-9\-_=.~+/]{32,256}$/;
+
+/** Why a key for `serve` (AUDIT_SERVE_KEY or `--key`) is not acceptable, or null when it is. */
+export function serveKeyProblem(key: string): string | null {
+  return SERVE_KEY.test(key)
+    ? null
+    : `must be 32-256 characters of letters, digits and - _ = . ~ + / (got ${key.length} characters); make one with: openssl rand -base64 32`;
+}
 const NCRONTAB_FIELDS: readonly { name: string; min: number; max: number; names?: readonly string[] }[] = [
   { name: 'second', min: 0, max: 59 },
   { name: 'minute', min: 0, max: 59 },
@@ -235,7 +254,58 @@ function list(value: string | undefined): string[] | null {
     .filter((v) => v !== '');
 }
 
-const httpsUrl = z.url({ protocol: /^https?$/ });
+/** What a URL setting may hold beyond scheme, host and port. */
+interface UrlRule {
+  protocols: readonly ('http:' | 'https:')[];
+  /** `origin`: nothing after the host (a trailing `/` is dropped); `path`: a base path, such as Azurite's account. */
+  shape: 'origin' | 'path';
+}
+
+const ORIGIN_HTTPS: UrlRule = { protocols: ['https:'], shape: 'origin' };
+const STORAGE_ENDPOINT: UrlRule = { protocols: ['https:', 'http:'], shape: 'path' };
+
+/**
+ * One normal form for a URL setting, or why there is none: the URL's own origin (host lowercased, default port
+ * dropped) plus its path without trailing slashes. A query, a fragment, credentials, an empty path segment (`//`
+ * inside the path) or, where only an origin makes sense, any path are refused: the clients append their own paths
+ * and queries, so such a value would fail only later, on the first request that uses it.
+ */
+export function normalizeUrlSetting(text: string, rule: UrlRule): { url: string } | { problem: string } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { problem: `must be a URL such as ${rule.protocols[0]}//host; got "${text}"` };
+  }
+  const schemes = rule.protocols.map((p) => `${p}//`).join(' or ');
+  if (!(rule.protocols as readonly string[]).includes(url.protocol)) {
+    return { problem: `must start with ${schemes}; got "${text}"` };
+  }
+  if (url.username !== '' || url.password !== '') {
+    return { problem: 'must not carry a user name or password (user:password@)' };
+  }
+  if (text.includes('?')) return { problem: `must not have a query (?…); got "${text}"` };
+  if (text.includes('#')) return { problem: `must not have a fragment (#…); got "${text}"` };
+  const path = url.pathname.replace(/\/+$/, '');
+  if (path !== '' && rule.shape === 'origin') {
+    return { problem: `must be ${schemes}host[:port] with no path; got the path "${url.pathname}"` };
+  }
+  if (path.split('/').slice(1).includes('')) {
+    return { problem: `has an empty path segment (//) in "${url.pathname}"; give the path once, e.g. /base` };
+  }
+  return { url: `${url.origin}${path}` };
+}
+
+/** `name=value` pairs of a connection string, the value kept whole (account keys and SAS tokens hold `=`). */
+function connectionStringParts(text: string): [name: string, value: string][] {
+  return text
+    .split(';')
+    .filter((part) => part.trim() !== '')
+    .map((part) => {
+      const at = part.indexOf('=');
+      return at < 0 ? [part.trim(), ''] : [part.slice(0, at).trim(), part.slice(at + 1).trim()];
+    });
+}
 
 /**
  * AUDIT_QUEUE__credential and AUDIT_QUEUE__clientId, the Functions "common properties for identity-based
@@ -301,14 +371,41 @@ export function loadConfig(
     bad('AZURE_CLOUD', `must be one of ${Object.keys(CLOUDS).join(', ')}; got "${cloudText}"`);
     cloudBase = CLOUDS.AzureCloud;
   }
-  const armOverride = get('AUDIT_ARM_ENDPOINT');
-  if (armOverride && !z.url({ protocol: /^https$/ }).safeParse(armOverride).success) {
-    bad('AUDIT_ARM_ENDPOINT', `must be an https URL; got "${armOverride}"`);
-  }
+  /** The normal form of a URL setting, or null after reporting why it has none. */
+  const urlSetting = (name: SettingName, rule: UrlRule): string | null => {
+    const text = get(name);
+    if (text === undefined) return null;
+    const result = normalizeUrlSetting(text, rule);
+    if ('problem' in result) {
+      bad(name, result.problem);
+      return null;
+    }
+    return result.url;
+  };
+  /**
+   * A storage connection string with its `<Service>Endpoint=` URLs (if any) checked and normalised like the
+   * endpoint settings; other parts, keys included, are kept as they are.
+   */
+  const storageConnectionString = (name: SettingName, text: string): string => {
+    let changed = false;
+    const parts = connectionStringParts(text).map(([part, value]): [string, string] => {
+      if (!/^(Table|Queue|Blob|File)Endpoint$/i.test(part)) return [part, value];
+      const result = normalizeUrlSetting(value, STORAGE_ENDPOINT);
+      if ('problem' in result) {
+        bad(name, `has a ${part} that ${result.problem}`);
+        return [part, value];
+      }
+      changed ||= result.url !== value;
+      return [part, result.url];
+    });
+    return changed ? parts.map(([part, value]) => `${part}=${value}`).join(';') : text;
+  };
+
+  const armOverride = urlSetting('AUDIT_ARM_ENDPOINT', ORIGIN_HTTPS);
   const cloud: CloudSettings = {
     name: cloudName ?? 'AzureCloud',
     ...cloudBase,
-    armEndpoint: (armOverride ?? cloudBase.armEndpoint).replace(/\/+$/, ''),
+    armEndpoint: armOverride ?? cloudBase.armEndpoint,
   };
 
   const subscriptions = list(get('AUDIT_SUBSCRIPTIONS'));
@@ -342,8 +439,8 @@ export function loadConfig(
   if (tablesEndpoint && tablesConnection) {
     bad('AUDIT_TABLES_ENDPOINT', 'and AUDIT_TABLES_CONNECTION_STRING are both set; set only one');
   } else if (tablesEndpoint) {
-    if (!httpsUrl.safeParse(tablesEndpoint).success) bad('AUDIT_TABLES_ENDPOINT', 'must be a URL');
-    storage = { kind: 'endpoint', endpoint: tablesEndpoint.replace(/\/+$/, '') };
+    const endpoint = urlSetting('AUDIT_TABLES_ENDPOINT', STORAGE_ENDPOINT);
+    if (endpoint) storage = { kind: 'endpoint', endpoint };
   } else if (tablesConnection) {
     if (!/TableEndpoint=|AccountName=|UseDevelopmentStorage=true/i.test(tablesConnection)) {
       bad(
@@ -351,7 +448,10 @@ export function loadConfig(
         'is not a storage connection string (it has no AccountName or TableEndpoint)',
       );
     }
-    storage = { kind: 'connectionString', connectionString: tablesConnection };
+    storage = {
+      kind: 'connectionString',
+      connectionString: storageConnectionString('AUDIT_TABLES_CONNECTION_STRING', tablesConnection),
+    };
   }
 
   const tablePrefix = get('AUDIT_TABLE_PREFIX') ?? 'fipsaudit';
@@ -363,28 +463,47 @@ export function loadConfig(
     );
   }
 
-  const emailEndpoint = get('EMAIL_ENDPOINT') ?? null;
-  if (emailEndpoint && !z.url({ protocol: /^https$/ }).safeParse(emailEndpoint).success) {
-    bad('EMAIL_ENDPOINT', 'must be an https URL');
-  }
-  const emailConnection = get('EMAIL_CONNECTION_STRING') ?? null;
-  if (emailConnection && !/endpoint=https:\/\/[^;]+;\s*accesskey=.+/i.test(emailConnection)) {
-    bad('EMAIL_CONNECTION_STRING', 'must look like endpoint=https://…;accesskey=…');
+  const emailEndpointText = get('EMAIL_ENDPOINT') ?? null;
+  const emailEndpoint = urlSetting('EMAIL_ENDPOINT', ORIGIN_HTTPS);
+  const emailConnectionText = get('EMAIL_CONNECTION_STRING') ?? null;
+  let emailConnection: string | null = null;
+  if (emailConnectionText) {
+    // The ACS client reads `endpoint=(.*);accesskey=(.*)`; the endpoint is rebuilt in the portal's form.
+    const match = /^endpoint=([^;]+);\s*accesskey=(.+)$/i.exec(emailConnectionText);
+    const endpoint = match ? normalizeUrlSetting(match[1]!.trim(), ORIGIN_HTTPS) : null;
+    if (!match || !endpoint) {
+      bad('EMAIL_CONNECTION_STRING', 'must look like endpoint=https://…;accesskey=…');
+    } else if ('problem' in endpoint) {
+      bad('EMAIL_CONNECTION_STRING', `has an endpoint that ${endpoint.problem.replace(/; got .*$/, '')}`);
+    } else {
+      emailConnection = `endpoint=${endpoint.url}/;accesskey=${match[2]!}`;
+    }
   }
   const sender = get('EMAIL_SENDER') ?? null;
   if (sender && !EMAIL.test(sender)) bad('EMAIL_SENDER', `must be an email address; got "${sender}"`);
   const to = list(get('EMAIL_TO')) ?? [];
   const badTo = to.filter((a) => !EMAIL.test(a));
   if (badTo.length) bad('EMAIL_TO', `must be email addresses; bad: ${badTo.join(', ')}`);
+  const allowedRecipients = (list(get('EMAIL_ALLOWED_RECIPIENTS')) ?? []).map((e) => e.toLowerCase());
+  // No wildcards: `*@contoso.com` is a legal address, but whoever writes it means a pattern.
+  const badAllowed = allowedRecipients.filter(
+    (e) => e.includes('*') || (!EMAIL.test(e) && !EMAIL_DOMAIN_ENTRY.test(e)),
+  );
+  if (badAllowed.length) {
+    bad(
+      'EMAIL_ALLOWED_RECIPIENTS',
+      `must be email addresses or @domain entries (the whole domain after the @, no wildcards); bad: ${badAllowed.join(', ')}`,
+    );
+  }
   const mode = (get('EMAIL_MODE') ?? 'always') as EmailMode;
   if (!['always', 'changes', 'off'].includes(mode))
     bad('EMAIL_MODE', `must be always, changes or off; got "${mode}"`);
-  if ((emailEndpoint || emailConnection) && mode !== 'off') {
+  if ((emailEndpointText || emailConnectionText) && mode !== 'off') {
     if (!sender) bad('EMAIL_SENDER', 'is required when EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING is set');
     if (to.length === 0) bad('EMAIL_TO', 'is required when EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING is set');
   }
 
-  if (emailEndpoint && emailConnection) {
+  if (emailEndpointText && emailConnectionText) {
     bad('EMAIL_CONNECTION_STRING', 'and EMAIL_ENDPOINT are both set; set only one');
   }
   // The provider follows from what is set: ACS settings, or SMTP_HOST (for clouds without ACS Email).
@@ -397,7 +516,7 @@ export function loadConfig(
   if (smtpHost && !/^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]+\]$/.test(smtpHost)) {
     bad('SMTP_HOST', `must be a host name; got "${smtpHost}"`);
   }
-  if (smtpHost && (emailEndpoint || emailConnection)) {
+  if (smtpHost && (emailEndpointText || emailConnectionText)) {
     bad(
       'SMTP_HOST',
       'is set together with EMAIL_ENDPOINT or EMAIL_CONNECTION_STRING; the email provider follows from which is set, so set only one (SMTP_HOST for SMTP, EMAIL_* for ACS)',
@@ -433,8 +552,10 @@ export function loadConfig(
       }
     : null;
 
-  const reportBaseUrl = get('REPORT_BASE_URL') ?? null;
-  if (reportBaseUrl && !httpsUrl.safeParse(reportBaseUrl).success) bad('REPORT_BASE_URL', 'must be a URL');
+  const reportBaseUrl = urlSetting('REPORT_BASE_URL', { protocols: ['https:', 'http:'], shape: 'path' });
+  const serveKey = get('AUDIT_SERVE_KEY') ?? null;
+  const serveKeyIssue = serveKey === null ? null : serveKeyProblem(serveKey);
+  if (serveKeyIssue) bad('AUDIT_SERVE_KEY', serveKeyIssue);
 
   const maxAgeText = get('AUDIT_NODE_IMAGE_MAX_AGE_DAYS') ?? '30';
   const nodeImageMaxAgeInDays = Number(maxAgeText);
@@ -488,12 +609,9 @@ export function loadConfig(
   if (queueConnection && queueUri) {
     bad('AUDIT_QUEUE', 'and AUDIT_QUEUE__queueServiceUri are both set; set only one');
   } else if (queueUri) {
-    if (!httpsUrl.safeParse(queueUri).success) bad('AUDIT_QUEUE__queueServiceUri', 'must be a URL');
-    queue = {
-      kind: 'endpoint',
-      endpoint: queueUri.replace(/\/+$/, ''),
-      ...(queueIdentity ? { identity: queueIdentity } : {}),
-    };
+    const endpoint = urlSetting('AUDIT_QUEUE__queueServiceUri', STORAGE_ENDPOINT);
+    if (endpoint)
+      queue = { kind: 'endpoint', endpoint, ...(queueIdentity ? { identity: queueIdentity } : {}) };
     // The host's queue trigger would connect as the system-assigned identity, which an app that runs as a
     // user-assigned one may not have, or without the queue role: no audit would ever be picked up.
     if (clientId && !queueIdentity) {
@@ -506,7 +624,10 @@ export function loadConfig(
     if (!/QueueEndpoint=|AccountName=|UseDevelopmentStorage=true/i.test(queueConnection)) {
       bad('AUDIT_QUEUE', 'is not a storage connection string (it has no AccountName or QueueEndpoint)');
     }
-    queue = { kind: 'connectionString', connectionString: queueConnection };
+    queue = {
+      kind: 'connectionString',
+      connectionString: storageConnectionString('AUDIT_QUEUE', queueConnection),
+    };
   }
 
   const leaseTtlText = get('AUDIT_LEASE_TTL_SECONDS') ?? '120';
@@ -553,8 +674,10 @@ export function loadConfig(
       sender,
       to: frozenList(to)!,
       mode,
+      allowedRecipients: frozenList(allowedRecipients)!,
     }),
-    reportBaseUrl: reportBaseUrl?.replace(/\/+$/, '') ?? null,
+    reportBaseUrl,
+    serveKey,
     matrix,
     matrixFile,
     nodeImageMaxAgeInDays,

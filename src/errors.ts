@@ -16,9 +16,23 @@ export class InputError extends Error {
   override readonly name = 'InputError';
   constructor(
     message: string,
-    readonly status: 400 | 405 | 413 | 415 | 422 = 400,
+    readonly status: 400 | 403 | 405 | 413 | 415 | 422 = 400,
   ) {
     super(message);
+  }
+}
+
+/**
+ * A request refused by a setting or a limit, whoever asks (a recipient outside EMAIL_ALLOWED_RECIPIENTS, a cap
+ * reached): HTTP 403 problem+json of type `urn:aks-fips-auditor:problem:<slug>`, naming `setting` when one decides;
+ * CLI exit 2.
+ */
+export class RefusedError extends InputError {
+  constructor(
+    message: string,
+    readonly problem: { slug: string; title: string; setting?: string; limit?: number },
+  ) {
+    super(message, 403);
   }
 }
 

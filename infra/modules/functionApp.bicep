@@ -217,8 +217,8 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
 }
 
 // Bearer tokens for authClientId only; no client secret is needed to validate them. requireAuthentication covers
-// every route, reads included, except authExcludedPaths. The app role Exemptions.Write that exemption writes need
-// lives on the app registration, which ARM cannot create: infra/README.md has the az commands.
+// every route, reads included, except authExcludedPaths. The app roles each route needs (src/http/routes.ts) live on
+// the app registration, which ARM cannot create: infra/README.md has the az commands.
 resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (enableAppServiceAuth) {
   parent: site
   name: 'authsettingsV2'

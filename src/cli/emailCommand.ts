@@ -96,7 +96,11 @@ export const emailCommand: CliCommand = {
   configure(command, { io, exit }) {
     command
       .option('--run <id>', 'the run (default: the latest completed run)')
-      .option('--to <address>', 'a recipient instead of EMAIL_TO; repeatable', collect)
+      .option(
+        '--to <address>',
+        'a recipient instead of EMAIL_TO, one EMAIL_TO or EMAIL_ALLOWED_RECIPIENTS allows; repeatable',
+        collect,
+      )
       .option('--out <file>', 'write FILE (.eml) and its .html instead of sending (no email settings needed)')
       .addHelpText(
         'after',

@@ -3,11 +3,12 @@
 import { InvalidArgumentError } from 'commander';
 
 import { App } from '../app';
-import { loadConfig, requireStorage } from '../config';
+import { loadConfig, requireStorage, serveKeyProblem } from '../config';
 import { InputError } from '../errors';
 import { DEFAULT_HOST, DEFAULT_PORT, type RunningServer, serveHttp } from '../http/serveHttp';
 import type { CliCommand } from './cliCommand';
 import type { CliIo } from './cliIo';
+import { guardUnhandledRejections } from './guardUnhandledRejections';
 import { ListenError } from './listenError';
 
 /** Resolves on the first Ctrl-C (SIGINT) or SIGTERM, and stops listening for them. */
@@ -41,27 +42,31 @@ export function portArgument(text: string): number {
 
 /**
  * Serves the API of `app` and prints where; used by `serve` and `demo --keep`. The app's in-process queue runs the
- * audits that POST /api/audits queues, as the Functions host's queue trigger would.
+ * audits that POST /api/audits queues, as the Functions host's queue trigger would. Without a key it serves only
+ * on a loopback address (serveHttp refuses anything else); with one, every route but health requires it.
  */
 export async function serveApp(
   app: App,
-  opts: { port: number; host: string },
+  opts: { port: number; host: string; key?: string | null },
   io: Pick<CliIo, 'stdout' | 'stderr'>,
 ): Promise<RunningServer> {
+  const log = (line: string) => io.stderr.write(`${line}\n`);
   let server: RunningServer;
   try {
     server = await serveHttp({
       handlers: app.httpHandlers(),
       port: opts.port,
       host: opts.host,
-      log: (line) => io.stderr.write(`${line}\n`),
+      key: opts.key ?? null,
+      log,
     });
   } catch (error) {
     throw ListenError.from(error, opts) ?? error;
   }
-  if (opts.host !== DEFAULT_HOST && opts.host !== 'localhost' && opts.host !== '::1') {
+  const unguard = guardUnhandledRejections(log);
+  if (server.keyRequired) {
     io.stderr.write(
-      `Warning: listening on ${opts.host}. This adapter checks no function keys: anyone who can reach it can read reports and start audits.\n`,
+      `Every route but /api/health requires the key (AUDIT_SERVE_KEY or --key) in the x-functions-key header or as ?code=.\n`,
     );
   }
   io.stdout.write(
@@ -74,19 +79,34 @@ export async function serveApp(
       `  OpenAPI:      ${server.url}/api/openapi.json`,
     ].join('\n') + '\n',
   );
-  return server;
+  return {
+    ...server,
+    close: async () => {
+      await server.close();
+      unguard();
+    },
+  };
 }
 
 export interface ServeCommandOptions {
   port: number;
   host: string;
+  key?: string;
 }
 
 export async function runServeCommand(options: ServeCommandOptions, io: CliIo): Promise<number> {
+  const keyIssue = options.key === undefined ? null : serveKeyProblem(options.key);
+  if (keyIssue) throw new InputError(`--key ${keyIssue}`);
   const config = loadConfig(io.env);
   requireStorage(config);
+  if (config.appServiceAuthEnabled) {
+    // Only the platform's authentication may vouch for x-ms-client-principal; in front of serve there is none.
+    throw new InputError(
+      'WEBSITE_AUTH_ENABLED=True is set, but no App Service Authentication stands in front of serve: the x-ms-client-principal header would be whatever the client sends. Unset it for serve, and use AUDIT_SERVE_KEY (or --key) to restrict access.',
+    );
+  }
   const app = new App(config, { log: (line) => io.stderr.write(`${line}\n`) });
-  const server = await serveApp(app, options, io);
+  const server = await serveApp(app, { ...options, key: options.key ?? config.serveKey }, io);
   const signal = await untilShutdownSignal();
   io.stderr.write(`${signal}: stopping.\n`);
   await server.close();
@@ -101,10 +121,10 @@ export const serveCommand: CliCommand = {
   configure(command, { io, exit }) {
     command
       .option('--port <n>', 'the port (0 picks a free one)', portArgument, DEFAULT_PORT)
+      .option('--host <host>', 'the address to bind; anything but loopback needs a key', DEFAULT_HOST)
       .option(
-        '--host <host>',
-        'the address to bind; anything but loopback exposes the API unauthenticated',
-        DEFAULT_HOST,
+        '--key <key>',
+        'require KEY like a function key (x-functions-key or ?code=); required off loopback. Prefer the AUDIT_SERVE_KEY setting: a key on the command line shows in the process list',
       )
       .action(async (options: ServeCommandOptions) => exit(await runServeCommand(options, io)));
   },

@@ -3,6 +3,7 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 
+import type { RouteAccess } from '../http/authorize';
 import { CACHE_CONTROL } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { problemResponse, RequestValidationError } from '../http/problem';
@@ -28,13 +29,17 @@ export const emailRunBodySchema = z
       .min(1, { message: 'must name at least one address, or leave `to` out to use EMAIL_TO' })
       .max(MAX_EMAIL_RECIPIENTS, { message: `must name at most ${MAX_EMAIL_RECIPIENTS} addresses` })
       .optional()
-      .meta({ description: 'Recipients instead of EMAIL_TO.' }),
+      .meta({
+        description:
+          'Recipients instead of EMAIL_TO, each allowed by EMAIL_TO or EMAIL_ALLOWED_RECIPIENTS (403 otherwise).',
+      }),
   })
   .strict()
   .meta({ description: 'Optional: an empty body sends to EMAIL_TO.' });
 
 export interface EmailRunDependencies {
   notify: RunNotifier;
+  config: RouteAccess;
 }
 
 /**
@@ -121,6 +126,7 @@ function respond(outcome: NotifyOutcome): HttpResponseInit {
 export function emailRunHandler(deps: EmailRunDependencies) {
   return routeHandler(
     EMAIL_RUN_ROUTE,
+    deps.config,
     async (request, context: InvocationContext): Promise<HttpResponseInit> => {
       parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
       const { runId } = parsePathParams(request.params, runPathSchema);

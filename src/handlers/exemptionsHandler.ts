@@ -1,4 +1,4 @@
-// The exemptions API: list, read, create or replace (If-Match), delete and history; approver-only writes.
+// The exemptions API: list, read, create or replace (If-Match), delete and history; approver-only writes (routes.ts).
 
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
@@ -29,13 +29,8 @@ import {
   unknownScopeWarnings,
 } from '../store/exemptionStore';
 
-/** The app role an approver needs for writes when App Service Authentication is on. */
-export const EXEMPTIONS_WRITE_ROLE = 'Exemptions.Write';
-/** `who` of a write when no signed-in principal is known: the caller only proved the function key. */
-export const FUNCTION_KEY_CALLER = 'function-key';
 /** Largest PUT body: every field at its limit takes under 4 KiB of JSON (UTF-8 may triple it). */
 export const MAX_EXEMPTION_BODY_BYTES = 16 * 1024;
-const MAX_WHO_LENGTH = 256;
 const MAX_EXPIRING_WITHIN_DAYS = 3650;
 
 /** What the handlers need of storage; ExemptionStore implements it. */
@@ -80,101 +75,6 @@ function pathId(request: HttpRequest): string {
   const problem = exemptionIdProblem(id);
   if (problem) throw new RequestValidationError([{ in: 'path', name: 'id', detail: `${problem}` }]);
   return id;
-}
-
-// ---- the caller ----
-
-/** The signed-in caller as App Service Authentication describes it in `x-ms-client-principal`. */
-export interface ClientPrincipal {
-  name: string | null;
-  roles: string[];
-}
-
-const CLAIM_TYPES = {
-  roles: ['roles', 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role'],
-  name: [
-    'name',
-    'preferred_username',
-    'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name',
-    'upn',
-    'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn',
-    'email',
-    'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
-  ],
-  // App-only callers (client credentials) have no name; their application ID identifies them.
-  app: ['appid', 'azp'],
-};
-
-const principalSchema = z.object({
-  claims: z.array(z.object({ typ: z.string(), val: z.string() })),
-  name_typ: z.string().optional(),
-  role_typ: z.string().optional(),
-});
-
-/**
- * Decodes `x-ms-client-principal` (base64 JSON: `claims` as `{typ, val}`, plus `name_typ` and `role_typ`
- * naming the claim types of the name and the roles). Null when absent or not a principal. Only call this
- * when App Service Authentication is on: then the platform sets the header and strips any a client sent;
- * when it is off, anyone can send it.
- */
-export function parseClientPrincipal(header: string | null): ClientPrincipal | null {
-  if (header === null || header.trim() === '') return null;
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(header.trim(), 'base64').toString('utf8'));
-  } catch {
-    return null;
-  }
-  const parsed = principalSchema.safeParse(decoded);
-  if (!parsed.success) return null;
-  const { claims, name_typ: nameType, role_typ: roleType } = parsed.data;
-  const roleTypes = new Set([...CLAIM_TYPES.roles, ...(roleType ? [roleType] : [])]);
-  const roles = claims.filter((c) => roleTypes.has(c.typ)).map((c) => c.val);
-  const valueOf = (types: string[]) =>
-    types
-      .map((t) => claims.find((c) => c.typ === t && c.val.trim() !== '')?.val)
-      .find((v) => v !== undefined);
-  const person = valueOf([...(nameType ? [nameType] : []), ...CLAIM_TYPES.name]);
-  const app = valueOf(CLAIM_TYPES.app);
-  const name = person ?? (app !== undefined ? `app:${app}` : null);
-  // A name goes into history and emails: no control characters, bounded length.
-  // eslint-disable-next-line no-control-regex
-  const clean = name?.replace(/[\u0000-\u001F\u007F]/g, '').slice(0, MAX_WHO_LENGTH) || null;
-  return { name: clean, roles };
-}
-
-type WriteAuthorization = { ok: true; who: string } | { ok: false; response: HttpResponseInit };
-
-/**
- * Writes need the function key (the host checks it: authLevel 'function') and, when App Service
- * Authentication is on, a principal holding the app role Exemptions.Write. When it is off the principal
- * header is ignored altogether: nothing strips a forged one.
- */
-export function authorizeWrite(request: HttpRequest, appServiceAuthEnabled: boolean): WriteAuthorization {
-  if (!appServiceAuthEnabled) return { ok: true, who: FUNCTION_KEY_CALLER };
-  const principal = parseClientPrincipal(request.headers.get('x-ms-client-principal'));
-  if (!principal) {
-    return {
-      ok: false,
-      response: problemResponse(
-        401,
-        `App Service Authentication is on, and this request carries no signed-in principal. Sign in (or send an Entra ID access token for this app) as someone holding the app role ${EXEMPTIONS_WRITE_ROLE}.`,
-        { type: 'urn:aks-fips-auditor:problem:unauthenticated', title: 'Sign-in required' },
-        { 'WWW-Authenticate': 'Bearer' },
-      ),
-    };
-  }
-  if (!principal.roles.includes(EXEMPTIONS_WRITE_ROLE)) {
-    return {
-      ok: false,
-      response: problemResponse(
-        403,
-        `${principal.name ?? 'This caller'} does not hold the app role ${EXEMPTIONS_WRITE_ROLE}, which changing exemptions needs. Ask an owner of the app registration to assign it.`,
-        { type: 'urn:aks-fips-auditor:problem:forbidden', title: 'Not an approver' },
-      ),
-    };
-  }
-  return { ok: true, who: principal.name ?? FUNCTION_KEY_CALLER };
 }
 
 // ---- preconditions ----
@@ -293,7 +193,7 @@ export const exemptionHistorySchema = z.object({
 
 /** GET /api/exemptions: every exemption matching the filters, soonest expiry first, each with its ETag. */
 export function exemptionsHandler(deps: ExemptionsDependencies) {
-  return routeHandler(API_ROUTES.exemptions, async (request): Promise<HttpResponseInit> => {
+  return routeHandler(API_ROUTES.exemptions, deps.config, async (request): Promise<HttpResponseInit> => {
     const query = parseQuery(request.query, { schema: exemptionsQuerySchema, ignored: ['code'] });
     const now = (deps.now ?? (() => new Date()))();
     const items: (ExemptionView & { etag: string })[] = [];
@@ -334,9 +234,13 @@ export function exemptionHandler(deps: ExemptionsDependencies) {
     return json(200, view(stored.exemption, now), headers);
   };
 
-  const write = async (request: HttpRequest, id: string, now: Date): Promise<HttpResponseInit> => {
-    const auth = authorizeWrite(request, deps.config.appServiceAuthEnabled);
-    if (!auth.ok) return auth.response;
+  // The caller is authorised by routeHandler from the route table (Exemptions.Write for PUT and DELETE).
+  const write = async (
+    request: HttpRequest,
+    id: string,
+    now: Date,
+    who: string,
+  ): Promise<HttpResponseInit> => {
     const ifMatch = entityTags(request, 'if-match');
     const ifNoneMatch = entityTags(request, 'if-none-match');
     if (ifNoneMatch !== undefined && ifNoneMatch !== '*') {
@@ -355,7 +259,7 @@ export function exemptionHandler(deps: ExemptionsDependencies) {
     let result: { stored: StoredExemption; created: boolean };
     try {
       result = await deps.store.put(id, input.value, {
-        who: auth.who,
+        who,
         at: now,
         ...(ifMatch !== undefined ? { ifMatch } : {}),
         ...(ifNoneMatch === '*' ? { ifNoneMatch } : {}),
@@ -373,14 +277,17 @@ export function exemptionHandler(deps: ExemptionsDependencies) {
     );
   };
 
-  const remove = async (request: HttpRequest, id: string, now: Date): Promise<HttpResponseInit> => {
-    const auth = authorizeWrite(request, deps.config.appServiceAuthEnabled);
-    if (!auth.ok) return auth.response;
+  const remove = async (
+    request: HttpRequest,
+    id: string,
+    now: Date,
+    who: string,
+  ): Promise<HttpResponseInit> => {
     const ifMatch = entityTags(request, 'if-match');
     let deleted: boolean;
     try {
       deleted = await deps.store.delete(id, {
-        who: auth.who,
+        who,
         at: now,
         ...(ifMatch !== undefined ? { ifMatch } : {}),
       });
@@ -392,12 +299,12 @@ export function exemptionHandler(deps: ExemptionsDependencies) {
     return { status: 204, headers: { 'Cache-Control': CACHE_CONTROL.noStore } };
   };
 
-  return routeHandler(API_ROUTES.exemption, async (request): Promise<HttpResponseInit> => {
+  return routeHandler(API_ROUTES.exemption, deps.config, async (request, _context, caller) => {
     parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
     const id = pathId(request);
     const now = (deps.now ?? (() => new Date()))();
-    if (request.method === 'PUT') return write(request, id, now);
-    if (request.method === 'DELETE') return remove(request, id, now);
+    if (request.method === 'PUT') return write(request, id, now, caller.who);
+    if (request.method === 'DELETE') return remove(request, id, now, caller.who);
     return read(request, id, now);
   });
 }
@@ -413,12 +320,16 @@ export function exemptionApiHandlers(deps: ExemptionsDependencies) {
 
 /** GET /api/exemptions/{id}/history: every change, newest first, also of a deleted exemption. */
 export function exemptionHistoryHandler(deps: ExemptionsDependencies) {
-  return routeHandler(API_ROUTES.exemptionHistory, async (request): Promise<HttpResponseInit> => {
-    parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
-    const id = pathId(request);
-    const history = await deps.store.history(id);
-    if (history.length === 0)
-      throw new NotFoundError(`No exemption ${id} was ever stored, so it has no history.`);
-    return json(200, { id: history[0]?.after?.id ?? history[0]?.before?.id ?? id, history });
-  });
+  return routeHandler(
+    API_ROUTES.exemptionHistory,
+    deps.config,
+    async (request): Promise<HttpResponseInit> => {
+      parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
+      const id = pathId(request);
+      const history = await deps.store.history(id);
+      if (history.length === 0)
+        throw new NotFoundError(`No exemption ${id} was ever stored, so it has no history.`);
+      return json(200, { id: history[0]?.after?.id ?? history[0]?.before?.id ?? id, history });
+    },
+  );
 }

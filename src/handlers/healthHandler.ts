@@ -47,6 +47,7 @@ function settingsSet(config: Config): string[] {
     ['EMAIL_CONNECTION_STRING', config.email.connectionString !== null],
     ['EMAIL_SENDER', config.email.sender !== null],
     ['EMAIL_TO', config.email.to.length > 0],
+    ['EMAIL_ALLOWED_RECIPIENTS', config.email.allowedRecipients.length > 0],
     ['SMTP_HOST', config.smtp !== null],
     // The config keeps the port, not whether it was given: reported when it is not the default 587.
     ['SMTP_PORT', config.smtp !== null && config.smtp.port !== 587],
@@ -198,7 +199,7 @@ async function withTimeout<T>(promise: Promise<T>, timeoutInMs: number): Promise
 }
 
 export function healthHandler(deps: HealthDependencies) {
-  return routeHandler(API_ROUTES.health, async (request): Promise<HttpResponseInit> => {
+  return routeHandler(API_ROUTES.health, deps.config, async (request): Promise<HttpResponseInit> => {
     parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
     const now = (deps.now ?? (() => new Date()))();
     const { config } = deps;

@@ -2,6 +2,7 @@
 
 import type { HttpResponseInit } from '@azure/functions';
 
+import type { RouteAccess } from '../http/authorize';
 import { CACHE_CONTROL, ifNoneMatchHits, notModified, strongEtag } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { openApiText } from '../http/openApi';
@@ -9,10 +10,14 @@ import { API_ROUTES } from '../http/routes';
 import { noQuerySchema } from '../http/schemas';
 import { parseQuery } from '../http/validate';
 
-export function openApiHandler() {
+export interface OpenApiDependencies {
+  config: RouteAccess;
+}
+
+export function openApiHandler(deps: OpenApiDependencies) {
   const body = openApiText();
   const etag = strongEtag(['openapi', body]);
-  return routeHandler(API_ROUTES.openApi, async (request): Promise<HttpResponseInit> => {
+  return routeHandler(API_ROUTES.openApi, deps.config, async (request): Promise<HttpResponseInit> => {
     parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
     const headers = {
       'Content-Type': 'application/json; charset=utf-8',

@@ -1,11 +1,14 @@
 // GET /api/report: the latest (or a given) stored run as JSON (filtered, paged), CSV or an HTML page.
 
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
 
+import type { Config } from '../config';
 import type { RunRecord } from '../core/run';
 import type { Report, RunStatus } from '../core/types';
 import { InputError, NotFoundError } from '../errors';
+import { apiLink } from '../http/apiLink';
+import type { RouteAccess } from '../http/authorize';
 import { CACHE_CONTROL, ifNoneMatchHits, notModified, strongEtag } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { negotiateFormat, type ReportFormat } from '../http/negotiate';
@@ -34,6 +37,8 @@ export interface ReportStore {
 
 export interface ReportDependencies {
   store: ReportStore;
+  /** Who may read (authorization), and REPORT_BASE_URL for the next-page links (relative without it). */
+  config: RouteAccess & Pick<Config, 'reportBaseUrl'>;
 }
 
 /** Runs drawn in the HTML page's trend chart. */
@@ -66,11 +71,11 @@ function requestFilters(query: z.output<typeof reportQuerySchema>): ReportFilter
   return canonicalFilters(filters);
 }
 
-function nextLinkOf(request: HttpRequest): (token: string) => string {
-  const url = new URL(request.url);
+/** The next page's link, never built from the request's URL (see apiLink). */
+function nextLinkOf(reportBaseUrl: string | null): (token: string) => string {
   return (token) => {
     const params = new URLSearchParams({ format: 'json', continuationToken: token });
-    return `${url.origin}${url.pathname}?${params.toString()}`;
+    return apiLink(reportBaseUrl, `${API_ROUTES.report.route}?${params.toString()}`);
   };
 }
 
@@ -109,7 +114,7 @@ export function reportHandler(deps: ReportDependencies) {
     return points;
   }
 
-  return routeHandler(API_ROUTES.report, async (request): Promise<HttpResponseInit> => {
+  return routeHandler(API_ROUTES.report, deps.config, async (request): Promise<HttpResponseInit> => {
     const query = parseQuery(request.query, {
       schema: reportQuerySchema,
       arrays: REPORT_ARRAY_PARAMETERS,
@@ -170,7 +175,7 @@ export function reportHandler(deps: ReportDependencies) {
         report,
         filters,
         top === undefined ? { offset } : { offset, top },
-        nextLinkOf(request),
+        nextLinkOf(deps.config.reportBaseUrl),
       );
       const headers: Record<string, string> = {
         ...common,

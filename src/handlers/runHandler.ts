@@ -4,6 +4,7 @@ import type { HttpResponseInit } from '@azure/functions';
 
 import type { RunRecord } from '../core/run';
 import { NotFoundError } from '../errors';
+import type { RouteAccess } from '../http/authorize';
 import { CACHE_CONTROL, ifNoneMatchHits, notModified, strongEtag } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { API_ROUTES } from '../http/routes';
@@ -16,10 +17,11 @@ export interface RunStoreReader {
 
 export interface RunDependencies {
   store: RunStoreReader;
+  config: RouteAccess;
 }
 
 export function runHandler(deps: RunDependencies) {
-  return routeHandler(API_ROUTES.run, async (request): Promise<HttpResponseInit> => {
+  return routeHandler(API_ROUTES.run, deps.config, async (request): Promise<HttpResponseInit> => {
     parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
     const { runId } = parsePathParams(request.params, runPathSchema);
     const run = await deps.store.getRun(runId);

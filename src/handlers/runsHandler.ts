@@ -3,6 +3,7 @@
 import type { HttpResponseInit } from '@azure/functions';
 
 import type { RunRecord } from '../core/run';
+import type { RouteAccess } from '../http/authorize';
 import { CACHE_CONTROL, ifNoneMatchHits, notModified, strongEtag } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { API_ROUTES } from '../http/routes';
@@ -15,13 +16,14 @@ export interface RunsStore {
 
 export interface RunsDependencies {
   store: RunsStore;
+  config: RouteAccess;
 }
 
 /** Runs listed when the client gives no `top`. */
 export const DEFAULT_RUNS = 30;
 
 export function runsHandler(deps: RunsDependencies) {
-  return routeHandler(API_ROUTES.runs, async (request): Promise<HttpResponseInit> => {
+  return routeHandler(API_ROUTES.runs, deps.config, async (request): Promise<HttpResponseInit> => {
     const query = parseQuery(request.query, { schema: runsQuerySchema, ignored: ['code'] });
     const runs: RunRecord[] = [];
     const options = {

@@ -14,7 +14,9 @@ import type { StartRequest } from '../pipeline/startRun';
 
 /** What starting an audit needs: the settings that bound a request, and the pipeline's start. */
 export interface StartAuditDependencies {
-  config: Pick<Config, 'subscriptions' | 'emailProvider'> & { email: Pick<Config['email'], 'sender' | 'to'> };
+  config: Pick<Config, 'subscriptions' | 'emailProvider' | 'appServiceAuthEnabled'> & {
+    email: Pick<Config['email'], 'sender' | 'to'>;
+  };
   /**
    * Takes the lease, records the run and queues its plan; AuditInProgressError while a run holds the lease. The
    * audit itself runs in the queue's invocations, never after this handler's response.
@@ -36,6 +38,7 @@ export function emailUnavailable(config: StartAuditDependencies['config']): stri
 export function startAuditHandler(deps: StartAuditDependencies) {
   return routeHandler(
     API_ROUTES.startAudit,
+    deps.config,
     async (request, context: InvocationContext): Promise<HttpResponseInit> => {
       parseQuery(request.query, { schema: noQuerySchema, ignored: ['code'] });
       const body = await readJsonBody(request, startAuditBodySchema, { maxBytes: MAX_AUDIT_BODY_BYTES });

@@ -1,12 +1,18 @@
-// Wraps a route's logic: method check (405), errors mapped once to problem+json, HEAD without a body, nosniff.
+// Wraps a route's logic: method check (405), authorization, errors mapped once to problem+json, HEAD without a body, nosniff.
 
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { describeError } from '../errors';
+import { authorize, type Caller, type RouteAccess } from './authorize';
 import { MethodNotAllowedError, toProblem } from './problem';
 import type { ApiRoute } from './routes';
 
-export type RouteLogic = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+export type RouteLogic = (
+  request: HttpRequest,
+  context: InvocationContext,
+  /** Who is calling, already authorised for this route and method (src/http/authorize.ts). */
+  caller: Caller,
+) => Promise<HttpResponseInit>;
 
 function headersOf(init: HttpResponseInit): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -15,17 +21,21 @@ function headersOf(init: HttpResponseInit): Record<string, string> {
 }
 
 /**
- * The handler a registration uses: nothing a client sends escapes as an exception. Server faults (5xx)
- * are logged sanitized with the invocation ID that the problem body also carries.
+ * The handler a registration uses: nothing a client sends escapes as an exception. The caller is authorised
+ * from the route table before `logic` runs (`access` is required, so no route can leave it out). Server faults
+ * (5xx) are logged sanitized with the invocation ID that the problem body also carries.
  */
-export function routeHandler(route: Pick<ApiRoute, 'methods'>, logic: RouteLogic): HttpHandler {
+export function routeHandler(route: ApiRoute, access: RouteAccess, logic: RouteLogic): HttpHandler {
   return async (request, context) => {
     let response: HttpResponseInit;
     try {
       if (!(route.methods as readonly string[]).includes(request.method)) {
         throw new MethodNotAllowedError(request.method, route.methods);
       }
-      response = await logic(request, context);
+      const authorization = authorize(request, route, access);
+      response = authorization.ok
+        ? await logic(request, context, authorization.caller)
+        : authorization.response;
     } catch (error) {
       response = toProblem(error, { invocationId: context.invocationId });
       if ((response.status ?? 500) >= 500) context.error(`${request.method} failed: ${describeError(error)}`);

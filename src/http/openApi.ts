@@ -1,5 +1,6 @@
 // Builds the OpenAPI 3.1 document from the same zod schemas the handlers validate with, so the two cannot drift.
 
+import type { HttpMethod } from '@azure/functions';
 import { z } from 'zod';
 
 import { exemptionInputSchema } from '../core/exemptionRules';
@@ -13,8 +14,9 @@ import {
   exemptionWriteResponseSchema,
   MAX_EXEMPTION_BODY_BYTES,
 } from '../handlers/exemptionsHandler';
+import { MAX_REQUESTED_EMAILS_PER_RUN } from '../notify/requestedEmailPolicy';
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../store/emailStore';
-import { API_ROUTES, type ApiRoute, ROUTE_PREFIX } from './routes';
+import { API_ROUTES, type ApiRoute, APP_ROLE_ACTIONS, ROUTE_PREFIX } from './routes';
 import {
   emailRunResponseSchema,
   healthSchema,
@@ -79,17 +81,8 @@ const header = (name: string, description: string): JsonObject => ({
   schema: { type: 'string' },
 });
 
-const WRITE_AUTHORIZATION =
-  'Needs the function key and, when App Service Authentication is on, a signed-in caller holding the app role Exemptions.Write; the change is recorded under that caller (`function-key` when authentication is off).';
-
-/** 401 and 403 of the exemption writes (only when App Service Authentication is on). */
-const WRITE_AUTH_RESPONSES = {
-  '401': {
-    ...problem('App Service Authentication is on and the request carries no signed-in principal.'),
-    headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
-  },
-  '403': problem('App Service Authentication is on and the caller lacks the app role Exemptions.Write.'),
-};
+const RECORDED_CALLER =
+  'The change is recorded under the signed-in caller (`function-key` when App Service Authentication is off).';
 
 /** Failures of the storage the exemption routes read and write. */
 const STORAGE_RESPONSES = {
@@ -99,11 +92,33 @@ const STORAGE_RESPONSES = {
   '503': problem('Storage is not configured (the app settings lack it).'),
 };
 
-function operation(route: ApiRoute, spec: JsonObject): JsonObject {
+/**
+ * One operation: the route's summary and, for function-level routes, who may call it (`x-app-roles`, a sentence of
+ * the description, and the 401 and 403 that App Service Authentication adds), all from the route table.
+ */
+function operation(route: ApiRoute, method: HttpMethod, spec: JsonObject): JsonObject {
   const op: JsonObject = { operationId: route.name, summary: route.summary, ...spec };
+  const role = route.roles[method];
+  const responses: JsonObject = { ...(spec.responses as JsonObject) };
   if (route.authLevel === 'anonymous') op.security = [];
+  if (role) {
+    op['x-app-roles'] = [role];
+    const who = `Needs the function key; while App Service Authentication is on, also a signed-in caller holding the app role ${role} (${APP_ROLE_ACTIONS[role]}).`;
+    op.description = typeof spec.description === 'string' ? `${spec.description} ${who}` : who;
+    responses['401'] = {
+      ...problem(
+        'App Service Authentication is on and the request carries no signed-in principal (the function key alone is not enough).',
+      ),
+      headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
+    };
+    // A route's own 403 (a refusal whoever asks) is kept, after the role's.
+    const own = (spec.responses as Record<string, { description?: string } | undefined>)['403']?.description;
+    responses['403'] = problem(
+      `App Service Authentication is on and the caller lacks the app role ${role}; \`requiredRole\` names it.${own ? ` Or: ${own}` : ''}`,
+    );
+  }
   op.responses = {
-    ...(spec.responses as JsonObject),
+    ...responses,
     '405': problem('Method not allowed: the Allow header lists the methods of this route.'),
     '500': problem('A fault of the app; the problem carries the invocation ID.'),
   };
@@ -134,14 +149,14 @@ export function buildOpenApiDocument(): JsonObject {
       title: 'aks-fips-auditor',
       version: '1.0.0',
       description:
-        'Audits every AKS node pool for FIPS 140. Errors are application/problem+json (RFC 9457). Every route but /api/health needs a function key, in the x-functions-key header or the code query parameter.',
+        'Audits every AKS node pool for FIPS 140. Errors are application/problem+json (RFC 9457). Every route but /api/health needs a function key, in the x-functions-key header or the code query parameter. While App Service Authentication is on, every such operation also needs a signed-in caller (an Entra ID access token for the app registration) holding the app role its `x-app-roles` names: Reports.Read to read, Audits.Run to start audits, Reports.Send to email a digest on request, Exemptions.Write to change exemptions. Links in responses are relative, or absolute under REPORT_BASE_URL when the app has it.',
     },
     security: [{ functionKeyHeader: [] }, { functionKeyQuery: [] }],
     paths: {
       [path(API_ROUTES.report)]: {
-        get: operation(API_ROUTES.report, {
+        get: operation(API_ROUTES.report, 'GET', {
           description:
-            'JSON (report JSON schemaVersion 1 plus `filter` and `page`), CSV (one row per pool, UTF-8 with BOM) or a standalone HTML page. `?format=` wins over Accept; JSON when neither says otherwise. The summary is always the whole run. Follow page.continuationToken (or page.nextLink, or the Link header) to the last page.',
+            "JSON (report JSON schemaVersion 1 plus `filter` and `page`), CSV (one row per pool, UTF-8 with BOM) or a standalone HTML page. `?format=` wins over Accept; JSON when neither says otherwise. The summary is always the whole run. Follow page.continuationToken (or page.nextLink, or the Link header) to the last page. page.nextLink and the Link header are relative (/api/report?…), or absolute under REPORT_BASE_URL when the app has it; never built from the request's Host header or target.",
           parameters: parameters(reportQuerySchema, 'query'),
           responses: {
             '200': {
@@ -161,7 +176,7 @@ export function buildOpenApiDocument(): JsonObject {
         }),
       },
       [path(API_ROUTES.runs)]: {
-        get: operation(API_ROUTES.runs, {
+        get: operation(API_ROUTES.runs, 'GET', {
           parameters: parameters(runsQuerySchema, 'query'),
           responses: {
             '200': {
@@ -175,7 +190,7 @@ export function buildOpenApiDocument(): JsonObject {
         }),
       },
       [path(API_ROUTES.run)]: {
-        get: operation(API_ROUTES.run, {
+        get: operation(API_ROUTES.run, 'GET', {
           parameters: parameters(runPathSchema, 'path'),
           responses: {
             '200': {
@@ -190,7 +205,7 @@ export function buildOpenApiDocument(): JsonObject {
         }),
       },
       [path(API_ROUTES.startAudit)]: {
-        post: operation(API_ROUTES.startAudit, {
+        post: operation(API_ROUTES.startAudit, 'POST', {
           requestBody: {
             required: false,
             content: { 'application/json': { schema: ref('StartAuditRequest') } },
@@ -215,8 +230,8 @@ export function buildOpenApiDocument(): JsonObject {
         }),
       },
       [path(API_ROUTES.emailRun)]: {
-        post: operation(API_ROUTES.emailRun, {
-          description: `Sends the digest of a finished run now, whatever EMAIL_MODE says, to EMAIL_TO or to the body's \`to\` (at most ${MAX_EMAIL_RECIPIENTS} addresses). The Idempotency-Key makes a retried request send once: the same key with the same body answers the recorded outcome again (\`Idempotent-Replayed: true\`).`,
+        post: operation(API_ROUTES.emailRun, 'POST', {
+          description: `Sends the digest of a finished run now, whatever EMAIL_MODE says, to EMAIL_TO or to the body's \`to\` (at most ${MAX_EMAIL_RECIPIENTS} addresses, each one EMAIL_TO or EMAIL_ALLOWED_RECIPIENTS allows: an address, or an @domain entry for that exact domain). The Idempotency-Key makes a retried request send once: the same key with the same body answers the recorded outcome again (\`Idempotent-Replayed: true\`). A run may be emailed on request under at most ${MAX_REQUESTED_EMAILS_PER_RUN} distinct keys.`,
           parameters: [
             ...parameters(runPathSchema, 'path'),
             {
@@ -247,6 +262,9 @@ export function buildOpenApiDocument(): JsonObject {
             '400': problem(
               'The Idempotency-Key is missing or malformed, the run ID or an address is not valid, or a query parameter was given.',
             ),
+            '403': problem(
+              `A recipient is outside EMAIL_TO and EMAIL_ALLOWED_RECIPIENTS (\`setting\` names the setting), or the run was already emailed on request under ${MAX_REQUESTED_EMAILS_PER_RUN} distinct Idempotency-Keys (\`limit\`); nothing was sent.`,
+            ),
             '404': problem('No such run.'),
             '409': {
               ...problem(
@@ -267,7 +285,7 @@ export function buildOpenApiDocument(): JsonObject {
         }),
       },
       [path(API_ROUTES.exemptions)]: {
-        get: operation(API_ROUTES.exemptions, {
+        get: operation(API_ROUTES.exemptions, 'GET', {
           description:
             'Every stored exemption, in force or not, each with its `state` and ETag. Filters combine: `?active&expiringWithinDays=14` lists the exemptions lapsing within two weeks. A flag given without a value means true.',
           parameters: parameters(exemptionsQuerySchema, 'query', 'input'),
@@ -283,7 +301,7 @@ export function buildOpenApiDocument(): JsonObject {
         }),
       },
       [path(API_ROUTES.exemption)]: {
-        get: operation(API_ROUTES.exemption, {
+        get: operation(API_ROUTES.exemption, 'GET', {
           parameters: [
             ...parameters(exemptionPathSchema, 'path'),
             header('If-None-Match', 'The ETag of an earlier read: 304 while the exemption is unchanged.'),
@@ -300,10 +318,10 @@ export function buildOpenApiDocument(): JsonObject {
             ...STORAGE_RESPONSES,
           },
         }),
-        put: operation(API_ROUTES.exemption, {
+        put: operation(API_ROUTES.exemption, 'PUT', {
           operationId: 'putExemption',
           summary: 'Create an exemption, or replace it with If-Match',
-          description: `Creates the exemption (201) or replaces it (200; \`createdBy\` and \`createdAt\` are kept); either way a history entry is written in the same transaction. Replacing needs If-Match with the ETag of the last read; If-None-Match: * creates only. The read-only fields of a GET may be sent back unchanged (a read-modify-write round trip) and are ignored. ${WRITE_AUTHORIZATION}`,
+          description: `Creates the exemption (201) or replaces it (200; \`createdBy\` and \`createdAt\` are kept); either way a history entry is written in the same transaction. Replacing needs If-Match with the ETag of the last read; If-None-Match: * creates only. The read-only fields of a GET may be sent back unchanged (a read-modify-write round trip) and are ignored. ${RECORDED_CALLER}`,
           parameters: [
             ...parameters(exemptionPathSchema, 'path'),
             header(
@@ -334,7 +352,6 @@ export function buildOpenApiDocument(): JsonObject {
             '400': problem(
               'The body is not valid JSON, or fields are wrong (every one is listed in `errors`, `in: body`); or the ID, a precondition header or a query parameter is wrong.',
             ),
-            ...WRITE_AUTH_RESPONSES,
             '412': problem(
               'A precondition failed: the exemption changed since the If-Match ETag was read, If-Match was sent for an exemption that does not exist, If-None-Match: * was sent for one that does, or a concurrent write got there first. GET it again and retry.',
             ),
@@ -344,10 +361,10 @@ export function buildOpenApiDocument(): JsonObject {
             ...STORAGE_RESPONSES,
           },
         }),
-        delete: operation(API_ROUTES.exemption, {
+        delete: operation(API_ROUTES.exemption, 'DELETE', {
           operationId: 'deleteExemption',
           summary: 'Delete an exemption (its history is kept)',
-          description: `Deletes the exemption and appends a \`deleted\` history entry in the same transaction. ${WRITE_AUTHORIZATION}`,
+          description: `Deletes the exemption and appends a \`deleted\` history entry in the same transaction. ${RECORDED_CALLER}`,
           parameters: [
             ...parameters(exemptionPathSchema, 'path'),
             header(
@@ -361,7 +378,6 @@ export function buildOpenApiDocument(): JsonObject {
               headers: { 'Cache-Control': { schema: { type: 'string' } } },
             },
             '400': problem('Not an exemption ID, a malformed If-Match, or a query parameter was given.'),
-            ...WRITE_AUTH_RESPONSES,
             '404': problem('No such exemption; nothing was deleted.'),
             '412': problem(
               'The exemption changed since the If-Match ETag was read, or a concurrent write got there first.',
@@ -371,7 +387,7 @@ export function buildOpenApiDocument(): JsonObject {
         }),
       },
       [path(API_ROUTES.exemptionHistory)]: {
-        get: operation(API_ROUTES.exemptionHistory, {
+        get: operation(API_ROUTES.exemptionHistory, 'GET', {
           parameters: parameters(exemptionPathSchema, 'path'),
           responses: {
             '200': {
@@ -387,7 +403,7 @@ export function buildOpenApiDocument(): JsonObject {
         }),
       },
       [path(API_ROUTES.health)]: {
-        get: operation(API_ROUTES.health, {
+        get: operation(API_ROUTES.health, 'GET', {
           parameters: [],
           responses: {
             '200': {
@@ -403,7 +419,7 @@ export function buildOpenApiDocument(): JsonObject {
         }),
       },
       [path(API_ROUTES.openApi)]: {
-        get: operation(API_ROUTES.openApi, {
+        get: operation(API_ROUTES.openApi, 'GET', {
           parameters: [],
           responses: {
             '200': {

@@ -8,6 +8,7 @@ import {
   describeError,
   InputError,
   NotFoundError,
+  RefusedError,
   UpstreamError,
 } from '../errors';
 
@@ -57,13 +58,18 @@ const TYPE_PREFIX = 'urn:aks-fips-auditor:problem:';
 
 const TITLES: Record<number, [slug: string, title: string]> = {
   400: ['invalid-request', 'The request is not valid'],
+  401: ['unauthenticated', 'Sign-in required'],
+  403: ['forbidden', 'Forbidden'],
   404: ['not-found', 'Not found'],
   405: ['method-not-allowed', 'Method not allowed'],
   406: ['not-acceptable', 'No acceptable representation'],
+  408: ['request-timeout', 'The request did not arrive in time'],
   409: ['audit-in-progress', 'An audit is already running'],
   413: ['body-too-large', 'Request body too large'],
   415: ['unsupported-media-type', 'Unsupported media type'],
+  417: ['expectation-failed', 'Expectation not supported'],
   422: ['unprocessable', 'The request cannot be carried out'],
+  431: ['headers-too-large', 'Request headers too large'],
   500: ['internal-error', 'Internal error'],
   502: ['upstream-error', 'An Azure service answered with an error'],
   503: ['not-configured', 'The app is not configured'],
@@ -105,6 +111,10 @@ export function toProblem(error: unknown, context: { invocationId?: string } = {
   }
   if (error instanceof RequestValidationError) {
     return problemResponse(error.status, error.message, { errors: error.issues });
+  }
+  if (error instanceof RefusedError) {
+    const { slug, ...members } = error.problem;
+    return problemResponse(403, error.message, { ...members, type: `${TYPE_PREFIX}${slug}` });
   }
   if (error instanceof InputError) return problemResponse(error.status, error.message);
   if (error instanceof NotAcceptableError) return problemResponse(406, error.message);

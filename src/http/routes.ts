@@ -2,6 +2,28 @@
 
 import type { HttpMethod } from '@azure/functions';
 
+/**
+ * The app roles of the app registration (infra/README.md defines them). Which one each route and method needs is
+ * in API_ROUTES; src/http/authorize.ts checks it on every request while App Service Authentication is on.
+ */
+export const APP_ROLES = {
+  reportsRead: 'Reports.Read',
+  auditsRun: 'Audits.Run',
+  reportsSend: 'Reports.Send',
+  exemptionsWrite: 'Exemptions.Write',
+} as const;
+export type AppRole = (typeof APP_ROLES)[keyof typeof APP_ROLES];
+
+/** What each role lets its holder do, for problem details and docs. */
+export const APP_ROLE_ACTIONS: Record<AppRole, string> = {
+  'Reports.Read': 'reading reports, runs, exemptions and the OpenAPI document',
+  'Audits.Run': 'starting audits',
+  'Reports.Send': "emailing a run's digest on request",
+  'Exemptions.Write': 'creating, replacing and deleting exemptions',
+};
+
+const READ = { GET: APP_ROLES.reportsRead, HEAD: APP_ROLES.reportsRead } as const;
+
 export interface ApiRoute {
   /** The Function's name: stable, it appears in the portal, in logs and in the function-key settings. */
   name: string;
@@ -10,6 +32,12 @@ export interface ApiRoute {
   /** Methods the route answers; every other registered method gets 405 with an Allow header. */
   methods: readonly HttpMethod[];
   authLevel: 'function' | 'anonymous';
+  /**
+   * The app role each method needs while App Service Authentication is on (WEBSITE_AUTH_ENABLED=True), on top of
+   * the function key the host checks. With it off, the function key alone is the credential. Every method of a
+   * `function` route has one; an anonymous route has none.
+   */
+  roles: Partial<Record<HttpMethod, AppRole>>;
   summary: string;
 }
 
@@ -19,6 +47,7 @@ export const API_ROUTES = {
     route: 'report',
     methods: ['GET', 'HEAD'],
     authLevel: 'function',
+    roles: READ,
     summary: 'The latest (or a given) run as JSON, CSV or an HTML page, with filters and paging',
   },
   runs: {
@@ -26,6 +55,7 @@ export const API_ROUTES = {
     route: 'runs',
     methods: ['GET', 'HEAD'],
     authLevel: 'function',
+    roles: READ,
     summary: 'Run history with summaries, newest first',
   },
   run: {
@@ -33,6 +63,7 @@ export const API_ROUTES = {
     route: 'runs/{runId}',
     methods: ['GET', 'HEAD'],
     authLevel: 'function',
+    roles: READ,
     summary: "One run's record, with its progress while it runs",
   },
   startAudit: {
@@ -40,6 +71,7 @@ export const API_ROUTES = {
     route: 'audits',
     methods: ['POST'],
     authLevel: 'function',
+    roles: { POST: APP_ROLES.auditsRun },
     summary: 'Start an audit now; 202 with the run ID, 409 while one runs',
   },
   emailRun: {
@@ -47,6 +79,7 @@ export const API_ROUTES = {
     route: 'runs/{runId}/email',
     methods: ['POST'],
     authLevel: 'function',
+    roles: { POST: APP_ROLES.reportsSend },
     summary: "Email a run's digest now; a repeated Idempotency-Key sends once",
   },
   health: {
@@ -54,6 +87,7 @@ export const API_ROUTES = {
     route: 'health',
     methods: ['GET', 'HEAD'],
     authLevel: 'anonymous',
+    roles: {},
     summary: 'Liveness and configuration check, no secrets',
   },
   exemptions: {
@@ -61,6 +95,7 @@ export const API_ROUTES = {
     route: 'exemptions',
     methods: ['GET', 'HEAD'],
     authLevel: 'function',
+    roles: READ,
     summary: 'Exemptions, soonest expiry first; filters active, expired, expiringWithinDays',
   },
   exemption: {
@@ -68,6 +103,7 @@ export const API_ROUTES = {
     route: 'exemptions/{id}',
     methods: ['GET', 'HEAD', 'PUT', 'DELETE'],
     authLevel: 'function',
+    roles: { ...READ, PUT: APP_ROLES.exemptionsWrite, DELETE: APP_ROLES.exemptionsWrite },
     summary:
       'One exemption: read, create or replace (If-Match), delete; writes need the Exemptions.Write role',
   },
@@ -76,6 +112,7 @@ export const API_ROUTES = {
     route: 'exemptions/{id}/history',
     methods: ['GET', 'HEAD'],
     authLevel: 'function',
+    roles: READ,
     summary: "An exemption's append-only change history (who, when, before, after), newest first",
   },
   openApi: {
@@ -83,6 +120,7 @@ export const API_ROUTES = {
     route: 'openapi.json',
     methods: ['GET', 'HEAD'],
     authLevel: 'function',
+    roles: READ,
     summary: 'This API as an OpenAPI 3.1 document',
   },
 } as const satisfies Record<string, ApiRoute>;

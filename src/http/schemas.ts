@@ -299,4 +299,12 @@ export const problemSchema = z.object({
     .optional()
     .meta({ description: '502 of POST /api/runs/{runId}/email: the failed send as recorded.' }),
   invocationId: z.string().optional(),
+  requiredRole: z.string().optional().meta({
+    description: '401 and 403 while App Service Authentication is on: the app role the operation needs.',
+  }),
+  setting: z
+    .string()
+    .optional()
+    .meta({ description: '403: the app setting that refused the request, e.g. EMAIL_ALLOWED_RECIPIENTS.' }),
+  limit: z.number().int().optional().meta({ description: '403: the limit that was reached.' }),
 });

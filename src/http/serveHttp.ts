@@ -2,7 +2,8 @@
 
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 import {
   type HttpHandler,
@@ -12,9 +13,11 @@ import {
   InvocationContext,
 } from '@azure/functions';
 
-import { describeError } from '../errors';
-import { problemResponse } from './problem';
+import { ConfigError, describeError, sanitize } from '../errors';
+import { PROBLEM_CONTENT_TYPE, problemResponse } from './problem';
+import { parseRequestTarget } from './requestTarget';
 import { API_ROUTES, type ApiRoute, ROUTE_PREFIX, type RouteName } from './routes';
+import { isLoopbackAddress, presentsServeKey } from './serveAccess';
 
 /** A handler per route; a route without one is not served (404), as when its Function is not deployed. */
 export type ApiHandlers = Partial<Record<RouteName, HttpHandler>>;
@@ -31,8 +34,13 @@ export interface ServeOptions {
   handlers: ApiHandlers;
   /** 7071 by default, like `func start`; 0 picks a free port. */
   port?: number;
-  /** 127.0.0.1 by default: the adapter checks no function keys, so it stays on loopback unless told otherwise. */
+  /** 127.0.0.1 by default. Any address that is not loopback needs `key`: serveHttp refuses to start without one. */
   host?: string;
+  /**
+   * The key every route but the anonymous ones requires, like a function key: the `x-functions-key` header or
+   * `?code=`. Null or absent: no key, which only a loopback address allows.
+   */
+  key?: string | null;
   maxBodyBytes?: number;
   /** One line per request (method, path without query, status, time) and the handlers' logs. */
   log?: (line: string) => void;
@@ -42,6 +50,8 @@ export interface RunningServer {
   /** `http://127.0.0.1:<port>` */
   url: string;
   port: number;
+  /** Whether requests must present the key (a key was given). */
+  keyRequired: boolean;
   close(): Promise<void>;
 }
 
@@ -98,6 +108,10 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> 
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
+    // A client that hangs up mid-body sends neither `end` nor always `error`: settle instead of waiting forever.
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('the client closed the connection before the whole body arrived'));
+    });
   });
 }
 
@@ -110,11 +124,15 @@ function flatHeaders(req: http.IncomingMessage): Record<string, string> {
   return headers;
 }
 
+/** Responses whose request was already answered from the socket (its body could not be parsed): never written. */
+const superseded = new WeakSet<http.ServerResponse>();
+
 async function writeResponse(
   res: http.ServerResponse,
   result: HttpResponseInit | HttpResponse,
   method: string,
 ): Promise<number> {
+  if (superseded.has(res)) return 400;
   const response = result instanceof HttpResponse ? result : new HttpResponse(result);
   const status = response.status;
   // A string body is encoded directly: through the Response stream, a 100 MB report took ~0.5 s more.
@@ -134,52 +152,127 @@ async function writeResponse(
   return status;
 }
 
+/** Parser errors Node reports on `clientError`, and what the client is told. */
+const CLIENT_ERRORS: Record<string, [status: number, reason: string, detail: string]> = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    'Request Header Fields Too Large',
+    'The request line and headers are larger than this server reads (16 KiB).',
+  ],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'The request did not arrive in time.'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Content Too Large', 'The chunk extensions are too large.'],
+};
+
+/**
+ * A whole HTTP/1.1 response with a problem+json body, written straight to a socket: for requests Node's parser
+ * refused (no ServerResponse exists) and for CONNECT, which Node hands over as a bare socket.
+ */
+function rawProblem(
+  status: number,
+  reason: string,
+  detail: string,
+  options: { head?: boolean } = {},
+): string {
+  const { body } = problemResponse(status, detail);
+  const text = typeof body === 'string' ? body : '';
+  const headers = {
+    'Content-Type': PROBLEM_CONTENT_TYPE,
+    'Content-Length': String(Buffer.byteLength(text)),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    Connection: 'close',
+  };
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
+  // A response to HEAD has no body, even when the rest of the request could not be parsed.
+  return `HTTP/1.1 ${status} ${reason}\r\n${lines.join('\r\n')}\r\n\r\n${options.head ? '' : text}`;
+}
+
+/** Control characters and secrets out of a client-chosen string before it reaches a log line. */
+function loggable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this replaces
+  return sanitize(text.slice(0, 200)).replace(/[\u0000-\u001F\u007F]/g, '?');
+}
+
 /**
  * Serves `/api/...` with the given handlers. Each request becomes a real `HttpRequest` (URL, headers,
  * body bytes, route params) and `InvocationContext`; the handler's `HttpResponseInit` goes back as is.
- * Unknown paths are 404 and unreadable requests 400/405/413, all as problem+json.
+ * Unknown paths are 404 and unreadable requests 400/401/405/413/431, all as problem+json; nothing a client
+ * sends ends the process. The request URL the handlers see is the server's own address plus the checked path
+ * and query: never the Host header or an authority in the request target.
  */
 export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
   const routes = matchers(options.handlers);
   const maxBodyBytes = options.maxBodyBytes ?? ADAPTER_MAX_BODY_BYTES;
   const log = options.log ?? (() => undefined);
   const host = options.host ?? DEFAULT_HOST;
+  const key = options.key ?? null;
   let origin = '';
+  // Requests are served only once the bound address has been checked against the key rule.
+  let armed = false;
+  /** Requests being answered per socket (pipelining may queue several): a parser error there must not write. */
+  const answering = new Map<Socket, number>();
+  /** The latest request per socket, and its response: a parser error while its body arrives belongs to it. */
+  const latest = new WeakMap<Duplex, { req: http.IncomingMessage; res: http.ServerResponse }>();
+
+  const problem = (res: http.ServerResponse, method: string, status: number, detail: string, extra = {}) =>
+    writeResponse(res, problemResponse(status, detail, {}, extra), method);
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const started = Date.now();
     const method = (req.method ?? 'GET').toUpperCase();
-    // The origin is the server's own address, never the Host header, so links in responses cannot be pointed elsewhere.
-    const url = new URL(req.url ?? '/', origin);
+    let shown = loggable((req.url ?? '').split('?')[0] ?? '');
     let status = 500;
     try {
+      // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (Node's own check answers without a body).
+      if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+        res.setHeader('connection', 'close');
+        status = await problem(res, method, 400, 'An HTTP/1.1 request needs a Host header.');
+        return;
+      }
+      const target = parseRequestTarget(req.url ?? '');
+      if ('problem' in target) {
+        res.setHeader('connection', 'close');
+        status = await problem(res, method, 400, target.problem);
+        return;
+      }
+      // Resolved against the server's own origin: `//host/…` stays a path, and dot segments are resolved.
+      const url = new URL(`${origin}${target.pathname}${target.search}`);
+      shown = loggable(url.pathname);
       const match = routes
         .map((m) => ({ m, groups: m.pattern.exec(url.pathname) }))
         .find((candidate) => candidate.groups !== null);
       if (!match?.groups) {
-        status = await writeResponse(
+        status = await problem(
           res,
-          problemResponse(
-            404,
-            `Nothing is served at ${url.pathname.slice(0, 100)}. The API's routes are listed at /${ROUTE_PREFIX}/openapi.json.`,
-          ),
           method,
+          404,
+          `Nothing is served at ${url.pathname.slice(0, 100)}. The API's routes are listed at /${ROUTE_PREFIX}/openapi.json.`,
         );
         return;
       }
       const { m, groups } = match;
+      // Like the Functions host: the key is checked before anything else of a function-level route.
+      if (key !== null && m.route.authLevel !== 'anonymous') {
+        const header = req.headers['x-functions-key'];
+        if (!presentsServeKey(key, { header, query: url.searchParams })) {
+          status = await problem(
+            res,
+            method,
+            401,
+            `This server requires its key (AUDIT_SERVE_KEY or --key): send it in the x-functions-key header, or as ?code=, as for a function key.`,
+          );
+          return;
+        }
+      }
       if (FORBIDDEN_METHODS.has(method)) {
-        status = await writeResponse(
+        status = await problem(
           res,
-          problemResponse(
-            405,
-            `${method} is not supported here. Use ${m.route.methods.join(' or ')}.`,
-            {},
-            {
-              Allow: m.route.methods.join(', '),
-            },
-          ),
           method,
+          405,
+          `${method} is not supported here. Use ${m.route.methods.join(' or ')}.`,
+          {
+            Allow: m.route.methods.join(', '),
+          },
         );
         return;
       }
@@ -187,11 +280,7 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
       try {
         m.params.forEach((name, i) => (params[name] = decodeURIComponent(groups[i + 1] ?? '')));
       } catch {
-        status = await writeResponse(
-          res,
-          problemResponse(400, 'The path has a malformed percent-encoding.'),
-          method,
-        );
+        status = await problem(res, method, 400, 'The path has a malformed percent-encoding.');
         return;
       }
       let body: Buffer;
@@ -200,23 +289,33 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
       } catch (error) {
         if (!(error instanceof BodyTooLargeError)) throw error;
         res.setHeader('connection', 'close');
-        status = await writeResponse(
+        status = await problem(
           res,
-          problemResponse(
-            413,
-            `The body is larger than ${maxBodyBytes} bytes; no route of this API takes that much.`,
-          ),
           method,
+          413,
+          `The body is larger than ${maxBodyBytes} bytes; no route of this API takes that much.`,
         );
         return;
       }
-      const request = new HttpRequest({
-        method,
-        url: url.href,
-        headers: flatHeaders(req),
-        params,
-        ...(body.length && method !== 'GET' && method !== 'HEAD' ? { body: { bytes: body } } : {}),
-      });
+      let request: HttpRequest;
+      try {
+        request = new HttpRequest({
+          method,
+          url: url.href,
+          headers: flatHeaders(req),
+          params,
+          ...(body.length && method !== 'GET' && method !== 'HEAD' ? { body: { bytes: body } } : {}),
+        });
+      } catch (error) {
+        // Node's parser let through something the fetch Request refuses (a header value, a method).
+        status = await problem(
+          res,
+          method,
+          400,
+          `The request cannot be read: ${loggable(describeError(error))}`,
+        );
+        return;
+      }
       const context = new InvocationContext({
         invocationId: randomUUID(),
         functionName: m.name,
@@ -226,23 +325,76 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
       const result = await handler(request, context);
       status = await writeResponse(res, result ?? { status: 204 }, method);
     } catch (error) {
-      log(`${method} ${url.pathname} failed in the adapter: ${describeError(error)}`);
-      if (!res.headersSent) {
-        status = await writeResponse(
-          res,
-          problemResponse(500, `The local adapter failed: ${describeError(error)}`),
-          method,
-        );
+      log(`${method} ${shown} failed in the adapter: ${describeError(error)}`);
+      if (!res.headersSent && !res.destroyed) {
+        status = await problem(res, method, 500, `The local adapter failed: ${describeError(error)}`);
       } else {
         res.destroy();
       }
     } finally {
-      log(`${method} ${url.pathname} ${status} ${Date.now() - started} ms`);
+      log(`${loggable(method)} ${shown} ${status} ${Date.now() - started} ms`);
     }
   };
 
-  const server = http.createServer((req, res) => {
-    void handle(req, res);
+  // The Host check is ours (above), so that its 400 carries a problem+json too.
+  const server = http.createServer({ requireHostHeader: false }, (req, res) => {
+    if (!armed) {
+      res.destroy();
+      return;
+    }
+    const socket = req.socket;
+    latest.set(socket, { req, res });
+    answering.set(socket, (answering.get(socket) ?? 0) + 1);
+    res.on('close', () => {
+      const left = (answering.get(socket) ?? 1) - 1;
+      if (left > 0) answering.set(socket, left);
+      else answering.delete(socket);
+    });
+    handle(req, res).catch((error: unknown) => {
+      // handle() catches everything itself; this is the last line, so a bug there costs one connection only.
+      log(`The adapter could not answer a request: ${describeError(error)}`);
+      res.destroy();
+    });
+  });
+  // Requests Node's parser refuses (bad request line, bad header, headers too large, timeouts): answered with a
+  // problem+json instead of Node's bare status line, unless a response to that socket is already under way.
+  server.on('clientError', (error: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Duplex) => {
+    // Whose bytes failed: the body of the latest request (its head was read and a handler has it), or a new request.
+    const current = latest.get(socket);
+    const owner = current && !current.req.complete ? current.res : undefined;
+    // A second answer to one request, or one written between another request's answer, would corrupt the stream.
+    const answered = owner ? owner.headersSent : answering.has(socket as Socket);
+    if (error.code === 'ECONNRESET' || !socket.writable || answered) {
+      socket.destroy();
+      return;
+    }
+    // The handler still waiting for that body must not answer as well: this answer is its request's.
+    if (owner) superseded.add(owner);
+    const [status, reason, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [
+      400,
+      'Bad Request',
+      'The request is not valid HTTP/1.1 (its request line, a header or the body framing could not be parsed).',
+    ];
+    log(`Refused an unparseable request (${loggable(error.code ?? error.message)}): ${status}`);
+    const head = owner
+      ? current?.req.method === 'HEAD'
+      : Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
+    socket.end(rawProblem(status, reason, detail, { head }));
+  });
+  // An Expect other than 100-continue: Node would answer a bare 417 itself.
+  server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!armed) {
+      res.destroy();
+      return;
+    }
+    res.setHeader('connection', 'close');
+    const detail = 'Only Expect: 100-continue is supported; send the request without Expect.';
+    problem(res, req.method ?? 'GET', 417, detail).catch(() => res.destroy());
+  });
+  // CONNECT is handed over as a bare socket; without this listener Node closes it with no answer at all.
+  server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    socket.end(rawProblem(405, 'Method Not Allowed', 'CONNECT is not supported: this is not a proxy.'));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -251,13 +403,22 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
+  const { port, address } = server.address() as AddressInfo;
+  if (key === null && !isLoopbackAddress(address)) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw new ConfigError(
+      `Invalid settings:\n  - AUDIT_SERVE_KEY (or --key) must be set to serve on ${host}, which is not a loopback address: without a key anyone who can reach it could read reports, start audits and send email (example: AUDIT_SERVE_KEY=<openssl rand -base64 32>)`,
+      ['AUDIT_SERVE_KEY'],
+    );
+  }
   const shownHost = host.includes(':') ? `[${host}]` : host;
   origin = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? '127.0.0.1' : shownHost}:${port}`;
+  armed = true;
   let closed: Promise<void> | undefined;
   return {
     url: origin,
     port,
+    keyRequired: key !== null,
     close: () => {
       closed ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));

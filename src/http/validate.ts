@@ -93,6 +93,37 @@ export function parsePathParams<S extends z.ZodObject>(
   return parsed.data;
 }
 
+/**
+ * Keys no body may hold at any depth. JSON.parse makes `__proto__` an ordinary own property, which object spread,
+ * `Object.assign` and zod's object parsing then drop or turn into a prototype: the key would pass a strict schema
+ * unseen. So these are refused as unknown fields before any schema runs.
+ */
+export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Where `value` holds a prototype key, as dotted paths (`__proto__`, `to.0.constructor`); iterative, so depth is no risk. */
+export function prototypeKeyPaths(value: unknown): string[] {
+  interface Step {
+    value: unknown;
+    key: string;
+    parent: Step | null;
+  }
+  const pathOf = (step: Step | null, key: string): string => {
+    const keys = [key];
+    for (let at = step; at?.parent; at = at.parent) keys.push(at.key);
+    return keys.reverse().join('.');
+  };
+  const found: string[] = [];
+  const pending: Step[] = [{ value, key: '', parent: null }];
+  for (let step = pending.pop(); step; step = pending.pop()) {
+    if (typeof step.value !== 'object' || step.value === null) continue;
+    for (const key of Object.keys(step.value)) {
+      if (PROTOTYPE_KEYS.has(key)) found.push(pathOf(step, key));
+      else pending.push({ value: (step.value as Record<string, unknown>)[key], key, parent: step });
+    }
+  }
+  return found.sort();
+}
+
 export interface BodyOptions {
   maxBytes: number;
 }
@@ -143,6 +174,16 @@ export async function readJsonBody<S extends z.ZodObject>(
         },
       ]);
     }
+  }
+  const prototypeKeys = prototypeKeyPaths(value);
+  if (prototypeKeys.length) {
+    throw new RequestValidationError(
+      prototypeKeys.map((path) => ({
+        in: 'body',
+        name: echo(path).slice(1, -1),
+        detail: 'is not a field of this request (__proto__, constructor and prototype never are)',
+      })),
+    );
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new RequestValidationError(issuesOf(parsed.error, 'body'));

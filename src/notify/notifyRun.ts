@@ -21,10 +21,17 @@ import {
   EmailRecordConflictError,
   type EmailStore,
 } from '../store/emailStore';
+import { checkRequestedEmail } from './requestedEmailPolicy';
 import { buildRunDigest, type NotifyRunSource } from './runDigest';
 
 export interface NotifyDependencies {
-  email: { mode: EmailMode; sender: string | null; to: readonly string[] };
+  /** `allowedRecipients`: EMAIL_ALLOWED_RECIPIENTS, which requested emails may also go to (EMAIL_TO only when absent). */
+  email: {
+    mode: EmailMode;
+    sender: string | null;
+    to: readonly string[];
+    allowedRecipients?: readonly string[];
+  };
   reportBaseUrl: string | null;
   runs: NotifyRunSource;
   emails: EmailStore;
@@ -155,6 +162,7 @@ export async function notifyRun(
   const requestHash = key.kind === 'request' ? requestHashOf(to) : null;
 
   const existing = await deps.emails.get(key);
+  await checkRequestedEmail(deps, { runId, to: options.to, newKey: key.kind === 'request' && !existing });
   if (existing && requestHash !== null && existing.requestHash !== requestHash) {
     throw new IdempotencyKeyReusedError(existing);
   }

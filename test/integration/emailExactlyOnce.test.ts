@@ -295,9 +295,9 @@ it('with EMAIL_MODE=changes mails the first run, nothing for a run without chang
 
 it('sends once for two POSTs with the same Idempotency-Key, and again only for a new key', async () => {
   const prefix = newPrefix();
-  const { service, notify } = instance(prefix);
+  const { service, notify } = instance(prefix, { EMAIL_ALLOWED_RECIPIENTS: '@contoso.com' });
   const report = await service.audit({ trigger: 'http' });
-  const handler = emailRunHandler({ notify });
+  const handler = emailRunHandler({ notify, config: service.config });
   const post = (key: string | undefined, body?: unknown) =>
     callHandler(handler, {
       method: 'POST',
@@ -341,7 +341,7 @@ it('sends once for two POSTs with the same Idempotency-Key, and again only for a
 it('answers the email route with problem details a person can act on', async () => {
   const { service, notify } = instance(newPrefix());
   const report = await service.audit({ trigger: 'cli' });
-  const handler = emailRunHandler({ notify });
+  const handler = emailRunHandler({ notify, config: service.config });
   const call = (runId: string, headers: Record<string, string>, body?: string) =>
     callHandler(handler, {
       method: 'POST',

@@ -204,12 +204,16 @@ function principalHeader(claims: { typ: string; val: string }[], extra: Record<s
 
 const APPROVER = principalHeader([
   { typ: 'name', val: 'Alice Approver' },
-  { typ: 'roles', val: 'Exemptions.Reader' },
+  { typ: 'roles', val: 'Reports.Read' },
   { typ: 'roles', val: 'Exemptions.Write' },
 ]);
 const READER = principalHeader([
   { typ: 'name', val: 'Rob Reader' },
-  { typ: 'roles', val: 'Exemptions.Reader' },
+  { typ: 'roles', val: 'Reports.Read' },
+]);
+const WRITER_ONLY = principalHeader([
+  { typ: 'name', val: 'Wanda Writer' },
+  { typ: 'roles', val: 'Exemptions.Write' },
 ]);
 
 function body(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -556,7 +560,11 @@ describe('who may write', () => {
     });
     expect(answer.status).toBe(201);
     expect(answer.json).toMatchObject({ createdBy: 'Alice Approver', updatedBy: 'Alice Approver' });
-    const history = await call(a.history, { path: 'exemptions/a1/history', id: 'a1' });
+    const history = await call(a.history, {
+      path: 'exemptions/a1/history',
+      id: 'a1',
+      headers: { 'x-ms-client-principal': READER },
+    });
     expect(history.json.history[0]).toMatchObject({ who: 'Alice Approver', action: 'created' });
   });
 
@@ -580,7 +588,7 @@ describe('who may write', () => {
     expect(answer.json.createdBy).toBe('app:7d1ab3c2-0000-4000-8000-000000000001');
   });
 
-  it('lets reads through without a principal: the function key is enough', async () => {
+  it('needs Reports.Read for every read once App Service Authentication is on: the function key alone is 401', async () => {
     const a = await api({ authEnabled: true });
     await call(a.item, {
       method: 'PUT',
@@ -588,9 +596,21 @@ describe('who may write', () => {
       headers: { 'x-ms-client-principal': APPROVER },
       body: body(),
     });
-    expect((await call(a.item, { id: 'a1' })).status).toBe(200);
-    expect((await call(a.list, {})).status).toBe(200);
-    expect((await call(a.history, { path: 'exemptions/a1/history', id: 'a1' })).status).toBe(200);
+    const reads = [
+      (headers: Record<string, string>) => call(a.item, { id: 'a1', headers }),
+      (headers: Record<string, string>) => call(a.list, { headers }),
+      (headers: Record<string, string>) =>
+        call(a.history, { path: 'exemptions/a1/history', id: 'a1', headers }),
+    ];
+    for (const read of reads) {
+      const keyOnly = await read({});
+      expectProblem(keyOnly, 401);
+      expect(keyOnly.json.detail).toContain('Reports.Read');
+      const writerOnly = await read({ 'x-ms-client-principal': WRITER_ONLY });
+      expectProblem(writerOnly, 403);
+      expect(writerOnly.json.detail).toContain('Wanda Writer does not hold the app role Reports.Read');
+      expect((await read({ 'x-ms-client-principal': READER })).status).toBe(200);
+    }
   });
 
   it('ignores the principal header entirely when App Service Authentication is off: anyone could forge it', async () => {

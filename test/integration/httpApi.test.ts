@@ -10,7 +10,7 @@ import type { Report } from '../../src/core/types';
 import { openApiText } from '../../src/http/openApi';
 import { healthSchema, reportPageSchema, runRecordSchema, runsResponseSchema } from '../../src/http/schemas';
 import { type ApiHandlers, type RunningServer, serveHttp } from '../../src/http/serveHttp';
-import { callHandler, type CallOptions, type CallResult, TEST_ORIGIN } from '../support/httpCall';
+import { callHandler, type CallOptions, type CallResult } from '../support/httpCall';
 
 const estate = generateEstate({ seed: 7, pools: 3000, subscriptions: 40, poolsPerCluster: 1.5 });
 let local: LocalAzure;
@@ -149,7 +149,8 @@ describe('GET /api/report as JSON', () => {
         pages += 1;
         if (body.page.nextLink) {
           expect(res.headers.get('link')).toBe(`<${body.page.nextLink}>; rel="next"`);
-          expect(body.page.nextLink.startsWith(`${TEST_ORIGIN}/api/report?`)).toBe(true);
+          // Relative without REPORT_BASE_URL: never the origin the request came with.
+          expect(body.page.nextLink.startsWith('/api/report?')).toBe(true);
         }
         url = body.page.nextLink;
       }

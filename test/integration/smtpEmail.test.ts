@@ -270,7 +270,7 @@ describe('the command line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fips-email-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('audit mails the digest by EMAIL_MODE, and email --run --to sends a stored run again to one address', async () => {
+  it('audit mails the digest by EMAIL_MODE, and email --run --to sends a stored run again to an allowed address', async () => {
     const smtp = await startSmtp();
     const env = settings(smtp.port);
 
@@ -284,7 +284,14 @@ describe('the command line', () => {
     expect((await cli(['audit', '--no-email'], env)).code).toBe(0);
     expect(smtp.received).toHaveLength(1);
 
-    const email = await cli(['email', '--run', runId, '--to', 'tester@contoso.com'], env);
+    // --to follows the API's rule: EMAIL_TO, or what EMAIL_ALLOWED_RECIPIENTS allows (exit 2 otherwise).
+    const refused = await cli(['email', '--run', runId, '--to', 'tester@contoso.com'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('tester@contoso.com is outside the recipients this app may mail');
+    expect(refused.stderr).toContain('EMAIL_ALLOWED_RECIPIENTS');
+    expect(smtp.received).toHaveLength(1);
+    const allowed = { ...env, EMAIL_ALLOWED_RECIPIENTS: 'tester@contoso.com' };
+    const email = await cli(['email', '--run', runId, '--to', 'tester@contoso.com'], allowed);
     expect(email).toMatchObject({ code: 0 });
     expect(email.stdout).toContain(`Digest of run ${runId}: sent to tester@contoso.com via smtp`);
     expect(smtp.received).toHaveLength(2);

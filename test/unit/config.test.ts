@@ -210,6 +210,7 @@ describe('loadConfig settings', () => {
       sender: 'DoNotReply@contoso.com',
       to: ['compliance@contoso.com', 'secops@contoso.com'],
       mode: 'changes',
+      allowedRecipients: [],
     });
     expect(config.reportBaseUrl).toBe('https://fips-auditor.azurewebsites.us');
   });

@@ -2,10 +2,11 @@
 // No Bicep compiler can run here, so the Bicep is read with a small scanner (strings, comments, brackets)
 // and checked for what a reviewer would otherwise check by eye. Each check names what it found.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 import { SETTINGS } from '../../src/config';
+import { API_ROUTES, type ApiRoute, APP_ROLES } from '../../src/http/routes';
 import {
   callArguments,
   type Declaration,
@@ -601,15 +602,11 @@ describe('functions: names, routes and the schedule in src/functions match the R
 
 describe('authentication: App Service Authentication and the app roles the code checks are documented', () => {
   const infraReadme = read('infra/README.md');
-  const handlerPath = 'src/handlers/exemptionsHandler.ts';
-  const handler = existsSync(join(root, handlerPath)) ? read(handlerPath) : '';
+  const topReadme = read('README.md');
 
-  /** App roles the exemptions handler checks: `*_ROLE = '…'` constants, and Exemptions.Write wherever it is named. */
+  /** App roles the route table requires (src/http/routes.ts), which src/http/authorize.ts checks. */
   const appRoles = [
-    ...new Set([
-      ...[...handler.matchAll(/\b[A-Z][A-Z0-9_]*_ROLE\s*=\s*'([^']+)'/g)].map((m) => m[1]!),
-      ...(handler.includes('Exemptions.Write') ? ['Exemptions.Write'] : []),
-    ]),
+    ...new Set(Object.values(API_ROUTES).flatMap((route: ApiRoute) => Object.values(route.roles))),
   ];
 
   /** The role JSON of infra/README.md: the heredoc `cat > …app-roles.json <<'JSON' … JSON`. */
@@ -642,17 +639,22 @@ describe('authentication: App Service Authentication and the app roles the code 
     expect(infraReadme).toContain("excludedPaths: ['/api/health']");
   });
 
-  it('names every app role src/handlers/exemptionsHandler.ts checks (Exemptions.Write) in infra/README.md', () => {
-    const required = handler.includes('Exemptions.Write') ? ['Exemptions.Write'] : [];
-    expect(appRoles).toEqual(expect.arrayContaining(required));
+  it('names every app role of the route table (src/http/routes.ts) in infra/README.md', () => {
+    expect([...appRoles].sort()).toEqual(Object.values(APP_ROLES).sort());
     expect(appRoles.filter((role) => !infraReadme.includes(`\`${role}\``))).toEqual([]);
   });
 
-  it('puts those roles in the exemption route row of infra/README.md', () => {
-    const row = infraReadme.split('\n').find((line) => line.startsWith('| `exemption` '));
-    expect(appRoles.length === 0 || row !== undefined).toBe(true);
-    expect(appRoles.filter((role) => !(row ?? '').includes(`\`${role}\``))).toEqual([]);
-  });
+  it.each(Object.values(API_ROUTES).map((route: ApiRoute) => [route.name, route] as const))(
+    'puts the roles of the %s route in its rows of infra/README.md and of the README',
+    (name, route) => {
+      for (const text of [infraReadme, topReadme]) {
+        const rows = text.split('\n').filter((line) => line.startsWith(`| \`${name}\` `));
+        expect(rows.length).toBeGreaterThan(0);
+        const roles = [...new Set(Object.values(route.roles))];
+        for (const row of rows) expect(roles.filter((role) => !row.includes(`\`${role}\``))).toEqual([]);
+      }
+    },
+  );
 
   it('defines each role in the README role JSON: User and Application, enabled, a fixed GUID id', () => {
     expect(appRoles.length === 0 || roleJson !== undefined).toBe(true);

@@ -42,6 +42,7 @@ type Parameter = { name: string; in: string; required?: boolean };
 type Response = { headers?: Record<string, unknown>; content?: Record<string, unknown> };
 type Operation = {
   operationId: string;
+  'x-app-roles'?: string[];
   parameters?: Parameter[];
   security?: unknown[];
   responses: Record<string, Response>;
@@ -78,6 +79,12 @@ it.each(ROUTE_NAMES)('describes the %s route with its methods, operation ID and 
     const operation = path?.[method];
     if (route.authLevel === 'anonymous') expect(operation?.security).toEqual([]);
     else expect(operation?.security).toBeUndefined();
+    // Who may call it: the route table's role, with the 401 and 403 App Service Authentication adds.
+    const role = (route.roles as Partial<Record<string, string>>)[method.toUpperCase()];
+    expect(operation?.['x-app-roles']).toEqual(role === undefined ? undefined : [role]);
+    for (const status of ['401', '403']) {
+      expect([status, operation?.responses[status] !== undefined]).toEqual([status, role !== undefined]);
+    }
     // Every `{name}` of the route template is a required path parameter of every operation.
     const templated = [...route.route.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
     const inPath = (operation?.parameters ?? []).filter((p) => p.in === 'path');
