@@ -3,7 +3,12 @@
 import type { TokenCredential } from '@azure/core-auth';
 
 import { type AuditDependencies, type ClusterSource, runAudit, type RunProgress } from './audit';
-import { createCredential, createLatestImageFetcher, createResourceGraphClient } from './azure/azureClients';
+import {
+  accessContextOf,
+  createCredential,
+  createLatestImageFetcher,
+  createResourceGraphClient,
+} from './azure/azureClients';
 import { ExemptionStore } from './azure/exemptionStore';
 import { buildDateOnly, type FreshnessSource, NodeImageLookup } from './azure/nodeImageLookup';
 import { ResourceGraphSource } from './azure/resourceGraphSource';
@@ -109,9 +114,14 @@ export class AuditService {
         client: createResourceGraphClient(config, this.credential),
         subscriptions,
         managementGroups,
+        access: accessContextOf(config),
         log,
       });
-      images = new NodeImageLookup(createLatestImageFetcher(config, this.credential), {}, log);
+      images = new NodeImageLookup(
+        createLatestImageFetcher(config, this.credential),
+        { access: accessContextOf(config) },
+        log,
+      );
       source = graph;
       freshness = images;
     }

@@ -45,6 +45,43 @@ export class UpstreamError extends Error {
   }
 }
 
+/**
+ * Why Azure would not let the audit read anything:
+ * - `credentialUnavailable`: no credential of the chain could produce a token (no `az login`, no managed identity);
+ * - `authenticationFailed`: a token was refused (Entra ID refused the credential, or ARM answered 401);
+ * - `authorizationFailed`: the identity may not read the only scope the audit has (403 on the tenant-wide query);
+ * - `noReadableSubscriptions`: with no scope configured, the identity can read no subscription at all.
+ */
+export type AzureAccessErrorKind =
+  | 'credentialUnavailable'
+  | 'authenticationFailed'
+  | 'authorizationFailed'
+  | 'noReadableSubscriptions';
+
+/**
+ * The audit cannot read Azure at all, and retrying will not help: the run fails at once. `message` says what was
+ * tried and how to fix it; `scope` is the ARM scope the audit was reading (`/` for the whole tenant); `code` is
+ * the service's error code when there was one (`InvalidAuthenticationToken`, `AuthorizationFailed`, …).
+ */
+export class AzureAccessError extends Error {
+  override readonly name = 'AzureAccessError';
+  constructor(
+    readonly kind: AzureAccessErrorKind,
+    message: string,
+    readonly details: { scope: string; code: string; status?: number; cause?: unknown },
+  ) {
+    super(message, { cause: details.cause });
+  }
+
+  get scope(): string {
+    return this.details.scope;
+  }
+
+  get code(): string {
+    return this.details.code;
+  }
+}
+
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;
   if (typeof value === 'string') return new Error(value);

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 
 import { AUDIT_LEASE_TTL_IN_MS, runAuditShard } from './audit';
 import type { AuditService } from './auditService';
-import { createResourceGraphClient } from './azure/azureClients';
+import { accessContextOf, createResourceGraphClient } from './azure/azureClients';
 import { ResourceGraphSource } from './azure/resourceGraphSource';
 import { type RunRecord, startedRunRecord } from './azure/runStore';
 import { createQueueClient, type ShardMessage, ShardQueue } from './azure/shardQueue';
@@ -114,6 +114,7 @@ export async function startShardedAudit(
           client: createResourceGraphClient(config, service.credential),
           subscriptions: null,
           managementGroups: config.managementGroups,
+          access: accessContextOf(config),
           log,
         }).listSubscriptions());
       const run = startedRunRecord({

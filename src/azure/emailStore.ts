@@ -4,6 +4,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { odata, TableClient, type TableEntity } from '@azure/data-tables';
 
 import type { EmailProviderName } from './emailSender';
+import { tableClientTimeoutOptions } from './requestTimeoutPolicy';
 import {
   encodeKey,
   invertedTimeKey,
@@ -180,11 +181,13 @@ export class EmailStore {
       const allowInsecureConnection =
         /http:\/\/|DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(options.connectionString);
       this.table = TableClient.fromConnectionString(options.connectionString, name, {
+        ...tableClientTimeoutOptions(),
         allowInsecureConnection,
       });
     } else {
       if (!options.credential) throw new TypeError('EmailStore with an endpoint needs a credential');
       this.table = new TableClient(options.endpoint as string, name, options.credential, {
+        ...tableClientTimeoutOptions(),
         allowInsecureConnection: options.allowInsecureConnection ?? false,
       });
     }

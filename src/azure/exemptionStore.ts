@@ -9,6 +9,7 @@ import { scopeCovers } from '../core/applyExemptions';
 import type { ExemptionInput } from '../core/exemptionRules';
 import type { Exemption, FindingCode, PoolStatus, RunStatus } from '../core/types';
 import { describeError } from '../errors';
+import { tableClientTimeoutOptions } from './requestTimeoutPolicy';
 import { isConditionFailed, isEntityExists, isNotFound, isTableExists } from './tableErrors';
 import { encodeKey, KEY_SEPARATOR, KEY_SEPARATOR_END } from './tableKeys';
 
@@ -226,10 +227,14 @@ export class ExemptionStore {
     if (connectionString !== undefined) {
       const allowInsecureConnection =
         /http:\/\/|DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(connectionString);
-      this.table = TableClient.fromConnectionString(connectionString, table, { allowInsecureConnection });
+      this.table = TableClient.fromConnectionString(connectionString, table, {
+        ...tableClientTimeoutOptions(),
+        allowInsecureConnection,
+      });
     } else {
       if (!credential) throw new TypeError('ExemptionStore with an endpoint needs a credential');
       this.table = new TableClient(endpoint as string, table, credential, {
+        ...tableClientTimeoutOptions(),
         allowInsecureConnection: options.allowInsecureConnection ?? false,
       });
     }

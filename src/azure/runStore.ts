@@ -20,6 +20,7 @@ import type {
   ScopeError,
   Summary,
 } from '../core/types';
+import { tableClientTimeoutOptions } from './requestTimeoutPolicy';
 import { isConditionFailed, isEntityExists, isNotFound, isTableExists } from './tableErrors';
 import {
   invertedTimeKey,
@@ -363,7 +364,12 @@ export class RunStore {
       },
     };
     // Per retry, so every request that goes on the wire is counted.
-    const clientOptions = { additionalPolicies: [{ policy: requestCounter, position: 'perRetry' as const }] };
+    const clientOptions = {
+      additionalPolicies: [
+        { policy: requestCounter, position: 'perRetry' as const },
+        ...tableClientTimeoutOptions().additionalPolicies,
+      ],
+    };
     const tableClient = (suffix: string): TableClient => {
       const table = `${tablePrefix}${suffix}`;
       if (connectionString !== undefined) {

@@ -5,6 +5,7 @@ import { odata, TableClient } from '@azure/data-tables';
 
 import type { StorageSettings } from '../config';
 import type { ScopeError, Summary } from '../core/types';
+import { tableClientTimeoutOptions } from './requestTimeoutPolicy';
 import type { RunProgress } from './runStore';
 
 export type ShardStatus = 'pending' | 'done' | 'failed';
@@ -47,6 +48,7 @@ export class ShardStore {
     const { storage } = options;
     if (storage.kind === 'connectionString') {
       this.table = TableClient.fromConnectionString(storage.connectionString, name, {
+        ...tableClientTimeoutOptions(),
         allowInsecureConnection: /http:\/\/|DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(
           storage.connectionString,
         ),
@@ -54,6 +56,7 @@ export class ShardStore {
     } else {
       if (!options.credential) throw new TypeError('ShardStore with an endpoint needs a credential');
       this.table = new TableClient(storage.endpoint, name, options.credential, {
+        ...tableClientTimeoutOptions(),
         allowInsecureConnection: storage.endpoint.startsWith('http://'),
       });
     }
