@@ -58,7 +58,8 @@ class Pipe {
     try {
       while (this.queue.length > 0) {
         await this.proxy.gate();
-        if (this.proxy.delayInMs > 0 && this.proxy.mode === 'delay') await this.proxy.pause(this.proxy.delayInMs);
+        if (this.proxy.delayInMs > 0 && this.proxy.mode === 'delay')
+          await this.proxy.pause(this.proxy.delayInMs);
         if (this.to.destroyed || this.proxy.closed) return;
         const chunk = this.queue.shift() as Buffer;
         this.count(chunk.length);
@@ -96,7 +97,8 @@ export class TcpProxy {
     target: { host: string; port: number },
     options: { mode?: TcpProxyMode; delayInMs?: number } = {},
   ): Promise<TcpProxy> {
-    const server = net.createServer();
+    // Half-open: each direction ends on its own, so bytes still queued (or delayed) after a FIN are delivered.
+    const server = net.createServer({ allowHalfOpen: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => {
@@ -208,18 +210,20 @@ export class TcpProxy {
     }
     this.stats.open += 1;
     this.track(client);
-    const upstream = net.connect(this.target.port, this.target.host);
+    const upstream = net.connect({ port: this.target.port, host: this.target.host, allowHalfOpen: true });
     this.track(upstream);
-    let closed = false;
-    const closeBoth = (): void => {
-      if (closed) return;
-      closed = true;
-      this.stats.open -= 1;
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', closeBoth);
-    upstream.on('close', closeBoth);
+    let closed = 0;
+    // A side that closes cleanly has already ended its direction (the pipes end the other side once drained); a
+    // side that fails takes the other down with it.
+    const onClose =
+      (other: net.Socket) =>
+      (hadError: boolean): void => {
+        if (hadError) other.destroy();
+        closed += 1;
+        if (closed === 2) this.stats.open -= 1;
+      };
+    client.on('close', onClose(upstream));
+    upstream.on('close', onClose(client));
     new Pipe(client, upstream, this, (n) => (this.stats.bytesToTarget += n));
     new Pipe(upstream, client, this, (n) => (this.stats.bytesFromTarget += n));
   }

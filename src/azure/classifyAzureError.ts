@@ -4,10 +4,10 @@ import { sanitize } from '../errors';
 
 /**
  * - `credentialUnavailable`: no credential of the chain could produce a token (@azure/identity
- *   `CredentialUnavailableError`, or an `AggregateAuthenticationError` of them);
- * - `authenticationFailed`: a token was refused: Entra ID refused the credential (`AuthenticationError`,
- *   `AuthenticationRequiredError`, or an aggregate holding one), or ARM answered 401 (`InvalidAuthenticationToken`,
- *   `InvalidAuthenticationTokenAudience`, `ExpiredAuthenticationToken`, …);
+ *   `CredentialUnavailableError` or `AuthenticationRequiredError`, or the chain's `AggregateAuthenticationError`
+ *   of them; a managed identity endpoint that refuses ends here);
+ * - `authenticationFailed`: a token was refused: Entra ID refused the credential (`AuthenticationError`), or ARM
+ *   answered 401 (`InvalidAuthenticationToken`, `InvalidAuthenticationTokenAudience`, `ExpiredAuthenticationToken`…);
  * - `authorizationFailed`: 403 (`AuthorizationFailed`, Resource Graph's `AccessDenied`): the identity may not read
  *   that scope;
  * - `throttled`: 429; `serverError`: 408 or 5xx; `timeout`: no answer in time (our request timeout, a socket
@@ -150,7 +150,12 @@ function chainAttempts(error: ErrorLike): string[] {
   const inner = Array.isArray(error.errors) ? error.errors : [];
   return inner.map((e) => {
     const item = asObject(e);
-    return oneLine(text(item.message) ?? String(text(item.name) ?? 'unknown error'), 240);
+    const said = oneLine(text(item.message) ?? String(text(item.name) ?? 'unknown error'), 240);
+    // What MSAL makes of a managed identity endpoint that refuses with App Service's error body (400 "No MSI
+    // found for specified ClientId/ResourceId."): a "token" without expiry, which @azure/identity then rejects.
+    return /^(Response had no "(expiresOn|accessToken)" property\.|No response\.)$/.test(said)
+      ? `a credential was answered without a usable token (${said})`
+      : said;
   });
 }
 
@@ -167,10 +172,11 @@ export function classifyAzureError(error: unknown): AzureFailure {
   if (name === 'AbortError') return make('aborted', 'Aborted', message);
 
   if (name === 'AggregateAuthenticationError') {
+    // The chain aggregates only the credentials it skipped (unavailable, or needing a sign-in) and throws a
+    // refused one (AuthenticationError) as it is; a refusal inside an aggregate is still called a refusal.
     const attempts = chainAttempts(e);
     const inner = Array.isArray(e.errors) ? e.errors.map((x) => text(asObject(x).name) ?? '') : [];
-    // The chain gives up on a credential that is not there and stops at one that was refused.
-    const refused = inner.some((n) => n === 'AuthenticationError' || n === 'AuthenticationRequiredError');
+    const refused = inner.some((n) => n === 'AuthenticationError');
     return make(
       refused ? 'authenticationFailed' : 'credentialUnavailable',
       refused ? 'AuthenticationFailed' : 'CredentialUnavailable',
@@ -178,12 +184,13 @@ export function classifyAzureError(error: unknown): AzureFailure {
       { attempts },
     );
   }
-  if (name === 'CredentialUnavailableError') {
+  // The chain skips both: no credential of that kind can give a token without someone signing in.
+  if (name === 'CredentialUnavailableError' || name === 'AuthenticationRequiredError') {
     return make('credentialUnavailable', 'CredentialUnavailable', message, {
       attempts: [oneLine(message, 240)],
     });
   }
-  if (name === 'AuthenticationError' || name === 'AuthenticationRequiredError') {
+  if (name === 'AuthenticationError') {
     const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
     return make('authenticationFailed', 'AuthenticationFailed', message, {
       ...(status !== undefined ? { status } : {}),

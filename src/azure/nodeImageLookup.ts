@@ -159,11 +159,13 @@ export class NodeImageLookup implements FreshnessSource {
         if (failure.kind === 'authorizationFailed') {
           // Reader covers upgrade profiles; a 403 here means a custom role or a deny assignment. Said once.
           lastError = `the auditor identity may not read AKS upgrade profiles in subscription ${subscription} (${failure.status ?? 403} ${failure.code}); give it the Reader role on /subscriptions/${subscription}`;
-          this.forbidden.set(subscription, lastError);
-          this.stats.forbiddenSubscriptions += 1;
-          this.log(
-            `Upgrade profiles of subscription ${subscription} cannot be read (${failure.status ?? 403} ${failure.code}: ${failure.message}); its node images are judged by build date. Give the auditor identity the Reader role on /subscriptions/${subscription}.`,
-          );
+          if (!this.forbidden.has(subscription)) {
+            this.forbidden.set(subscription, lastError);
+            this.stats.forbiddenSubscriptions += 1;
+            this.log(
+              `Upgrade profiles of subscription ${subscription} cannot be read (${failure.status ?? 403} ${failure.code}: ${failure.message}); its node images are judged by build date. Give the auditor identity the Reader role on /subscriptions/${subscription}.`,
+            );
+          }
           continue;
         }
         lastError = `the upgrade profile look-up failed: ${describeError(error)}`;
