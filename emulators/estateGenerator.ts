@@ -1092,11 +1092,15 @@ const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
 /** x64, not confidential: the size a VirtualMachines pool lists first, so a trap size is never the only one. */
 const PLAIN_SIZE = 'Standard_D4s_v5';
 
-function filler(rng: Rng, length: number): string {
+/** Random text for label, taint and tag values: slices of one random block, so megabytes of it are quick to make. */
+function fillerOf(rng: Rng): (length: number) => string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  let out = '';
-  for (let i = 0; i < length; i++) out += alphabet[Math.floor(rng() * alphabet.length)];
-  return out;
+  let block = '';
+  for (let i = 0; i < 4096; i++) block += alphabet[Math.floor(rng() * alphabet.length)];
+  return (length) => {
+    const start = Math.floor(rng() * (block.length - length));
+    return block.slice(start, start + length);
+  };
 }
 
 /**
@@ -1109,6 +1113,7 @@ function filler(rng: Rng, length: number): string {
  */
 export function withHeavyPools(estate: Estate, options: HeavyPoolOptions): Estate {
   const rng = mulberry32(options.seed);
+  const filler = fillerOf(rng);
   const budget = Math.max(0, options.bytesPerPool ?? 2048);
   const share = Math.min(1, Math.max(0, options.virtualMachinesShare ?? 0));
   const clusters = estate.clusters.map((cluster): ClusterRow => {
@@ -1120,20 +1125,20 @@ export function withHeavyPools(estate: Estate, options: HeavyPoolOptions): Estat
       let labelBytes = 0;
       for (let i = 0; labelBytes < budget / 2; i++) {
         const key = `${LABEL_KEYS[i % LABEL_KEYS.length]}-${i}`;
-        const value = filler(rng, 24);
+        const value = filler(24);
         nodeLabels[key] = value;
         labelBytes += key.length + value.length + 6;
       }
       let taintBytes = 0;
       for (let i = 0; taintBytes < budget / 4; i++) {
-        const taint = `dedicated-${i}.contoso.com/${filler(rng, 12)}=${filler(rng, 16)}:${pick(rng, TAINT_EFFECTS)}`;
+        const taint = `dedicated-${i}.contoso.com/${filler(12)}=${filler(16)}:${pick(rng, TAINT_EFFECTS)}`;
         nodeTaints.push(taint);
         taintBytes += taint.length + 3;
       }
       let tagBytes = 0;
       for (let i = 0; tagBytes < budget / 4; i++) {
         const key = `contoso-${i}`;
-        const value = filler(rng, 40);
+        const value = filler(40);
         tags[key] = value;
         tagBytes += key.length + value.length + 6;
       }

@@ -29,8 +29,6 @@ import {
 export const SUBSCRIPTION_BATCH_SIZE = 300;
 /** Resource Graph's largest page. */
 export const PAGE_SIZE = 1000;
-/** Resource Graph refuses a response larger than this (400 ResponsePayloadTooLarge). */
-export const RESPONSE_SIZE_LIMIT_IN_BYTES = 16_777_216;
 /** Queries left in the window that we leave for anything else using the same identity. */
 const QUOTA_RESERVE = 1;
 
@@ -466,7 +464,7 @@ export class ResourceGraphSource {
         const smaller = Math.max(1, Math.floor(top / 2));
         this.stats.shrunkPages += 1;
         this.log(
-          `Resource Graph ${scope.label} page ${page + 1}: the answer to $top=${top} is over the ${RESPONSE_SIZE_LIMIT_IN_BYTES}-byte limit (${error.message}); asking again with $top=${smaller}`,
+          `Resource Graph ${scope.label} page ${page + 1}: the answer to $top=${top} is too large (${error.message}); asking again with $top=${smaller}`,
         );
         top = smaller;
         continue;
