@@ -53,10 +53,7 @@ export class UpstreamError extends Error {
  * - `noReadableSubscriptions`: with no scope configured, the identity can read no subscription at all.
  */
 export type AzureAccessErrorKind =
-  | 'credentialUnavailable'
-  | 'authenticationFailed'
-  | 'authorizationFailed'
-  | 'noReadableSubscriptions';
+  'credentialUnavailable' | 'authenticationFailed' | 'authorizationFailed' | 'noReadableSubscriptions';
 
 /**
  * The audit cannot read Azure at all, and retrying will not help: the run fails at once. `message` says what was

@@ -47,7 +47,10 @@ function readerHint(scopes: readonly string[]): string {
 }
 
 function numbered(lines: readonly string[]): string {
-  return lines.map((line, i) => `(${i + 1}) ${line.replace(/[.\s]+$/, '')}`).join('; ');
+  const trimmed = lines.map((line) => line.replace(/[.\s]+$/, ''));
+  return trimmed.length === 1
+    ? (trimmed[0] ?? '')
+    : trimmed.map((line, i) => `(${i + 1}) ${line}`).join('; ');
 }
 
 /**

@@ -192,9 +192,18 @@ export function classifyAzureError(error: unknown): AzureFailure {
   }
   if (name === 'AuthenticationError') {
     const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
-    return make('authenticationFailed', 'AuthenticationFailed', message, {
+    // Its message puts the OAuth error on the first line and Entra's AADSTS description further down.
+    const response = asObject((e as { errorResponse?: unknown }).errorResponse) as {
+      error?: unknown;
+      errorDescription?: unknown;
+    };
+    const said =
+      text(response.error) && text(response.errorDescription)
+        ? `${String(response.error)} (${status ?? '?'}): ${oneLine(String(response.errorDescription), 300)}`
+        : message;
+    return make('authenticationFailed', 'AuthenticationFailed', said, {
       ...(status !== undefined ? { status } : {}),
-      attempts: [oneLine(message, 240)],
+      attempts: [oneLine(said, 360)],
     });
   }
 

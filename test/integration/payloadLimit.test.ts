@@ -63,6 +63,24 @@ describe('an estate of 100 clusters of 100 heavy pools, audited through Resource
     ).toBe(true);
   });
 
+  it('keeps every verdict of the estate it was made from (labels, taints and tags do not count; sizes move)', () => {
+    const base = generateEstate({ seed: 1313, pools: 10_000, poolsPerCluster: 100, subscriptions: 10 });
+    const matrix = loadConfig({}).matrix;
+    const judge = (e: Estate) =>
+      e.clusters.flatMap((row) => {
+        const cluster = normalizeCluster(row);
+        return cluster.pools.map((pool) => {
+          const result = evaluatePool(cluster, pool, {
+            matrix,
+            asOf: new Date('2026-12-01T00:00:00Z'),
+            nodeImageMaxAgeInDays: 30,
+          });
+          return [result.id, result.status, result.findings.map((f) => f.message)];
+        });
+      });
+    expect(judge(estate)).toEqual(judge(base));
+  });
+
   it('judges every pool exactly as the evaluator does, none lost or repeated, after halving $top', async () => {
     const service = new AuditService(loadConfig({ ...local.env, AUDIT_TABLE_PREFIX: 'payload' }));
     const matrix = service.config.matrix;
