@@ -2,7 +2,7 @@
 
 import type { CloudName } from '../core/types';
 import { AzureAccessError } from '../errors';
-import type { AzureFailure } from './classifyAzureError';
+import { type AzureFailure, classifyAzureError } from './classifyAzureError';
 
 /** What the messages need to know of the configuration (see azureClients.accessContextOf). */
 export interface AccessContext {
@@ -22,7 +22,7 @@ const MAX_SCOPES_NAMED = 5;
 
 /** `the subscriptions … to audit` or the configured scopes, for "needs the Reader role on …". */
 export function describeScopes(scopes: readonly string[]): string {
-  if (scopes.length === 0 || (scopes.length === 1 && scopes[0] === '/')) {
+  if (scopes.length === 1 && scopes[0] === '/') {
     return 'the subscriptions or management groups to audit (AUDIT_SUBSCRIPTIONS / AUDIT_MANAGEMENT_GROUPS; every subscription of the tenant when neither is set)';
   }
   const named = scopes.slice(0, MAX_SCOPES_NAMED).join(', ');
@@ -42,8 +42,9 @@ function identityHint(context: AccessContext | undefined): string {
     : "turn on the Function App's managed identity, and set AZURE_CLIENT_ID to the client ID of a user-assigned identity";
 }
 
+/** Empty when no ARM scope is concerned (a Table Storage call: its role is a data role, not Reader). */
 function readerHint(scopes: readonly string[]): string {
-  return `The identity needs the Reader role on ${describeScopes(scopes)}.`;
+  return scopes.length ? `The identity needs the Reader role on ${describeScopes(scopes)}.` : '';
 }
 
 function numbered(lines: readonly string[]): string {
@@ -75,7 +76,7 @@ export function accessErrorOf(
       'credentialUnavailable',
       `No Azure credential is available, so the audit read nothing. The credential chain tried: ${tried}. ` +
         `To fix: on a workstation run \`az login\` (then \`az account set --subscription <id>\`); in Azure, ${identityHint(context)}; ` +
-        `${cloudHint(context)}. ${readerHint(scopes)}`,
+        `${cloudHint(context)}. ${readerHint(scopes)}`.trimEnd(),
       details,
     );
   }
@@ -85,7 +86,7 @@ export function accessErrorOf(
       'authenticationFailed',
       `Microsoft Entra ID refused the credential, so the audit read nothing: ${said}. ` +
         `To fix: check AZURE_TENANT_ID, AZURE_CLIENT_ID and the identity's secret, certificate or federated credential, or run \`az login\` again; ` +
-        `${cloudHint(context)}. ${readerHint(scopes)}`,
+        `${cloudHint(context)}. ${readerHint(scopes)}`.trimEnd(),
       details,
     );
   }
@@ -98,7 +99,7 @@ export function accessErrorOf(
       'authenticationFailed',
       `${endpoint} refused the access token (${failure.status ?? 401} ${failure.code}: ${failure.message}), so the audit read nothing. ` +
         `To fix: ${audience}; if the sign-in is stale, run \`az login\` again (a managed identity renews its token by itself); ` +
-        `check that the identity belongs to the tenant of the audited subscriptions. ${readerHint(scopes)}`,
+        `check that the identity belongs to the tenant of the audited subscriptions. ${readerHint(scopes)}`.trimEnd(),
       details,
     );
   }
@@ -108,6 +109,24 @@ export function accessErrorOf(
       `To fix: give it the Reader role on the subscriptions or management groups to audit, or set AUDIT_SUBSCRIPTIONS / AUDIT_MANAGEMENT_GROUPS to scopes it can read.`,
     details,
   );
+}
+
+/**
+ * A credential failure thrown by any client (no credential, or one Entra ID refused) as the AzureAccessError it
+ * amounts to; an AzureAccessError as it is; null for anything else, a service's own 401 included (its message
+ * here would name ARM). For callers outside the Resource Graph source, such as the stores, whose TableClients use
+ * the same credential: `scope` is what they were reading, `scopes` the ARM scopes that need Reader (none for a
+ * Table Storage call).
+ */
+export function asAzureAccessError(
+  error: unknown,
+  context: AccessContext | undefined,
+  scope: string,
+  scopes: readonly string[] = [],
+): AzureAccessError | null {
+  if (error instanceof AzureAccessError) return error;
+  const failure = classifyAzureError(error);
+  return failure.fatal && failure.fromCredential ? accessErrorOf(failure, context, scope, scopes) : null;
 }
 
 /** With no scope configured, the identity sees no subscription at all: a failed run, not an empty success. */

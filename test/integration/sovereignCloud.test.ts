@@ -29,12 +29,15 @@ it('audits with Government-cloud tokens when AZURE_CLOUD is AzureUSGovernment', 
   expect(local.arm.stats.unauthorized).toBe(0);
 });
 
-it('is refused by a Government ARM when it asks for public-cloud tokens', async () => {
+it('is refused by a Government ARM when it asks for public-cloud tokens: the audit fails at once, pointing at AZURE_CLOUD', async () => {
   const service = new AuditService(loadConfig({ ...local.env, AZURE_CLOUD: 'AzureCloud' }));
-  const report = await service.audit({ trigger: 'cli', store: false });
-  // Every scope fails with 401: the run is partial with the tenant scope in errors, never a silent pass.
-  expect(report.run.status).toBe('partial');
-  expect(report.errors[0]).toMatchObject({ scope: '/' });
-  expect(report.summary.compliant).toBe(0);
-  expect(local.arm.stats.unauthorized).toBeGreaterThan(0);
+  const unauthorizedBefore = local.arm.stats.unauthorized;
+  // A refused token is not retried and fails the audit: never a partial run that looks like a pass.
+  await expect(service.audit({ trigger: 'cli', store: false })).rejects.toMatchObject({
+    name: 'AzureAccessError',
+    kind: 'authenticationFailed',
+    code: 'InvalidAuthenticationTokenAudience',
+    message: expect.stringContaining('AZURE_CLOUD (now AzureCloud)') as unknown,
+  });
+  expect(local.arm.stats.unauthorized - unauthorizedBefore).toBe(1);
 });
