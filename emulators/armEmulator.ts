@@ -17,6 +17,7 @@
 // - `hangGraph`: Resource Graph requests are accepted and never answered, until the emulator closes.
 // - `queue`: one-shot 429/500/503 faults, for one request each (see OneShotFault).
 // - `failUpgradeProfiles`: pools whose upgrade profile always answers 500.
+// `resetFaults()` turns every switch off; `stats` counts requests by endpoint, 401s, hung and too-large answers.
 // Limits it enforces like the service: 1,000 rows a page, the per-identity quota (429 RateLimiting with the
 // x-ms-user-quota-* headers), 10,000 subscriptions a tenant-wide query (x-ms-tenant-subscription-limit-hit), and no
 // response over 16,777,216 bytes (400 BadRequest, detail ResponsePayloadTooLarge with the service's message, as
