@@ -1,4 +1,28 @@
 // Loopback HTTPS emulator of ARM: Resource Graph `resources`, AKS upgrade profiles, and the subscription and cluster lists.
+//
+// Switches (on `emulator.faults`, changeable at any time; each test sets and clears its own):
+// - `rejectAllTokens`: every call answers 401 InvalidAuthenticationToken ("The access token is invalid."), with
+//   the WWW-Authenticate challenge ARM sends; a token for another audience always gets 401
+//   InvalidAuthenticationTokenAudience (pair with the identity emulator's `wrongAudience` mode).
+// - `forbidAll`: every call answers 403 AuthorizationFailed naming the action and scope, in ARM's wording
+//   ("The client '…' with object id '…' does not have authorization to perform action '…' over scope '…' or the
+//   scope is invalid. If access was recently granted, please refresh your credentials.").
+// - `failingSubscriptions`: a Resource Graph query whose scope includes one of these answers 403 (the readable
+//   part with `allowPartialScopes`); their cluster lists answer 403.
+// - `hiddenSubscriptions`: subscriptions the identity may not read, silently left out of `resources` and
+//   `resourcecontainers` answers (and of the subscription list), exactly as Resource Graph filters by permission:
+//   no error. `hideManagementGroup(id)` hides every subscription of a group.
+// - `forbidUpgradeProfiles`: upgrade profiles answer 403 while Resource Graph works.
+// - `graphStatus`: every Resource Graph request answers this status (500, 503…): a persistent outage.
+// - `hangGraph`: Resource Graph requests are accepted and never answered, until the emulator closes.
+// - `queue`: one-shot 429/500/503 faults, for one request each (see OneShotFault).
+// - `failUpgradeProfiles`: pools whose upgrade profile always answers 500.
+// `resetFaults()` turns every switch off; `stats` counts requests by endpoint, 401s, hung and too-large answers.
+// Limits it enforces like the service: 1,000 rows a page, the per-identity quota (429 RateLimiting with the
+// x-ms-user-quota-* headers), 10,000 subscriptions a tenant-wide query (x-ms-tenant-subscription-limit-hit), and no
+// response over 16,777,216 bytes (400 BadRequest, detail ResponsePayloadTooLarge with the service's message, as
+// reported in microsoft/ARI#199 and Azure/cosmos-explorer#1877); `responseLimitInBytes` lowers it for tests.
+// It answers only the KQL it understands (emulators/resourceGraphQuery.ts) and refuses the rest with 400.
 
 import { createHash, randomUUID } from 'node:crypto';
 import type http from 'node:http';
@@ -9,6 +33,13 @@ import { imageFamilyOf } from './estateGenerator';
 import { closeServer, listenOnLoopback } from './loopbackServer';
 import type { ManagedIdentityEmulator } from './managedIdentityEmulator';
 import { normaliseAudience } from './managedIdentityEmulator';
+import {
+  type GraphQuery,
+  parseGraphQuery,
+  projectRow,
+  projectsId,
+  QueryNotUnderstoodError,
+} from './resourceGraphQuery';
 import { createTestCertificate } from './tls';
 
 export type FaultKind = 'graph' | 'upgradeProfile';
@@ -35,6 +66,18 @@ export interface ArmFaults {
   queue: OneShotFault[];
   /** Lowercased agent pool IDs (`…/managedclusters/x/agentpools/y`) whose upgrade profile always fails with 500. */
   failUpgradeProfiles: Set<string>;
+  /** Every call answers 401 InvalidAuthenticationToken. */
+  rejectAllTokens: boolean;
+  /** Every call answers 403 AuthorizationFailed. */
+  forbidAll: boolean;
+  /** Subscriptions silently missing from every answer, as Resource Graph leaves out what the caller may not read. */
+  hiddenSubscriptions: Set<string>;
+  /** Upgrade profiles answer 403 AuthorizationFailed (Resource Graph still works). */
+  forbidUpgradeProfiles: boolean;
+  /** Every Resource Graph request answers this 5xx; null for none. */
+  graphStatus: 500 | 502 | 503 | 504 | null;
+  /** Resource Graph requests are accepted and never answered (until the emulator closes). */
+  hangGraph: boolean;
 }
 
 export interface ArmStats {
@@ -47,6 +90,10 @@ export interface ArmStats {
   managedClusterListRequests: number;
   throttled: number;
   unauthorized: number;
+  /** Resource Graph requests left unanswered by `hangGraph`. */
+  hung: number;
+  /** Resource Graph answers refused as ResponsePayloadTooLarge. */
+  tooLarge: number;
   /** Every request by endpoint, errors included. */
   requestsByEndpoint: Record<ArmEndpointName, number>;
 }
@@ -76,9 +123,22 @@ export interface ArmEmulatorOptions {
   subscriptionPageSize?: number;
   /** Clusters per `managedClusters` list page. Default 100. */
   clusterPageSize?: number;
+  /** The largest Resource Graph answer, in bytes of its JSON; default 16,777,216 as the service. */
+  responseLimitInBytes?: number;
 }
 
+/** Resource Graph refuses to send a response larger than this (400 ResponsePayloadTooLarge). */
+export const RESPONSE_LIMIT_IN_BYTES = 16_777_216;
+
 const GRAPH_PATH = '/providers/microsoft.resourcegraph/resources';
+/** The RBAC action each endpoint needs, as ARM names it in 403 messages. */
+const ACTIONS: Record<ArmEndpointName, string> = {
+  graph: 'Microsoft.ResourceGraph/resources/read',
+  upgradeProfile: 'Microsoft.ContainerService/managedClusters/agentPools/upgradeProfiles/read',
+  subscriptions: 'Microsoft.Resources/subscriptions/read',
+  managedClusters: 'Microsoft.ContainerService/managedClusters/read',
+  other: 'Microsoft.Resources/read',
+};
 const UPGRADE_PROFILE_PATH =
   /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.containerservice\/managedclusters\/([^/]+)\/agentpools\/([^/]+)\/upgradeprofiles\/default\/?$/i;
 const SUBSCRIPTIONS_PATH = /^\/subscriptions\/?$/i;
@@ -98,6 +158,8 @@ interface ArmError {
 interface Reply {
   status: number;
   body: unknown;
+  /** The body already serialised (Resource Graph measures its answer before sending it). */
+  text?: string;
   headers?: Record<string, string>;
   subscriptions?: number;
 }
@@ -115,6 +177,8 @@ interface QuotaState {
 
 interface SkipToken {
   offset: number;
+  /** The page size the token carries on to the next page ($top overrides it when sent). */
+  size: number;
   page: number;
   hash: string;
 }
@@ -141,50 +205,27 @@ function stringList(value: unknown): string[] | undefined | 'invalid' {
   return value;
 }
 
-/** Splits a KQL column list on top-level commas (not those inside `pack(…)` or quotes). */
-function splitColumns(list: string): string[] {
-  const columns: string[] = [];
-  let depth = 0;
-  let quote: string | null = null;
-  let current = '';
-  for (const ch of list) {
-    if (quote) {
-      if (ch === quote) quote = null;
-    } else if (ch === "'" || ch === '"') {
-      quote = ch;
-    } else if (ch === '(' || ch === '[' || ch === '{') {
-      depth++;
-    } else if (ch === ')' || ch === ']' || ch === '}') {
-      depth--;
-    } else if (ch === ',' && depth === 0) {
-      columns.push(current.trim());
-      current = '';
-      continue;
-    }
-    current += ch;
-  }
-  if (current.trim()) columns.push(current.trim());
-  return columns;
-}
-
-/** Whether the query's output has an `id` column: no `project`, or a last `project` that keeps `id`. */
-function projectsId(query: string): boolean {
-  const projections = [...query.matchAll(/\|\s*project\s+([^|]*)/gi)];
-  const last = projections[projections.length - 1];
-  if (!last) return true;
-  return splitColumns(last[1] ?? '').some((column) => {
-    const name = column.includes('=') ? column.slice(0, column.indexOf('=')) : column;
-    return name.trim().toLowerCase() === 'id';
-  });
-}
-
 /** Resource Graph returns a skip token only for a query that projects `id` and has no `limit`/`take`. */
-function canPage(query: string): boolean {
-  return projectsId(query) && !/\|\s*(limit|take)\b/i.test(query);
+function canPage(query: GraphQuery): boolean {
+  return projectsId(query);
+}
+
+function scopeOfManagementGroup(id: string): string {
+  return `/providers/Microsoft.Management/managementGroups/${id}`;
 }
 
 export class ArmEmulator {
-  readonly faults: ArmFaults = { failingSubscriptions: new Set(), queue: [], failUpgradeProfiles: new Set() };
+  readonly faults: ArmFaults = {
+    failingSubscriptions: new Set(),
+    queue: [],
+    failUpgradeProfiles: new Set(),
+    rejectAllTokens: false,
+    forbidAll: false,
+    hiddenSubscriptions: new Set(),
+    forbidUpgradeProfiles: false,
+    graphStatus: null,
+    hangGraph: false,
+  };
   readonly stats: ArmStats = {
     graphRequests: 0,
     graphRows: 0,
@@ -193,9 +234,12 @@ export class ArmEmulator {
     managedClusterListRequests: 0,
     throttled: 0,
     unauthorized: 0,
+    hung: 0,
+    tooLarge: 0,
     requestsByEndpoint: { graph: 0, upgradeProfile: 0, subscriptions: 0, managedClusters: 0, other: 0 },
   };
   latencyInMs: number;
+  responseLimitInBytes: number;
   subscriptionPageSize: number;
   clusterPageSize: number;
   quota: { queries: number; windowInMs: number } | null;
@@ -228,6 +272,7 @@ export class ArmEmulator {
     this.quotaRetryAfter = opts.quotaRetryAfter ?? false;
     this.subscriptionPageSize = opts.subscriptionPageSize ?? 50;
     this.clusterPageSize = opts.clusterPageSize ?? 100;
+    this.responseLimitInBytes = opts.responseLimitInBytes ?? RESPONSE_LIMIT_IN_BYTES;
     this.reindex();
   }
 
@@ -274,6 +319,31 @@ export class ArmEmulator {
     );
   }
 
+  /** Hides every subscription of a management group: the group is then readable but holds nothing visible. */
+  hideManagementGroup(id: string): void {
+    for (const sub of this.managementGroups.get(id.toLowerCase()) ?? [])
+      this.faults.hiddenSubscriptions.add(sub);
+  }
+
+  /** Turns every switch off and empties the fault queue. */
+  resetFaults(): void {
+    this.faults.failingSubscriptions.clear();
+    this.faults.queue.length = 0;
+    this.faults.failUpgradeProfiles.clear();
+    this.faults.rejectAllTokens = false;
+    this.faults.forbidAll = false;
+    this.faults.hiddenSubscriptions.clear();
+    this.faults.forbidUpgradeProfiles = false;
+    this.faults.graphStatus = null;
+    this.faults.hangGraph = false;
+  }
+
+  private isHidden(subscription: string): boolean {
+    const key = subscription.toLowerCase();
+    for (const hidden of this.faults.hiddenSubscriptions) if (hidden.toLowerCase() === key) return true;
+    return false;
+  }
+
   async close(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
@@ -293,7 +363,7 @@ export class ArmEmulator {
     });
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'https://127.0.0.1');
-      let reply: Reply;
+      let reply: Reply | 'hang';
       try {
         reply = tooLarge
           ? armError(413, { code: 'RequestEntityTooLarge', message: 'The request body is too large.' })
@@ -301,6 +371,8 @@ export class ArmEmulator {
       } catch (err) {
         reply = armError(500, { code: 'InternalServerError', message: `Emulator error: ${String(err)}` });
       }
+      // Accepted and never answered: the socket stays open until the client gives up or the emulator closes.
+      if (reply === 'hang') return;
       this.send(req, res, url, reply);
     });
   }
@@ -314,7 +386,7 @@ export class ArmEmulator {
       status: reply.status,
       subscriptions: reply.subscriptions ?? null,
     });
-    const text = JSON.stringify(reply.body);
+    const text = reply.text ?? JSON.stringify(reply.body);
     const write = (): void => {
       if (res.destroyed) return;
       const requestId = randomUUID();
@@ -356,14 +428,19 @@ export class ArmEmulator {
     return 'other';
   }
 
-  private route(req: http.IncomingMessage, url: URL, body: string): Reply {
+  private route(req: http.IncomingMessage, url: URL, body: string): Reply | 'hang' {
     const path = url.pathname;
     const endpoint = this.endpointOf(req.method, path);
     this.stats.requestsByEndpoint[endpoint]++;
     const auth = this.authenticate(req.headers.authorization);
     if ('status' in auth) return auth;
+    if (this.faults.forbidAll)
+      return this.forbidden(auth.clientId, ACTIONS[endpoint], this.scopeOfRequest(endpoint, path, body));
     if (endpoint === 'graph') return this.graph(auth.clientId, body);
     if (endpoint === 'upgradeProfile') {
+      if (this.faults.forbidUpgradeProfiles || this.isHidden(UPGRADE_PROFILE_PATH.exec(path)?.[1] ?? '')) {
+        return this.forbidden(auth.clientId, ACTIONS.upgradeProfile, path);
+      }
       const match = UPGRADE_PROFILE_PATH.exec(path) ?? [];
       return this.upgradeProfile(
         url,
@@ -394,8 +471,8 @@ export class ArmEmulator {
       return armError(401, { code: 'AuthenticationFailed', message }, challenge(message));
     }
     const issued = this.identity.lookupToken(match[1]);
-    if (!issued) {
-      const message = 'The access token is invalid or has expired.';
+    if (!issued || this.faults.rejectAllTokens) {
+      const message = 'The access token is invalid.';
       return armError(401, { code: 'InvalidAuthenticationToken', message }, challenge(message));
     }
     if (normaliseAudience(issued.audience) !== normaliseAudience(this.audience)) {
@@ -421,8 +498,12 @@ export class ArmEmulator {
     return { throttled: false, remaining: this.quota.queries - window.used, resetsAfterInMs };
   }
 
-  private graph(identity: string, text: string): Reply {
+  private graph(identity: string, text: string): Reply | 'hang' {
     this.stats.graphRequests++;
+    if (this.faults.hangGraph) {
+      this.stats.hung++;
+      return 'hang';
+    }
     const quota = this.consumeQuota(identity);
     const quotaHeaders: Record<string, string> = quota
       ? {
@@ -453,6 +534,14 @@ export class ArmEmulator {
         ),
       );
     }
+    if (this.faults.graphStatus !== null) {
+      return withQuota(
+        armError(this.faults.graphStatus, {
+          code: this.faults.graphStatus === 503 ? 'ServiceUnavailable' : 'InternalServerError',
+          message: 'Encountered internal server error (persistent injected fault).',
+        }),
+      );
+    }
 
     let request: unknown;
     try {
@@ -464,16 +553,23 @@ export class ArmEmulator {
       return badRequest('InvalidQuery', "The request body must have a non-empty 'query' string.");
     }
     const query = request.query;
-    const lowered = query.toLowerCase();
-    const kind = lowered.includes('microsoft.containerservice/managedclusters')
-      ? 'clusters'
-      : lowered.includes('microsoft.resources/subscriptions')
-        ? 'subscriptions'
-        : null;
+    let parsed: GraphQuery;
+    try {
+      parsed = parseGraphQuery(query);
+    } catch (err) {
+      if (!(err instanceof QueryNotUnderstoodError)) throw err;
+      return badRequest('InvalidQuery', `Query is invalid for the emulator: ${err.message}.`);
+    }
+    const kind =
+      parsed.table === 'resources' && parsed.type === 'microsoft.containerservice/managedclusters'
+        ? 'clusters'
+        : parsed.table === 'resourcecontainers' && parsed.type === 'microsoft.resources/subscriptions'
+          ? 'subscriptions'
+          : null;
     if (!kind) {
       return badRequest(
         'InvalidQuery',
-        'Query is invalid. The emulator answers managed cluster and subscription queries only.',
+        'Query is invalid. The emulator answers managed cluster (resources) and subscription (resourcecontainers) queries only.',
       );
     }
     const subscriptions = stringList(request.subscriptions);
@@ -485,12 +581,15 @@ export class ArmEmulator {
       );
     }
     const options = isRecord(request.options) ? request.options : {};
-    const top = options.$top ?? MAX_PAGE_SIZE;
-    const skip = options.$skip ?? 0;
-    if (typeof top !== 'number' || !Number.isInteger(top) || top < 1 || top > MAX_PAGE_SIZE) {
+    const top = options.$top;
+    const skip = options.$skip;
+    if (
+      top !== undefined &&
+      (typeof top !== 'number' || !Number.isInteger(top) || top < 1 || top > MAX_PAGE_SIZE)
+    ) {
       return badRequest('InvalidParameter', `$top must be an integer between 1 and ${MAX_PAGE_SIZE}.`);
     }
-    if (typeof skip !== 'number' || !Number.isInteger(skip) || skip < 0) {
+    if (skip !== undefined && (typeof skip !== 'number' || !Number.isInteger(skip) || skip < 0)) {
       return badRequest('InvalidParameter', '$skip must be a non-negative integer.');
     }
     if (options.resultFormat !== undefined && options.resultFormat !== 'objectArray') {
@@ -516,7 +615,10 @@ export class ArmEmulator {
       )
       .digest('hex')
       .slice(0, 16);
-    let offset = skip;
+    // The skip token carries the next offset and page size; $top overrides the size and $skip the offset
+    // (QueryRequestOptions in the Resource Graph REST spec).
+    let offset = typeof skip === 'number' ? skip : 0;
+    let pageSize = typeof top === 'number' ? top : MAX_PAGE_SIZE;
     let page = 1;
     if (typeof options.$skipToken === 'string' && options.$skipToken !== '') {
       const token = decodeSkipToken(options.$skipToken);
@@ -526,7 +628,8 @@ export class ArmEmulator {
           'The $skipToken is invalid or belongs to another query or scope.',
         );
       }
-      offset = token.offset;
+      offset = typeof skip === 'number' ? skip : token.offset;
+      pageSize = typeof top === 'number' ? top : token.size;
       page = token.page;
     }
 
@@ -539,14 +642,7 @@ export class ArmEmulator {
       const members = new Set<string>();
       for (const mg of managementGroups) {
         const subs = this.managementGroups.get(mg.toLowerCase());
-        if (!subs) {
-          return withQuota(
-            armError(403, {
-              code: 'AuthorizationFailed',
-              message: `The client '${identity}' does not have authorization to perform action 'Microsoft.ResourceGraph/resources/read' over scope '/providers/Microsoft.Management/managementGroups/${mg}' or the scope is invalid.`,
-            }),
-          );
-        }
+        if (!subs) return withQuota(this.forbidden(identity, ACTIONS.graph, scopeOfManagementGroup(mg)));
         for (const s of subs) members.add(s);
       }
       scope = [...members];
@@ -561,20 +657,15 @@ export class ArmEmulator {
     const fault = this.takeFault('graph', page);
     if (fault) return this.faultReply(fault, quotaHeaders);
 
+    // What the identity may not read is left out silently, as Resource Graph does.
+    if (this.faults.hiddenSubscriptions.size) scope = scope.filter((s) => !this.isHidden(s));
+
     const failing = new Set([...this.faults.failingSubscriptions].map((s) => s.toLowerCase()));
     const unreadable = scope.filter((s) => failing.has(s) || !this.subscriptionsByKey.has(s));
     if (unreadable.length > 0) {
       if (!allowPartialScopes) {
-        const message = `The client '${identity}' does not have authorization to perform action 'Microsoft.ResourceGraph/resources/read' over scope '/subscriptions/${unreadable[0] ?? ''}' or the scope is invalid.`;
         return withQuota({
-          ...armError(403, {
-            code: 'AuthorizationFailed',
-            message,
-            details: unreadable.map((s) => ({
-              code: 'AuthorizationFailed',
-              message: `No read access to subscription '${s}'.`,
-            })),
-          }),
+          ...this.forbidden(identity, ACTIONS.graph, `/subscriptions/${unreadable[0] ?? ''}`),
           subscriptions: scope.length,
         });
       }
@@ -582,56 +673,130 @@ export class ArmEmulator {
       scope = scope.filter((s) => !skipSet.has(s));
     }
 
-    const pageRows =
+    const source =
       kind === 'clusters'
-        ? this.clusterPage(scope, offset, top)
-        : this.subscriptionPage(scope, offset, top, query);
-    const { rows, total } = pageRows;
+        ? this.clusterPage(scope, offset, pageSize)
+        : this.subscriptionPage(scope, offset, pageSize);
+    const rows = source.rows.map((row) => projectRow(parsed, row));
+    const { total } = source;
     const more = offset + rows.length < total;
-    const pageable = canPage(query);
+    const pageable = canPage(parsed);
     const body: Record<string, unknown> = {
       totalRecords: total,
       count: rows.length,
       resultTruncated: more && !pageable ? 'true' : 'false',
       ...(more && pageable
-        ? { $skipToken: encodeSkipToken({ offset: offset + rows.length, page: page + 1, hash }) }
+        ? {
+            $skipToken: encodeSkipToken({
+              offset: offset + rows.length,
+              size: pageSize,
+              page: page + 1,
+              hash,
+            }),
+          }
         : {}),
       data: rows,
       facets: [],
     };
+    const serialised = JSON.stringify(body);
+    const size = Buffer.byteLength(serialised);
+    if (size > this.responseLimitInBytes) {
+      this.stats.tooLarge++;
+      const requestId = randomUUID();
+      return withQuota({
+        ...armError(400, {
+          code: 'BadRequest',
+          message: `Please provide below info when asking for support: timestamp = ${new Date().toISOString()}, correlationId = ${requestId}.`,
+          details: [
+            {
+              code: 'ResponsePayloadTooLarge',
+              message: `Response payload size is ${size}, and has exceeded the limit of ${this.responseLimitInBytes}. Please consider querying less data at a time and make paginated call if needed.`,
+            },
+          ],
+        }),
+        subscriptions: scope.length,
+      });
+    }
     this.stats.graphRows += rows.length;
-    return { status: 200, body, headers: { ...quotaHeaders, ...headers }, subscriptions: scope.length };
+    return {
+      status: 200,
+      body,
+      text: serialised,
+      headers: { ...quotaHeaders, ...headers },
+      subscriptions: scope.length,
+    };
   }
 
-  private clusterPage(scope: string[], offset: number, top: number): { rows: ClusterRow[]; total: number } {
-    const rows: ClusterRow[] = [];
+  /** A 403 AuthorizationFailed in ARM's words. */
+  private forbidden(identity: string, action: string, scope: string): Reply {
+    return armError(403, {
+      code: 'AuthorizationFailed',
+      message: `The client '${identity}' with object id '${identity}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+    });
+  }
+
+  /** The ARM scope a request reads, for 403 messages. */
+  private scopeOfRequest(endpoint: ArmEndpointName, path: string, body: string): string {
+    if (endpoint !== 'graph') return path.replace(/\/+$/, '') || '/';
+    try {
+      const request = JSON.parse(body) as { subscriptions?: unknown; managementGroups?: unknown };
+      const subs = stringList(request.subscriptions);
+      const mgs = stringList(request.managementGroups);
+      if (Array.isArray(subs) && subs[0]) return `/subscriptions/${subs[0]}`;
+      if (Array.isArray(mgs) && mgs[0]) return scopeOfManagementGroup(mgs[0]);
+    } catch {
+      // An unreadable body is refused for lack of authorization before it is parsed, as ARM does.
+    }
+    return '/';
+  }
+
+  private clusterPage(
+    scope: string[],
+    offset: number,
+    top: number,
+  ): { rows: Record<string, unknown>[]; total: number } {
+    const rows: Record<string, unknown>[] = [];
     let total = 0;
     for (const sub of scope) {
       const list = this.clustersBySubscription.get(sub);
       if (!list) continue;
       const start = Math.max(0, offset - total);
       if (start < list.length && rows.length < top) {
-        for (let i = start; i < list.length && rows.length < top; i++) rows.push(list[i] as ClusterRow);
+        for (let i = start; i < list.length && rows.length < top; i++) {
+          rows.push(list[i] as unknown as Record<string, unknown>);
+        }
       }
       total += list.length;
     }
     return { rows, total };
   }
 
+  /** `resourcecontainers` rows of type microsoft.resources/subscriptions, with the columns the table has. */
   private subscriptionPage(
     scope: string[],
     offset: number,
     top: number,
-    query: string,
-  ): { rows: Record<string, string>[]; total: number } {
-    const withId = projectsId(query);
+  ): { rows: Record<string, unknown>[]; total: number } {
     const rows = scope.slice(offset, offset + top).map((s) => {
       const sub = this.subscriptionsByKey.get(s);
       const subscriptionId = sub?.subscriptionId ?? s;
       return {
-        ...(withId ? { id: `/subscriptions/${subscriptionId}` } : {}),
-        subscriptionId,
+        id: `/subscriptions/${subscriptionId}`,
         name: sub?.name ?? s,
+        type: 'microsoft.resources/subscriptions',
+        tenantId: this.identity.tenantId,
+        kind: '',
+        location: '',
+        resourceGroup: '',
+        subscriptionId,
+        managedBy: '',
+        sku: null,
+        plan: null,
+        properties: { state: 'Enabled', subscriptionPolicies: { quotaId: 'EnterpriseAgreement_2014-09-01' } },
+        tags: {},
+        identity: null,
+        zones: null,
+        extendedLocation: null,
       };
     });
     return { rows, total: scope.length };
@@ -708,7 +873,10 @@ export class ArmEmulator {
     if (bad) return bad;
     const offset = this.listOffset(url);
     if (offset === 'invalid') return armError(400, { code: 'InvalidSkipToken', message: 'Bad $skiptoken.' });
-    const page = this.subscriptionOrder.slice(offset, offset + this.subscriptionPageSize);
+    const visible = this.faults.hiddenSubscriptions.size
+      ? this.subscriptionOrder.filter((key) => !this.isHidden(key))
+      : this.subscriptionOrder;
+    const page = visible.slice(offset, offset + this.subscriptionPageSize);
     const end = offset + page.length;
     return {
       status: 200,
@@ -731,7 +899,7 @@ export class ArmEmulator {
             },
           };
         }),
-        ...(end < this.subscriptionOrder.length ? { nextLink: this.nextLink(url, end) } : {}),
+        ...(end < visible.length ? { nextLink: this.nextLink(url, end) } : {}),
       },
     };
   }
@@ -751,7 +919,7 @@ export class ArmEmulator {
         message: `The subscription '${subscription}' could not be found.`,
       });
     }
-    if ([...this.faults.failingSubscriptions].some((s) => s.toLowerCase() === key)) {
+    if (this.isHidden(key) || [...this.faults.failingSubscriptions].some((s) => s.toLowerCase() === key)) {
       return armError(403, {
         code: 'AuthorizationFailed',
         message: `The client does not have authorization to perform action 'Microsoft.ContainerService/managedClusters/read' over scope '/subscriptions/${subscription}' or the scope is invalid.`,
@@ -844,18 +1012,26 @@ export class ArmEmulator {
 }
 
 function encodeSkipToken(token: SkipToken): string {
-  return Buffer.from(JSON.stringify({ $v: 1, o: token.offset, p: token.page, h: token.hash })).toString(
-    'base64',
-  );
+  return Buffer.from(
+    JSON.stringify({ $v: 1, o: token.offset, s: token.size, p: token.page, h: token.hash }),
+  ).toString('base64');
 }
 
 function decodeSkipToken(text: string): SkipToken | null {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
     if (!isRecord(parsed)) return null;
-    const { o, p, h } = parsed;
-    if (typeof o !== 'number' || typeof p !== 'number' || typeof h !== 'string' || o < 0) return null;
-    return { offset: o, page: p, hash: h };
+    const { o, s, p, h } = parsed;
+    if (
+      typeof o !== 'number' ||
+      typeof s !== 'number' ||
+      typeof p !== 'number' ||
+      typeof h !== 'string' ||
+      o < 0
+    ) {
+      return null;
+    }
+    return { offset: o, size: s, page: p, hash: h };
   } catch {
     return null;
   }

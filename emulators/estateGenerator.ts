@@ -9,7 +9,8 @@ export interface AgentPoolProfileRow {
   osDiskType: string;
   kubeletDiskType: string;
   maxPods: number;
-  type: 'VirtualMachineScaleSets';
+  /** `VirtualMachines` pools come from withHeavyPools; their sizes are in `virtualMachinesProfile`. */
+  type: 'VirtualMachineScaleSets' | 'VirtualMachines';
   enableAutoScaling: boolean;
   minCount?: number;
   maxCount?: number;
@@ -28,6 +29,16 @@ export interface AgentPoolProfileRow {
   workloadRuntime?: string;
   securityProfile?: { enableSecureBoot: boolean; enableVTPM: boolean };
   upgradeSettings: { maxSurge: string };
+  /** VirtualMachines pools: the sizes AKS may use (ManualScaleProfile / AutoScaleProfile, api-version 2026-06-01). */
+  virtualMachinesProfile?: {
+    scale: {
+      manual?: { size: string; count: number }[];
+      autoscale?: { size: string; minCount: number; maxCount: number }[];
+    };
+  };
+  nodeLabels?: Record<string, string>;
+  nodeTaints?: string[];
+  tags?: Record<string, string>;
 }
 
 /** One managed cluster as a Resource Graph `resources` row (REST casing; `type` and `resourceGroup` lowercased). */
@@ -1113,4 +1124,107 @@ export function toGraphQueryExport(estate: Estate): {
     skip_token: null,
     total_records: estate.clusters.length,
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Heavy pools: what platform teams put on pools, and VirtualMachines pools
+
+export interface HeavyPoolOptions {
+  seed: number;
+  /** About this many bytes of labels, taints and tags per pool (JSON); default 2,048. */
+  bytesPerPool?: number;
+  /** Share of Linux user pools turned into VirtualMachines pools, 0 to 1; default 0. */
+  virtualMachinesShare?: number;
+}
+
+const LABEL_KEYS = [
+  'kubernetes.azure.com/scalesetpriority',
+  'workload.contoso.com/tier',
+  'workload.contoso.com/team',
+  'topology.contoso.com/zone-group',
+  'compliance.contoso.com/boundary',
+  'cost.contoso.com/center',
+  'app.kubernetes.io/part-of',
+  'node.contoso.com/gpu-class',
+];
+const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
+/** x64, not confidential: the size a VirtualMachines pool lists first, so a trap size is never the only one. */
+const PLAIN_SIZE = 'Standard_D4s_v5';
+
+/** Random text for label, taint and tag values: slices of one random block, so megabytes of it are quick to make. */
+function fillerOf(rng: Rng): (length: number) => string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  let block = '';
+  for (let i = 0; i < 4096; i++) block += alphabet[Math.floor(rng() * alphabet.length)];
+  return (length) => {
+    const start = Math.floor(rng() * (block.length - length));
+    return block.slice(start, start + length);
+  };
+}
+
+/**
+ * A copy of the estate whose pools carry about `bytesPerPool` of node labels, taints and tags (a cluster of 100
+ * such pools is a Resource Graph row of over 200 KB), and where a share of the Linux user pools are
+ * `VirtualMachines` pools: `type: 'VirtualMachines'`, an empty `vmSize`, and their sizes in
+ * `virtualMachinesProfile.scale.manual[]` (and `autoscale[]` for autoscaling ones), a plain x64 size first and the
+ * pool's own size second, so an Arm64 or confidential size is only ever in the profile. Every pool keeps its
+ * verdict. For clusters of up to 100 pools, generate the estate with `poolsPerCluster: 100`.
+ */
+export function withHeavyPools(estate: Estate, options: HeavyPoolOptions): Estate {
+  const rng = mulberry32(options.seed);
+  const filler = fillerOf(rng);
+  const budget = Math.max(0, options.bytesPerPool ?? 2048);
+  const share = Math.min(1, Math.max(0, options.virtualMachinesShare ?? 0));
+  const clusters = estate.clusters.map((cluster): ClusterRow => {
+    const pools = cluster.properties.agentPoolProfiles.map((pool): AgentPoolProfileRow => {
+      const nodeLabels: Record<string, string> = {};
+      const nodeTaints: string[] = [];
+      const tags: Record<string, string> = {};
+      // About half in labels, a quarter each in taints and tags.
+      let labelBytes = 0;
+      for (let i = 0; labelBytes < budget / 2; i++) {
+        const key = `${LABEL_KEYS[i % LABEL_KEYS.length]}-${i}`;
+        const value = filler(24);
+        nodeLabels[key] = value;
+        labelBytes += key.length + value.length + 6;
+      }
+      let taintBytes = 0;
+      for (let i = 0; taintBytes < budget / 4; i++) {
+        const taint = `dedicated-${i}.contoso.com/${filler(12)}=${filler(16)}:${pick(rng, TAINT_EFFECTS)}`;
+        nodeTaints.push(taint);
+        taintBytes += taint.length + 3;
+      }
+      let tagBytes = 0;
+      for (let i = 0; tagBytes < budget / 4; i++) {
+        const key = `contoso-${i}`;
+        const value = filler(40);
+        tags[key] = value;
+        tagBytes += key.length + value.length + 6;
+      }
+      const heavy: AgentPoolProfileRow = { ...pool, nodeLabels, nodeTaints, tags };
+      if (pool.mode === 'System' || pool.osType !== 'Linux' || !chance(rng, share)) return heavy;
+      const sizes = [...new Set([PLAIN_SIZE, pool.vmSize])];
+      const counts = sizes.map((_size, i) =>
+        i === 0 ? Math.ceil(pool.count / 2) : Math.floor(pool.count / 2),
+      );
+      return {
+        ...heavy,
+        type: 'VirtualMachines',
+        vmSize: '',
+        virtualMachinesProfile: {
+          scale: pool.enableAutoScaling
+            ? {
+                autoscale: sizes.map((size) => ({
+                  size,
+                  minCount: pool.minCount ?? 0,
+                  maxCount: pool.maxCount ?? 10,
+                })),
+              }
+            : { manual: sizes.map((size, i) => ({ size, count: counts[i] ?? 0 })) },
+        },
+      };
+    });
+    return { ...cluster, properties: { ...cluster.properties, agentPoolProfiles: pools } };
+  });
+  return { ...estate, clusters };
 }

@@ -1,4 +1,14 @@
 // Loopback emulator of the App Service / Functions managed identity endpoint (IDENTITY_ENDPOINT), for tests.
+//
+// Switch `emulator.mode` at any time:
+// - `issue` (default): tokens for the resource asked, as the real endpoint;
+// - `refuse`: every token request answers 400 `{"StatusCode":400,"Message":"No MSI found for specified
+//   ClientId/ResourceId.","CorrelationId":"…"}`, as App Service does for an app without (that) managed identity
+//   (MicrosoftDocs/azure-docs#43543): the credential reports CredentialUnavailableError;
+// - `wrongAudience`: tokens are issued for `wrongAudience` whatever resource was asked (a cloud mix-up), so ARM
+//   answers 401 InvalidAuthenticationTokenAudience.
+// MSAL caches managed identity tokens per process, resource and client ID: a test that switches modes must use a
+// resource or AZURE_CLIENT_ID no earlier test of the same file has used, or run first.
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -16,6 +26,8 @@ export interface IssuedToken {
   clientId: string;
   expiresOnInMs: number;
 }
+
+export type ManagedIdentityMode = 'issue' | 'refuse' | 'wrongAudience';
 
 export interface ManagedIdentityEmulatorOptions {
   /** The secret the caller must send as `X-IDENTITY-HEADER` (random by default). */
@@ -42,6 +54,12 @@ export class ManagedIdentityEmulator {
   readonly requests: { resource: string; clientId: string | null }[] = [];
   readonly tenantId = randomUUID();
   readonly systemAssignedClientId = randomUUID();
+  /** How token requests are answered (see the header). */
+  mode: ManagedIdentityMode = 'issue';
+  /** The audience of every token in `wrongAudience` mode: the Government ARM, a typical cloud mix-up. */
+  wrongAudience = 'https://management.usgovcloudapi.net/';
+  /** Token requests refused in `refuse` mode. */
+  refused = 0;
   private readonly tokens = new Map<string, IssuedToken>();
 
   private constructor(
@@ -118,6 +136,16 @@ export class ManagedIdentityEmulator {
     }
     const askedClientId = url.searchParams.get('client_id');
     this.requests.push({ resource, clientId: askedClientId });
+    if (this.mode === 'refuse') {
+      this.refused += 1;
+      send(res, 400, {
+        StatusCode: 400,
+        Message: 'No MSI found for specified ClientId/ResourceId.',
+        CorrelationId: randomUUID(),
+      });
+      return;
+    }
+    const audience = this.mode === 'wrongAudience' ? this.wrongAudience : resource;
 
     const clientId = askedClientId ?? this.systemAssignedClientId;
     const nowInSeconds = Math.floor(Date.now() / 1000);
@@ -126,7 +154,7 @@ export class ManagedIdentityEmulator {
     const token = [
       base64url({ typ: 'JWT', alg: 'none' }),
       base64url({
-        aud: resource,
+        aud: audience,
         iss: `https://sts.windows.net/${this.tenantId}/`,
         iat: nowInSeconds,
         nbf: nowInSeconds,
@@ -140,7 +168,7 @@ export class ManagedIdentityEmulator {
       }),
       '',
     ].join('.');
-    this.tokens.set(token, { audience: resource, clientId, expiresOnInMs: expiresOnInSeconds * 1000 });
+    this.tokens.set(token, { audience, clientId, expiresOnInMs: expiresOnInSeconds * 1000 });
     send(res, 200, {
       access_token: token,
       expires_on: String(expiresOnInSeconds),

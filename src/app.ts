@@ -3,7 +3,12 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpHandler } from '@azure/functions';
 
-import { createCredential, createLatestImageFetcher, createResourceGraphClient } from './azure/azureClients';
+import {
+  accessContextOf,
+  createCredential,
+  createLatestImageFetcher,
+  createResourceGraphClient,
+} from './azure/azureClients';
 import { AcsEmailSender, type EmailSender, SmtpEmailSender } from './azure/emailSender';
 import { buildDateOnly, NodeImageLookup, type NodeImageLookupStats } from './azure/nodeImageLookup';
 import { ResourceGraphSource, type ResourceGraphStats } from './azure/resourceGraphSource';
@@ -242,8 +247,10 @@ export class App {
       retries: 0,
       pacedWaits: 0,
       pacedWaitInMs: 0,
+      shrunkPages: 0,
+      timeouts: 0,
     };
-    const images: NodeImageLookupStats = { requests: 0, keys: 0, failures: 0 };
+    const images: NodeImageLookupStats = { requests: 0, keys: 0, failures: 0, forbiddenSubscriptions: 0 };
     for (const reader of this.readers) {
       for (const key of Object.keys(graph) as (keyof ResourceGraphStats)[])
         graph[key] += reader.graph.stats[key];
@@ -395,15 +402,18 @@ export class App {
         freshness: buildDateOnly('the audit read an export, so ARM was not asked for the latest image'),
       };
     }
+    const access = accessContextOf(this.config);
     const source = new ResourceGraphSource({
       client: createResourceGraphClient(this.config, this.credential),
       subscriptions: scope.subscriptions,
       managementGroups: scope.managementGroups,
       log: options.log,
+      signal: options.signal,
+      access,
     });
     const freshness = new NodeImageLookup(
       createLatestImageFetcher(this.config, this.credential),
-      {},
+      { signal: options.signal, access },
       options.log,
     );
     this.readers.push({ graph: source, images: freshness });
@@ -434,8 +444,11 @@ export class App {
           subscriptions: scope.subscriptions,
           managementGroups: scope.managementGroups,
           log: options.log,
+          signal: options.signal,
+          access: accessContextOf(config),
         });
-        return { subscriptions: await source.listSubscriptions(), errors: [] };
+        const coverage = await source.readCoverage();
+        return { subscriptions: coverage.subscriptions, errors: coverage.failures };
       },
       loadExemptions: () => this.loadExemptions(),
       onRunCompleted: (run, info) => this.onRunCompleted(run, info),

@@ -1,8 +1,19 @@
-// Reads every managed cluster in the audited scopes from Resource Graph: batching, paging, pacing, retries.
+// Reads every managed cluster in the audited scopes from Resource Graph: coverage, batching, paging, pacing, retries.
 
 import type { QueryRequest, QueryResponse, ResourceGraphClient } from '@azure/arm-resourcegraph';
 
-import { describeError } from '../errors';
+import { AzureAccessError } from '../errors';
+import {
+  type AccessContext,
+  accessErrorOf,
+  authorizationFailedMessage,
+  managementGroupUnreadableMessage,
+  noReadableSubscriptionsError,
+  retriesExhaustedMessage,
+  SCOPE_UNREADABLE,
+  subscriptionUnreadableMessage,
+} from './accessFailureMessages';
+import { type AzureFailure, type AzureFailureKind, classifyAzureError } from './classifyAzureError';
 import { CLUSTERS_QUERY, SUBSCRIPTIONS_QUERY } from './resourceGraphQueries';
 import {
   backoffDelayInMs,
@@ -11,6 +22,7 @@ import {
   parseTimeSpanInMs,
   type RetryPolicy,
   serverDelayInMs,
+  sleepInMs,
 } from './retryPolicy';
 
 /** Subscriptions per request: the service takes up to 1,000 but advises batches of a few hundred. */
@@ -29,6 +41,26 @@ export type SourceEvent =
     }
   | { kind: 'scopeFailed'; scope: string; code: string; message: string };
 
+export interface ScopeFailure {
+  scope: string;
+  code: string;
+  message: string;
+}
+
+/** What this identity can read of the audited scopes, from one `resourcecontainers` read per scope. */
+export interface ScopeCoverage {
+  /** Display names by lowercase subscription ID. */
+  names: Map<string, string>;
+  /** Lowercase IDs of the subscriptions the identity can read in the audited scopes, sorted. */
+  subscriptions: string[];
+  /**
+   * Audited scopes that are not (or not known to be) readable: a configured subscription that Resource Graph
+   * does not list (SCOPE_UNREADABLE), a management group with no readable subscription (SCOPE_UNREADABLE), or a
+   * scope whose read failed (AuthorizationFailed, retries exhausted, truncated answer).
+   */
+  failures: ScopeFailure[];
+}
+
 export interface ResourceGraphSourceOptions {
   client: Pick<ResourceGraphClient, 'resources'>;
   subscriptions: string[] | null;
@@ -36,9 +68,13 @@ export interface ResourceGraphSourceOptions {
   batchSize?: number;
   pageSize?: number;
   retry?: RetryPolicy;
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => Date;
   log?: (message: string) => void;
+  /** Cancels every request and wait of this source (the run's deadline, or the host shutting down). */
+  signal?: AbortSignal;
+  /** For the fix-it messages of access errors (cloud, ARM endpoint, token scope, AZURE_CLIENT_ID). */
+  access?: AccessContext;
 }
 
 export interface ResourceGraphStats {
@@ -49,6 +85,10 @@ export interface ResourceGraphStats {
   retries: number;
   pacedWaits: number;
   pacedWaitInMs: number;
+  /** Requests answered ResponsePayloadTooLarge, after which `$top` was halved. */
+  shrunkPages: number;
+  /** Requests that got no answer within the request timeout. */
+  timeouts: number;
 }
 
 interface QueryScope {
@@ -56,26 +96,20 @@ interface QueryScope {
   label: string;
   subscriptions?: string[];
   managementGroups?: string[];
-  /** A batch of subscriptions is split into single subscriptions when it fails, to find the culprit. */
+  /** A batch of subscriptions is split into single subscriptions when it is refused, to find the culprit. */
   perSubscription: boolean;
 }
 
+/** A scope that could not be read (retries exhausted, refused, truncated): that scope's failure, not the run's. */
 class ScopeReadError extends Error {
   override readonly name = 'ScopeReadError';
   constructor(
     readonly code: string,
     message: string,
+    readonly kind: AzureFailureKind | 'incomplete',
   ) {
     super(message);
   }
-}
-
-interface RestLikeError {
-  statusCode?: number;
-  code?: string;
-  message?: string;
-  response?: { headers?: unknown };
-  details?: { error?: { code?: string; message?: string } };
 }
 
 function headerReader(raw: unknown): HeaderReader | undefined {
@@ -97,6 +131,8 @@ function headerReader(raw: unknown): HeaderReader | undefined {
 
 export const managementGroupScope = (id: string) => `/providers/Microsoft.Management/managementGroups/${id}`;
 
+const subscriptionScope = (id: string) => `/subscriptions/${id}`;
+
 export class ResourceGraphSource {
   readonly stats: ResourceGraphStats = {
     requests: 0,
@@ -106,17 +142,20 @@ export class ResourceGraphSource {
     retries: 0,
     pacedWaits: 0,
     pacedWaitInMs: 0,
+    shrunkPages: 0,
+    timeouts: 0,
   };
   private quotaRemaining: number | null = null;
   private quotaResetsAt = 0;
   private readonly retry: RetryPolicy;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly now: () => Date;
   private readonly log: (message: string) => void;
+  private coverage: Promise<CoveragePlan> | undefined;
 
   constructor(private readonly options: ResourceGraphSourceOptions) {
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.sleep = options.sleep ?? sleepInMs;
     this.now = options.now ?? (() => new Date());
     this.log = options.log ?? (() => undefined);
   }
@@ -124,21 +163,7 @@ export class ResourceGraphSource {
   /** The scopes the audit asks for, in the order it asks. */
   plannedScopes(): QueryScope[] {
     const { subscriptions, managementGroups } = this.options;
-    const batchSize = this.options.batchSize ?? SUBSCRIPTION_BATCH_SIZE;
-    const scopes: QueryScope[] = [];
-    if (subscriptions?.length) {
-      for (let i = 0; i < subscriptions.length; i += batchSize) {
-        const batch = subscriptions.slice(i, i + batchSize);
-        scopes.push({
-          label:
-            batch.length === 1
-              ? `/subscriptions/${batch[0]}`
-              : `/subscriptions/{${batch.length} subscriptions}`,
-          subscriptions: batch,
-          perSubscription: true,
-        });
-      }
-    }
+    const scopes: QueryScope[] = this.batches(subscriptions ?? []);
     for (const mg of managementGroups ?? []) {
       scopes.push({ label: managementGroupScope(mg), managementGroups: [mg], perSubscription: false });
     }
@@ -146,15 +171,228 @@ export class ResourceGraphSource {
     return scopes;
   }
 
+  /** The audited scopes as ARM scopes, for "needs the Reader role on …". */
+  private auditedScopes(): string[] {
+    const { subscriptions, managementGroups } = this.options;
+    const scopes = [
+      ...(subscriptions ?? []).map(subscriptionScope),
+      ...(managementGroups ?? []).map(managementGroupScope),
+    ];
+    return scopes.length ? scopes : ['/'];
+  }
+
+  private batches(subscriptions: readonly string[]): QueryScope[] {
+    const batchSize = this.options.batchSize ?? SUBSCRIPTION_BATCH_SIZE;
+    const scopes: QueryScope[] = [];
+    for (let i = 0; i < subscriptions.length; i += batchSize) {
+      const batch = subscriptions.slice(i, i + batchSize);
+      scopes.push({
+        label:
+          batch.length === 1
+            ? subscriptionScope(batch[0]!)
+            : `/subscriptions/{${batch.length} subscriptions}`,
+        subscriptions: batch,
+        perSubscription: true,
+      });
+    }
+    return scopes;
+  }
+
   /**
-   * Yields the cluster rows page by page, and a `scopeFailed` event for each scope that could not
-   * be read after retries. A failed batch of subscriptions is re-read one subscription at a time,
-   * so one unreadable subscription does not cost the others; rows may then repeat, and the
-   * consumer de-duplicates by cluster ID.
+   * What this identity can read of the audited scopes. Resource Graph answers only with what the caller may read
+   * and says nothing of the rest, so every configured subscription and management group is checked against the
+   * `resourcecontainers` answer. Read once per source (the names come from the same read). Rejects with
+   * AzureAccessError when there is no credential or the token is refused: nothing will be read, so the run fails
+   * at once instead of after retries.
+   */
+  async readCoverage(): Promise<ScopeCoverage> {
+    const plan = await this.coveragePlan();
+    return { names: plan.names, subscriptions: plan.subscriptions, failures: plan.failures };
+  }
+
+  /**
+   * Yields the cluster rows page by page, and a `scopeFailed` event for each audited scope that could not be
+   * read (or confirmed readable). A batch of subscriptions that is refused is re-read one subscription at a
+   * time, so one unreadable subscription does not cost the others; rows may then repeat, and the consumer
+   * de-duplicates by cluster ID. Rejects with AzureAccessError for a missing or refused credential, and for an
+   * identity that can read nothing at all when no scope is configured.
    */
   async *readClusters(): AsyncIterableIterator<SourceEvent> {
-    for (const scope of this.plannedScopes()) {
-      yield* this.readScope(scope);
+    const plan = await this.coveragePlan();
+    for (const failure of plan.failures) {
+      this.log(`Resource Graph could not read ${failure.scope}: ${failure.code}: ${failure.message}`);
+      yield { kind: 'scopeFailed', ...failure };
+    }
+    let rows = 0;
+    for (const scope of plan.clusterScopes) {
+      for await (const event of this.readScope(scope)) {
+        if (event.kind === 'clusters') rows += event.rows.length;
+        yield event;
+      }
+    }
+    // The tenant-wide case: no subscription listed and no cluster seen is an identity that can read nothing,
+    // not an empty estate. (Clusters seen without their subscription: a Reader on resource groups only.)
+    if (plan.tenantWide && plan.subscriptions.length === 0 && rows === 0 && plan.failures.length === 0) {
+      throw noReadableSubscriptionsError(this.options.access);
+    }
+  }
+
+  /**
+   * The IDs (lowercase) of every subscription in the audited scopes, for planning shards. Unlike the
+   * names, a failure here throws: a plan that missed subscriptions would silently audit less.
+   */
+  async listSubscriptions(): Promise<string[]> {
+    const plan = await this.coveragePlan();
+    if (plan.failures.length) {
+      const [first] = plan.failures;
+      throw new Error(
+        `Resource Graph could not read ${plan.failures.length} audited scope(s), so the subscriptions to plan are unknown; first: ${first?.scope}: ${first?.code}: ${first?.message}`,
+      );
+    }
+    if (plan.tenantWide && plan.subscriptions.length === 0)
+      throw noReadableSubscriptionsError(this.options.access);
+    return plan.subscriptions;
+  }
+
+  /** Subscription display names by lowercase ID. Names are cosmetic: a scope that failed leaves the map short. */
+  async readSubscriptionNames(): Promise<Map<string, string>> {
+    return (await this.coveragePlan()).names;
+  }
+
+  private coveragePlan(): Promise<CoveragePlan> {
+    this.coverage ??= this.buildCoveragePlan();
+    return this.coverage;
+  }
+
+  private async buildCoveragePlan(): Promise<CoveragePlan> {
+    const names = new Map<string, string>();
+    const readable = new Set<string>();
+    const failures: ScopeFailure[] = [];
+    const clusterScopes: QueryScope[] = [];
+    const { subscriptions, managementGroups } = this.options;
+    const tenantWide = !subscriptions?.length && !managementGroups?.length;
+
+    // Configured subscriptions: each must come back from resourcecontainers.
+    const refused = new Set<string>();
+    for (const batch of this.batches(subscriptions ?? [])) {
+      for (const result of await this.readContainers(batch)) {
+        if (result.failure) {
+          for (const id of result.scope.subscriptions ?? []) refused.add(id.toLowerCase());
+          failures.push(...this.failuresOf(result.scope, result.failure));
+          continue;
+        }
+        for (const row of result.rows) this.noteSubscription(row, names, readable);
+        const found = new Set(result.rows.map((r) => r.subscriptionId.toLowerCase()));
+        for (const id of result.scope.subscriptions ?? []) {
+          if (!found.has(id.toLowerCase())) {
+            failures.push({
+              scope: subscriptionScope(id),
+              code: SCOPE_UNREADABLE,
+              message: subscriptionUnreadableMessage(id),
+            });
+          }
+        }
+      }
+    }
+    // Subscriptions not listed are still read: an identity with Reader on some resource groups only sees their
+    // clusters, and those are judged (the subscription's other pools are reported unknown by its failure).
+    clusterScopes.push(...this.batches((subscriptions ?? []).filter((id) => !refused.has(id.toLowerCase()))));
+
+    for (const mg of managementGroups ?? []) {
+      const scope: QueryScope = {
+        label: managementGroupScope(mg),
+        managementGroups: [mg],
+        perSubscription: false,
+      };
+      const [result] = await this.readContainers(scope);
+      if (!result) continue;
+      if (result.failure) {
+        failures.push(...this.failuresOf(scope, result.failure));
+        continue;
+      }
+      for (const row of result.rows) this.noteSubscription(row, names, readable);
+      if (result.rows.length === 0) {
+        failures.push({
+          scope: scope.label,
+          code: SCOPE_UNREADABLE,
+          message: managementGroupUnreadableMessage(mg, scope.label),
+        });
+      }
+      clusterScopes.push(scope);
+    }
+
+    if (tenantWide) {
+      const scope: QueryScope = { label: '/', perSubscription: false };
+      const [result] = await this.readContainers(scope);
+      if (result?.failure) {
+        failures.push(...this.failuresOf(scope, result.failure));
+      } else if (result) {
+        for (const row of result.rows) this.noteSubscription(row, names, readable);
+        clusterScopes.push(scope);
+      }
+    }
+    return { names, subscriptions: [...readable].sort(), failures, clusterScopes, tenantWide };
+  }
+
+  private noteSubscription(row: SubscriptionRow, names: Map<string, string>, readable: Set<string>): void {
+    const id = row.subscriptionId.toLowerCase();
+    readable.add(id);
+    if (row.name !== undefined) names.set(id, row.name);
+  }
+
+  /** One scope failure per subscription of a batch: pools are matched to failed scopes by subscription. */
+  private failuresOf(scope: QueryScope, failure: ScopeReadError): ScopeFailure[] {
+    const targets =
+      scope.perSubscription && scope.subscriptions
+        ? scope.subscriptions.map(subscriptionScope)
+        : [scope.label];
+    return targets.map((target) => ({ scope: target, code: failure.code, message: failure.message }));
+  }
+
+  /**
+   * The subscription rows of a scope, or why they could not be read. A refused batch (403) is split into single
+   * subscriptions to find the one refused; other failures are the batch's.
+   */
+  private async readContainers(
+    scope: QueryScope,
+  ): Promise<{ scope: QueryScope; rows: SubscriptionRow[]; failure?: ScopeReadError }[]> {
+    const rows: SubscriptionRow[] = [];
+    try {
+      for await (const page of this.pages(SUBSCRIPTIONS_QUERY, scope)) {
+        for (const row of page) {
+          const r = row as { subscriptionId?: unknown; name?: unknown };
+          if (typeof r.subscriptionId === 'string') {
+            rows.push({
+              subscriptionId: r.subscriptionId,
+              ...(typeof r.name === 'string' ? { name: r.name } : {}),
+            });
+          }
+        }
+      }
+      return [{ scope, rows }];
+    } catch (error) {
+      if (!(error instanceof ScopeReadError)) throw error;
+      if (
+        error.kind === 'authorizationFailed' &&
+        scope.perSubscription &&
+        (scope.subscriptions?.length ?? 0) > 1
+      ) {
+        this.log(
+          `Resource Graph refused a batch of ${scope.subscriptions?.length} subscriptions (${error.code}); reading them one by one`,
+        );
+        const results = [];
+        for (const id of scope.subscriptions ?? []) {
+          results.push(
+            ...(await this.readContainers({
+              label: subscriptionScope(id),
+              subscriptions: [id],
+              perSubscription: true,
+            })),
+          );
+        }
+        return results;
+      }
+      return [{ scope, rows, failure: error }];
     }
   }
 
@@ -164,93 +402,96 @@ export class ResourceGraphSource {
         yield { kind: 'clusters', scope: scope.perSubscription ? null : scope.label, rows };
       }
     } catch (error) {
-      const failure = this.toScopeError(error);
-      if (scope.perSubscription && scope.subscriptions && scope.subscriptions.length > 1) {
+      if (!(error instanceof ScopeReadError)) throw error;
+      if (
+        error.kind === 'authorizationFailed' &&
+        scope.perSubscription &&
+        scope.subscriptions &&
+        scope.subscriptions.length > 1
+      ) {
         this.log(
-          `Resource Graph could not read a batch of ${scope.subscriptions.length} subscriptions (${failure.code}); reading them one by one`,
+          `Resource Graph refused a batch of ${scope.subscriptions.length} subscriptions (${error.code}); reading them one by one`,
         );
         for (const subscription of scope.subscriptions) {
           yield* this.readScope({
-            label: `/subscriptions/${subscription}`,
+            label: subscriptionScope(subscription),
             subscriptions: [subscription],
             perSubscription: true,
           });
         }
         return;
       }
-      this.log(`Resource Graph could not read ${scope.label}: ${failure.code}: ${failure.message}`);
-      yield { kind: 'scopeFailed', scope: scope.label, code: failure.code, message: failure.message };
+      for (const failure of this.failuresOf(scope, error)) {
+        this.log(`Resource Graph could not read ${failure.scope}: ${failure.code}: ${failure.message}`);
+        yield { kind: 'scopeFailed', ...failure };
+      }
     }
   }
 
   /**
-   * The IDs (lowercase) of every subscription in the audited scopes, for planning shards. Unlike the
-   * names, a failure here throws: a plan that missed subscriptions would silently audit less.
+   * Pages through a query with `$skipToken`. The token captures the next offset and page size, and `$top`
+   * overrides the page size when both are sent (QueryRequestOptions in the REST spec), so a page answered
+   * ResponsePayloadTooLarge is asked again with the same token and half the `$top`: no row is skipped or
+   * repeated. The smaller `$top` is kept for the rest of this query.
    */
-  async listSubscriptions(): Promise<string[]> {
-    const ids = new Set<string>();
-    for (const scope of this.plannedScopes()) {
-      for await (const rows of this.pages(SUBSCRIPTIONS_QUERY, scope)) {
-        for (const row of rows) {
-          const id = (row as { subscriptionId?: unknown }).subscriptionId;
-          if (typeof id === 'string') ids.add(id.toLowerCase());
-        }
-      }
-    }
-    return [...ids].sort();
-  }
-
-  /** Subscription display names by lowercase ID. Names are cosmetic: a failure leaves the map short. */
-  async readSubscriptionNames(): Promise<Map<string, string>> {
-    const names = new Map<string, string>();
-    try {
-      for (const scope of this.plannedScopes()) {
-        for await (const rows of this.pages(SUBSCRIPTIONS_QUERY, scope)) {
-          for (const row of rows) {
-            const r = row as { subscriptionId?: unknown; name?: unknown };
-            if (typeof r.subscriptionId === 'string' && typeof r.name === 'string') {
-              names.set(r.subscriptionId.toLowerCase(), r.name);
-            }
-          }
-        }
-      }
-    } catch (error) {
-      this.log(`Subscription names could not be read; reports show IDs only: ${describeError(error)}`);
-    }
-    return names;
-  }
-
   private async *pages(query: string, scope: QueryScope): AsyncIterableIterator<unknown[]> {
     let skipToken: string | undefined;
     let page = 0;
-    do {
+    let top = this.options.pageSize ?? PAGE_SIZE;
+    for (;;) {
       const request: QueryRequest = {
         query,
         ...(scope.subscriptions ? { subscriptions: scope.subscriptions } : {}),
         ...(scope.managementGroups ? { managementGroups: scope.managementGroups } : {}),
         options: {
           resultFormat: 'objectArray',
-          top: this.options.pageSize ?? PAGE_SIZE,
+          top,
           ...(skipToken ? { skipToken } : {}),
         },
       };
-      const { response, headers } = await this.send(request, `${scope.label} page ${page + 1}`);
+      let answer: { response: QueryResponse; headers: HeaderReader | undefined };
+      try {
+        answer = await this.send(request, scope, `${scope.label} page ${page + 1}`);
+      } catch (error) {
+        if (!(error instanceof ScopeReadError) || error.kind !== 'payloadTooLarge') throw error;
+        if (top === 1) {
+          throw new ScopeReadError(
+            error.code,
+            `${error.message} Even one cluster a page is over the limit for ${scope.label}.`,
+            error.kind,
+          );
+        }
+        const smaller = Math.max(1, Math.floor(top / 2));
+        this.stats.shrunkPages += 1;
+        this.log(
+          `Resource Graph ${scope.label} page ${page + 1}: the answer to $top=${top} is too large (${error.message}); asking again with $top=${smaller}`,
+        );
+        top = smaller;
+        continue;
+      }
+      const { response, headers } = answer;
       page += 1;
       if (headers?.get('x-ms-tenant-subscription-limit-hit')?.toLowerCase() === 'true') {
         throw new ScopeReadError(
           'TenantSubscriptionLimitHit',
           'the tenant has more subscriptions than one Resource Graph query covers (10,000); set AUDIT_SUBSCRIPTIONS or AUDIT_MANAGEMENT_GROUPS to split the audit',
+          'incomplete',
         );
       }
       if (String(response.resultTruncated).toLowerCase() === 'true') {
-        throw new ScopeReadError('ResultTruncated', `Resource Graph truncated the results of ${scope.label}`);
+        throw new ScopeReadError(
+          'ResultTruncated',
+          `Resource Graph truncated the results of ${scope.label}`,
+          'incomplete',
+        );
       }
       const rows: unknown[] = Array.isArray(response.data) ? (response.data as unknown[]) : [];
       this.stats.pages += 1;
       this.stats.rows += rows.length;
       yield rows;
       skipToken = response.skipToken || undefined;
-    } while (skipToken);
+      if (!skipToken) return;
+    }
   }
 
   private observeQuota(headers: HeaderReader | undefined): void {
@@ -267,21 +508,32 @@ export class ResourceGraphSource {
     if (waitInMs > 0) {
       this.stats.pacedWaits += 1;
       this.stats.pacedWaitInMs += waitInMs;
-      await this.sleep(waitInMs);
+      await this.sleep(waitInMs, this.options.signal);
     }
     this.quotaRemaining = null;
   }
 
+  /**
+   * Sends one query, retrying what is transient (429, 408, 5xx, timeouts, network errors) within the retry
+   * policy and nothing else. Throws AzureAccessError for a missing or refused credential (no retry: nothing will
+   * be read), the caller's AbortError when its signal fired, and ScopeReadError for everything else.
+   */
   private async send(
     request: QueryRequest,
+    scope: QueryScope,
     what: string,
   ): Promise<{ response: QueryResponse; headers: HeaderReader | undefined }> {
+    const signal = this.options.signal;
+    const startedAt = this.now().getTime();
+    const maxTimedOut = this.retry.maxTimedOutAttempts ?? 2;
+    let timedOut = 0;
     for (let attempt = 1; ; attempt += 1) {
       await this.pace();
       let headers: HeaderReader | undefined;
       this.stats.requests += 1;
       try {
         const response = await this.options.client.resources(request, {
+          ...(signal ? { abortSignal: signal } : {}),
           onResponse: (raw) => {
             headers = headerReader(raw.headers);
           },
@@ -289,36 +541,76 @@ export class ResourceGraphSource {
         this.observeQuota(headers);
         return { response, headers };
       } catch (error) {
-        const e = (error ?? {}) as RestLikeError;
+        const e = (error ?? {}) as { response?: { headers?: unknown } };
         headers ??= headerReader(e.response?.headers);
         this.observeQuota(headers);
-        const status = e.statusCode;
-        const transient =
-          status === undefined
-            ? !(error instanceof ScopeReadError)
-            : this.retry.retryableStatuses.has(status);
-        if (status === 429) this.stats.throttled += 1;
-        if (!transient || attempt >= this.retry.maxAttempts) throw error;
+        const failure = classifyAzureError(error);
+        if (failure.kind === 'aborted') throw error;
+        if (failure.fatal) throw this.fatal(failure, scope);
+        if (failure.kind === 'authorizationFailed' && scope.label === '/') throw this.fatal(failure, scope);
+        if (failure.kind === 'throttled') this.stats.throttled += 1;
+        if (failure.kind === 'timeout') {
+          timedOut += 1;
+          this.stats.timeouts += 1;
+        }
+        const again =
+          failure.retryable &&
+          attempt < this.retry.maxAttempts &&
+          (failure.kind !== 'timeout' || timedOut < maxTimedOut);
+        if (!again) throw this.scopeError(failure, scope, what, attempt, this.now().getTime() - startedAt);
         const serverDelay = serverDelayInMs(headers, this.now());
         const backoff = backoffDelayInMs(this.retry, attempt);
         // A bare 429 (no Retry-After) is not retried by the core pipeline: wait for the quota window.
         const delay =
-          status === 429 && serverDelay !== null ? serverDelay : Math.max(serverDelay ?? 0, backoff);
+          failure.kind === 'throttled' && serverDelay !== null
+            ? serverDelay
+            : Math.max(serverDelay ?? 0, backoff);
         this.stats.retries += 1;
         this.log(
-          `Resource Graph ${what}: ${status ?? e.code ?? 'network error'}; retry ${attempt} in ${delay} ms`,
+          `Resource Graph ${what}: ${failure.status ?? ''}${failure.status ? ' ' : ''}${failure.code}${failure.kind === 'timeout' ? ` (${failure.message})` : ''}; retry ${attempt} in ${delay} ms`,
         );
-        if (status === 429) this.quotaRemaining = null;
-        await this.sleep(delay);
+        if (failure.kind === 'throttled') this.quotaRemaining = null;
+        await this.sleep(delay, signal);
       }
     }
   }
 
-  private toScopeError(error: unknown): { code: string; message: string } {
-    if (error instanceof ScopeReadError) return { code: error.code, message: error.message };
-    const e = (error ?? {}) as RestLikeError;
-    const inner = e.details?.error;
-    const code = inner?.code ?? e.code ?? (e.statusCode ? `HTTP${e.statusCode}` : 'Unknown');
-    return { code, message: describeError(inner?.message ? new Error(inner.message) : error) };
+  private fatal(failure: AzureFailure, scope: QueryScope): AzureAccessError {
+    return accessErrorOf(failure, this.options.access, scope.label, this.auditedScopes());
   }
+
+  private scopeError(
+    failure: AzureFailure,
+    scope: QueryScope,
+    what: string,
+    attempts: number,
+    elapsedInMs: number,
+  ): ScopeReadError {
+    if (failure.kind === 'authorizationFailed') {
+      return new ScopeReadError(failure.code, authorizationFailedMessage(scope.label, failure), failure.kind);
+    }
+    if (failure.retryable) {
+      const code = failure.kind === 'timeout' ? 'RequestTimeout' : failure.code;
+      return new ScopeReadError(
+        code,
+        retriesExhaustedMessage(`Resource Graph ${what}`, failure, attempts, elapsedInMs),
+        failure.kind,
+      );
+    }
+    if (failure.kind === 'payloadTooLarge') {
+      return new ScopeReadError('ResponsePayloadTooLarge', failure.message, failure.kind);
+    }
+    return new ScopeReadError(failure.code, failure.message, failure.kind);
+  }
+}
+
+interface SubscriptionRow {
+  subscriptionId: string;
+  name?: string;
+}
+
+interface CoveragePlan extends ScopeCoverage {
+  /** Where the clusters are read from: the configured batches and groups that were not refused. */
+  clusterScopes: QueryScope[];
+  tenantWide: boolean;
 }

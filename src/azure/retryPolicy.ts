@@ -6,6 +6,11 @@ export interface RetryPolicy {
   baseDelayInMs: number;
   maxDelayInMs: number;
   retryableStatuses: ReadonlySet<number>;
+  /**
+   * Attempts that may end in a timeout before the call is given up (default 2: one retry). A service that let two
+   * requests hang for a full timeout each is down; waiting `maxAttempts` timeouts would hold the run for minutes.
+   */
+  maxTimedOutAttempts?: number;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
@@ -13,7 +18,36 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   baseDelayInMs: 1000,
   maxDelayInMs: 60_000,
   retryableStatuses: new Set([408, 429, 500, 502, 503, 504]),
+  maxTimedOutAttempts: 2,
 };
+
+/** Waits `ms`, or rejects with the signal's AbortError as soon as it fires. */
+export function sleepInMs(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortErrorOf(signal));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortErrorOf(signal));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The error an aborted wait rejects with: named AbortError, as the Azure pipeline names its own. */
+export function abortErrorOf(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof Error && reason.name === 'AbortError') return reason;
+  const error = new Error('The operation was aborted.', { cause: reason });
+  error.name = 'AbortError';
+  return error;
+}
 
 export interface HeaderReader {
   get(name: string): string | undefined;

@@ -89,6 +89,11 @@ export function isConfidentialVmSize(vmSize: string | null): boolean {
   return !!vmSize && /^Standard_(DC|EC)\d+[a-z]*(as|ads|es|eds)(_cc)?_v\d+/i.test(vmSize);
 }
 
+/** Every VM size the pool may run on: its `vmSize` and, for a VirtualMachines pool, each size of its profile. */
+export function vmSizesOf(pool: PoolRecord): string[] {
+  return [...new Set([...(pool.vmSize ? [pool.vmSize] : []), ...pool.vmSizes])];
+}
+
 function effectiveKubernetesVersion(cluster: ClusterRecord, pool: PoolRecord): string | null {
   return (
     pool.currentOrchestratorVersion ??
@@ -120,13 +125,16 @@ function featureFindings(
   const fipsSku = fipsReplacementSku(matrix, osType, k8s, asOfDay);
   const out: Finding[] = [];
   const linuxSkus = 'create the pool with `--os-sku AzureLinux3`';
-  if (isArm64VmSize(pool.vmSize)) {
+  const sizes = vmSizesOf(pool);
+  const arm64Sizes = sizes.filter(isArm64VmSize);
+  const confidentialSizes = sizes.filter(isConfidentialVmSize);
+  if (arm64Sizes.length) {
     const arm = os.arm64;
     if (!arm) {
       out.push(
         finding(
           'OS_NOT_FIPS_CAPABLE',
-          `${os.name} on Arm64 (${pool.vmSize}) has no FIPS image; ${arm64FipsOptions(matrix, asOfDay)}.`,
+          `${os.name} on Arm64 (${arm64Sizes.join(', ')}) has no FIPS image; ${arm64FipsOptions(matrix, asOfDay)}.`,
           `Azure Linux 3.0 is the FIPS option on Arm64 (Kubernetes 1.31+): ${replacePoolCommand(ctx, 'Linux', 'AzureLinux3')}`,
         ),
       );
@@ -140,11 +148,11 @@ function featureFindings(
       );
     }
   }
-  if (isConfidentialVmSize(pool.vmSize)) {
+  if (confidentialSizes.length) {
     out.push(
       finding(
         'OS_NOT_FIPS_CAPABLE',
-        `Confidential VM size ${pool.vmSize} cannot be combined with FIPS on AKS.`,
+        `Confidential VM size${confidentialSizes.length > 1 ? 's' : ''} ${confidentialSizes.join(', ')} cannot be combined with FIPS on AKS.`,
         `Use a non-confidential VM size for FIPS workloads: ${replacePoolCommand(ctx, osType, fipsSku, ' --node-vm-size <non-confidential size>')}`,
       ),
     );

@@ -35,6 +35,30 @@ function code(obj: Json, name: string): string | null {
   return isObject(v) ? str(v, 'code') : null;
 }
 
+/**
+ * The sizes of a VirtualMachines pool: `virtualMachinesProfile.scale.manual[]` and `.autoscale[]`, each with a
+ * `size` (api-versions 2025-xx and later; @azure/arm-containerservice 25.5.0 ManualScaleProfile/AutoScaleProfile)
+ * or, in earlier previews, a `sizes` list. In profile order, without repeats.
+ */
+function scaleProfileSizes(pool: Json): string[] {
+  const profile = pick(pool, 'virtualMachinesProfile');
+  const scale = isObject(profile) ? pick(profile, 'scale') : undefined;
+  if (!isObject(scale)) return [];
+  const sizes: string[] = [];
+  for (const kind of ['manual', 'autoscale']) {
+    const entries = pick(scale, kind);
+    for (const entry of Array.isArray(entries) ? entries : []) {
+      if (!isObject(entry)) continue;
+      const one = str(entry, 'size');
+      if (one) sizes.push(one);
+      const many = pick(entry, 'sizes');
+      if (Array.isArray(many))
+        sizes.push(...many.filter((s): s is string => typeof s === 'string' && s !== ''));
+    }
+  }
+  return [...new Set(sizes)];
+}
+
 const ARM_CLUSTER_ID =
   /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerService\/managedClusters\/([^/]+)$/i;
 
@@ -88,6 +112,7 @@ export function normalizeCluster(raw: unknown): ClusterRecord {
       currentOrchestratorVersion: str(p, 'currentOrchestratorVersion'),
       nodeImageVersion: str(p, 'nodeImageVersion'),
       vmSize: str(p, 'vmSize'),
+      vmSizes: scaleProfileSizes(p),
       mode: str(p, 'mode'),
       count: typeof count === 'number' ? count : null,
       workloadRuntime: str(p, 'workloadRuntime'),

@@ -51,7 +51,13 @@ export interface PoolRecord {
   orchestratorVersion: string | null;
   currentOrchestratorVersion: string | null;
   nodeImageVersion: string | null;
+  /** `vmSize`: the size of a VirtualMachineScaleSets pool; VirtualMachines pools may leave it empty. */
   vmSize: string | null;
+  /**
+   * The sizes of a VirtualMachines pool, from `virtualMachinesProfile.scale.manual[].size` and `autoscale[].size`
+   * (a pool may mix several); empty for other pools. Checks of the pool's hardware read these and `vmSize`.
+   */
+  vmSizes: string[];
   mode: string | null;
   count: number | null;
   workloadRuntime: string | null;

@@ -4,6 +4,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { TableClient } from '@azure/data-tables';
 
+import { tableClientTimeoutOptions } from '../azure/requestTimeoutPolicy';
 import type { StorageSettings } from '../config';
 import { isTableExists } from './tableErrors';
 
@@ -25,7 +26,9 @@ export interface TableClientFactoryOptions {
   credential?: TokenCredential;
   /** Transactions (and partition reads) each store keeps in flight at once; 8 by default. */
   concurrency?: number;
-  /** More pipeline policies for every client (timeouts, fault injection in tests). */
+  /** Bound on each attempt of each request (TABLE_REQUEST_TIMEOUT_IN_MS by default); tests shorten it. */
+  requestTimeoutInMs?: number;
+  /** More pipeline policies for every client (fault injection in tests). */
   additionalPolicies?: { policy: PipelinePolicy; position: 'perCall' | 'perRetry' }[];
 }
 
@@ -70,8 +73,13 @@ export class TableClientFactory {
         return next(request);
       },
     };
-    // Per retry, so every request that goes on the wire is counted.
-    this.policies = [{ policy: requestCounter, position: 'perRetry' }, ...(options.additionalPolicies ?? [])];
+    // Per retry, so every request that goes on the wire is counted; and every attempt is bounded in time, so a
+    // hung call fails (and is retried) instead of holding the run until the host kills it.
+    this.policies = [
+      { policy: requestCounter, position: 'perRetry' },
+      ...tableClientTimeoutOptions(options.requestTimeoutInMs).additionalPolicies,
+      ...(options.additionalPolicies ?? []),
+    ];
   }
 
   get tablePrefix(): string {

@@ -26,7 +26,7 @@ import { trustCertificate } from '../../emulators/tls';
 const PUBLIC_SCOPE = 'https://management.azure.com/.default';
 const GOV_SCOPE = 'https://management.usgovcloudapi.net/.default';
 const CLUSTER_QUERY =
-  "resources | where type =~ 'microsoft.containerservice/managedclusters' | project id, name, subscriptionId, resourceGroup, location, tags, properties";
+  "resources | where type =~ 'microsoft.containerservice/managedclusters' | project id, name, type, subscriptionId, resourceGroup, location, tags, properties";
 const SUBSCRIPTION_QUERY =
   "resourcecontainers | where type =~ 'microsoft.resources/subscriptions' | project subscriptionId, name";
 

@@ -29,12 +29,16 @@ it('audits with Government-cloud tokens when AZURE_CLOUD is AzureUSGovernment', 
   expect(local.arm.stats.unauthorized).toBe(0);
 });
 
-it('is refused by a Government ARM when it asks for public-cloud tokens', async () => {
+it('is refused by a Government ARM when it asks for public-cloud tokens: the run fails at once, pointing at AZURE_CLOUD', async () => {
   const service = new App(loadConfig({ ...local.env, AZURE_CLOUD: 'AzureCloud' }), { store: false });
+  const unauthorizedBefore = local.arm.stats.unauthorized;
   const report = await service.audit({ trigger: 'cli' });
-  // Every scope fails with 401: the run read nothing, so it failed, never a silent pass.
+  // A refused token is not retried and fails the run: never a partial run that looks like a pass.
   expect(report.run.status).toBe('failed');
-  expect(report.errors[0]).toMatchObject({ scope: '/' });
+  expect(report.errors[0]).toMatchObject({
+    code: 'InvalidAuthenticationTokenAudience',
+    message: expect.stringContaining('AZURE_CLOUD (now AzureCloud)') as unknown,
+  });
   expect(report.summary.compliant).toBe(0);
-  expect(local.arm.stats.unauthorized).toBeGreaterThan(0);
+  expect(local.arm.stats.unauthorized - unauthorizedBefore).toBe(1);
 });

@@ -83,6 +83,7 @@ function makePool(overrides: Partial<PoolRecord> = {}, cluster: ClusterRecord = 
     currentOrchestratorVersion: '1.33.2',
     nodeImageVersion: IMG.ubuntu2204Fips,
     vmSize: 'Standard_D4s_v5',
+    vmSizes: [],
     mode: 'User',
     count: 3,
     workloadRuntime: 'OCIContainer',
@@ -916,6 +917,53 @@ describe('evaluatePool: features that cannot be combined with FIPS', () => {
     expect(messages[1]).toMatch(/Confidential VM size Standard_DC4as_v5/);
     expect(messages[2]).toMatch(/KataVmIsolation/);
     expect(messages[3]).toMatch(/Trusted Launch.*Azure Linux 3\.0/);
+  });
+
+  it.each<[string, Partial<PoolRecord>, FindingCode[], RegExp | null]>([
+    [
+      'flags Ubuntu2204 when one size of a VirtualMachines pool is Arm64',
+      { osSku: 'Ubuntu2204', vmSize: null, vmSizes: ['Standard_D4s_v5', 'Standard_D4ps_v5'] },
+      ['OS_NOT_FIPS_CAPABLE'],
+      /Arm64 \(Standard_D4ps_v5\)/,
+    ],
+    [
+      'flags a confidential size among the sizes, naming every one',
+      {
+        osSku: 'AzureLinux3',
+        nodeImageVersion: IMG.azureLinux3Fips,
+        vmSize: null,
+        vmSizes: ['Standard_D4s_v5', 'Standard_DC4as_v5', 'Standard_EC8eds_v5'],
+      },
+      ['OS_NOT_FIPS_CAPABLE'],
+      /Confidential VM sizes Standard_DC4as_v5, Standard_EC8eds_v5 cannot/,
+    ],
+    [
+      'accepts a VirtualMachines pool whose sizes are all x64 and not confidential',
+      { osSku: 'Ubuntu2204', vmSize: null, vmSizes: ['Standard_D4s_v5', 'Standard_D8s_v5'] },
+      [],
+      null,
+    ],
+    [
+      'accepts AzureLinux3 on an Arm64 VirtualMachines pool on 1.33',
+      on('1.33.2', {
+        osSku: 'AzureLinux3',
+        nodeImageVersion: IMG.azureLinux3Fips,
+        vmSize: null,
+        vmSizes: ['Standard_D4ps_v5', 'Standard_D8ps_v5'],
+      }),
+      [],
+      null,
+    ],
+    [
+      'reads vmSize and the profile sizes together',
+      { osSku: 'Ubuntu2204', vmSize: 'Standard_D4s_v5', vmSizes: ['Standard_E4ps_v5'] },
+      ['OS_NOT_FIPS_CAPABLE'],
+      /Arm64 \(Standard_E4ps_v5\)/,
+    ],
+  ])('VirtualMachines pools: %s', (_title, pool, codes, message) => {
+    const result = judge(pool);
+    expect(codesOf(result)).toEqual(sorted(codes));
+    if (message) expect(result.findings[0]?.message).toMatch(message);
   });
 
   it.each<[string, boolean, boolean]>([

@@ -409,6 +409,7 @@ describe('applyMatrixOverride', () => {
     currentOrchestratorVersion: '1.33.2',
     nodeImageVersion,
     vmSize: 'Standard_D4s_v5',
+    vmSizes: [],
     mode: 'User',
     count: 3,
     workloadRuntime: null,

@@ -112,6 +112,7 @@ describe('normalizeCluster', () => {
       currentOrchestratorVersion: '1.33.2',
       nodeImageVersion: 'AKSUbuntu-2004gen2fipscontainerd-202511.20.0',
       vmSize: 'Standard_D4s_v5',
+      vmSizes: [],
       mode: 'System',
       count: 3,
       workloadRuntime: 'OCIContainer',
@@ -200,6 +201,65 @@ describe('normalizeCluster', () => {
       ],
       [['aks-win/agentPools/win', 'Windows2022', false]],
     ]);
+  });
+
+  it.each<[string, Record<string, unknown>, string | null, string[]]>([
+    ['a VirtualMachineScaleSets pool: vmSize only', { vmSize: 'Standard_D4s_v5' }, 'Standard_D4s_v5', []],
+    [
+      'a VirtualMachines pool: manual sizes, no vmSize (REST casing)',
+      {
+        type: 'VirtualMachines',
+        virtualMachinesProfile: {
+          scale: {
+            manual: [
+              { size: 'Standard_D4s_v5', count: 2 },
+              { size: 'Standard_D4ps_v5', count: 1 },
+            ],
+          },
+        },
+      },
+      null,
+      ['Standard_D4s_v5', 'Standard_D4ps_v5'],
+    ],
+    [
+      'a VirtualMachines pool: autoscale sizes after manual ones, repeats dropped',
+      {
+        type: 'VirtualMachines',
+        vmSize: 'Standard_D8s_v5',
+        virtualMachinesProfile: {
+          scale: {
+            manual: [{ size: 'Standard_D8s_v5', count: 1 }],
+            autoscale: [{ size: 'Standard_DC4as_v5', minCount: 0, maxCount: 3 }],
+          },
+        },
+      },
+      'Standard_D8s_v5',
+      ['Standard_D8s_v5', 'Standard_DC4as_v5'],
+    ],
+    [
+      'an earlier preview shape: manual[].sizes lists',
+      {
+        virtualMachinesProfile: {
+          scale: { manual: [{ sizes: ['Standard_E4s_v3', 'Standard_E4ps_v5'], count: 2 }] },
+        },
+      },
+      null,
+      ['Standard_E4s_v3', 'Standard_E4ps_v5'],
+    ],
+    [
+      'CLI casing and junk entries',
+      { VirtualMachinesProfile: { Scale: { Manual: [null, 7, { Size: 'Standard_D2s_v5' }, { size: '' }] } } },
+      null,
+      ['Standard_D2s_v5'],
+    ],
+    ['a profile without scale', { virtualMachinesProfile: {} }, null, []],
+  ])('reads the VM sizes of %s', (_title, fields, vmSize, vmSizes) => {
+    const [pool] = normalizeCluster({
+      id: CLUSTER_ID,
+      properties: { agentPoolProfiles: [{ name: 'p', osType: 'Linux', ...fields }] },
+    }).pools;
+    expect(pool?.vmSize).toBe(vmSize);
+    expect(pool?.vmSizes).toEqual(vmSizes);
   });
 
   it.each<[string, unknown, string | null]>([
