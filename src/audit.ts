@@ -4,6 +4,7 @@ import type { FreshnessSource } from './azure/nodeImageLookup';
 import type { SourceEvent } from './azure/resourceGraphSource';
 import { runInfoOf, type RunProgress, type RunRecord, startedRunRecord } from './azure/runStore';
 import { applyExemptions } from './core/applyExemptions';
+import { BreakdownCounter } from './core/breakdownCounter';
 import { evaluateCluster, evaluatePool, unreadablePool } from './core/evaluatePool';
 import type { FipsMatrix } from './core/fipsMatrix';
 import { ClusterShapeError, normalizeCluster } from './core/normalizeCluster';
@@ -72,6 +73,8 @@ export interface AuditDependencies {
   matrix: FipsMatrix;
   cloud: CloudName;
   nodeImageMaxAgeInDays: number;
+  /** AUDIT_OWNER_TAG: the cluster tag copied to each pool's `owner`. */
+  ownerTag?: string;
   scope: RunRecord['scope'];
   /** Waivers to apply; only those active at the run's start count. */
   exemptions?: readonly Exemption[];
@@ -112,8 +115,11 @@ const byId = (a: { id: string }, b: { id: string }) => a.id.toLowerCase().locale
 class SummaryCounter {
   private readonly summary = summarizeRun([], []);
   private readonly subscriptions = new Set<string>();
+  private readonly breakdown = new BreakdownCounter();
 
   add(pools: readonly PoolResult[], clusters: readonly ClusterResult[]): void {
+    this.breakdown.addPools(pools);
+    this.breakdown.addClusters(clusters);
     const page = summarizeRun(pools, []);
     for (const key of ['pools', 'compliant', 'noncompliant', 'exempt', 'unknown'] as const) {
       this.summary[key] += page[key];
@@ -127,7 +133,7 @@ class SummaryCounter {
   }
 
   value(): Summary {
-    return { ...this.summary, subscriptions: this.subscriptions.size };
+    return this.breakdown.complete({ ...this.summary, subscriptions: this.subscriptions.size });
   }
 }
 
@@ -176,6 +182,7 @@ async function judgeAndStore(
     matrix: deps.matrix,
     asOf: startedAt,
     nodeImageMaxAgeInDays: deps.nodeImageMaxAgeInDays,
+    ...(deps.ownerTag === undefined ? {} : { ownerTag: deps.ownerTag }),
   };
   // One page is written while the next is read and judged: storage and Resource Graph overlap.
   let writing: Promise<void> | null = null;

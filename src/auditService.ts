@@ -124,6 +124,7 @@ export class AuditService {
       matrix: config.matrix,
       cloud: config.cloud.name,
       nodeImageMaxAgeInDays: config.nodeImageMaxAgeInDays,
+      ...(config.ownerTag === null ? {} : { ownerTag: config.ownerTag }),
       scope: { subscriptions, managementGroups },
       log,
       ...(options.retainPools === false ? { retainPools: false } : {}),

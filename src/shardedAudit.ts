@@ -10,6 +10,7 @@ import { type RunRecord, startedRunRecord } from './azure/runStore';
 import { createQueueClient, type ShardMessage, ShardQueue } from './azure/shardQueue';
 import { type ShardRecord, ShardStore } from './azure/shardStore';
 import { requireStorage } from './config';
+import { mergeSummaries } from './core/breakdownCounter';
 import { unreadablePool } from './core/evaluatePool';
 import { summarizeRun } from './core/summarizeRun';
 import type { PoolResult, RunTrigger, ScopeError, Summary } from './core/types';
@@ -70,11 +71,7 @@ function chunk<T>(items: T[], size: number): T[][] {
 }
 
 function addSummaries(summaries: Summary[]): Summary {
-  const total = summarizeRun([], []);
-  for (const s of summaries) {
-    for (const key of Object.keys(total) as (keyof Summary)[]) total[key] += s[key];
-  }
-  return total;
+  return mergeSummaries(summaries);
 }
 
 /**

@@ -20,6 +20,13 @@ import type {
   ScopeError,
   Summary,
 } from '../core/types';
+import {
+  FRAME_STATUS_INDEX,
+  type PoolFrameIndexEntry,
+  ReportSnapshotReader,
+  type SnapshotManifestRow,
+} from './reportSnapshotReader';
+import { summaryFromProperties, summaryProperties } from './summaryEntity';
 import { isConditionFailed, isEntityExists, isNotFound, isTableExists } from './tableErrors';
 import {
   invertedTimeKey,
@@ -415,7 +422,7 @@ export class RunStore {
     };
     if (run.finishedAt !== null) entity.finishedAt = run.finishedAt;
     packJson(entity, 'matrix', run.matrix);
-    packJson(entity, 'summary', run.summary);
+    Object.assign(entity, summaryProperties('summary', run.summary));
     packJson(entity, 'errors', run.errors);
     packJson(entity, 'progress', run.progress);
     packJson(entity, 'scope', run.scope);
@@ -758,6 +765,50 @@ export class RunStore {
     };
   }
 
+  /**
+   * The run's report snapshot opened for paging: its manifests only (a page then reads the chunk entities its
+   * frames lie in). Null for a running run, or when the snapshot is missing, incomplete, written before frames
+   * were indexed, or not in the report's order: read the whole report with getReport then.
+   */
+  async openReportSnapshot(run: RunRecord): Promise<ReportSnapshotReader | null> {
+    if (run.status === 'running' || !isRunId(run.id)) return null;
+    const manifests: SnapshotManifestRow[] = [];
+    const filter = odata`PartitionKey eq ${run.id} and RowKey ge ${`manifest${KEY_SEPARATOR}`} and RowKey lt ${`manifest${KEY_SEPARATOR_END}`}`;
+    for await (const entity of this.reports.listEntities({ queryOptions: { filter } })) {
+      this.stats.entitiesRead += 1;
+      const [, writer = ''] = (entity.rowKey as string).split(KEY_SEPARATOR);
+      manifests.push({
+        writer,
+        pools: Number(entity.pools),
+        clusters: Number(entity.clusters),
+        clusterChunks: Number(entity.clusterChunks),
+        poolsSorted: entity.poolsSorted === true,
+        firstPoolId: typeof entity.firstPoolId === 'string' ? entity.firstPoolId : null,
+        lastPoolId: typeof entity.lastPoolId === 'string' ? entity.lastPoolId : null,
+        poolFrames: unpackJson<PoolFrameIndexEntry[]>(entity, 'poolFrames') ?? null,
+      });
+    }
+    const readChunk = async (writer: string, kind: 'pools' | 'clusters', index: number): Promise<Buffer> => {
+      const rowKey = ['chunk', writer, kind, snapshotIndex(index)].join(KEY_SEPARATOR);
+      const entity = await this.reports.getEntity(run.id, rowKey);
+      this.stats.entitiesRead += 1;
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < Number(entity.parts); i++) {
+        const part = entity[`bin_${i}`];
+        if (!(part instanceof Uint8Array))
+          throw new Error(`Snapshot chunk ${run.id}/${rowKey} lacks part ${i}`);
+        parts.push(part);
+      }
+      return Buffer.concat(parts);
+    };
+    return ReportSnapshotReader.open(
+      manifests,
+      { pools: run.summary.pools, clusters: run.summary.clusters },
+      readChunk,
+      SNAPSHOT_ENTITY_BYTES,
+    );
+  }
+
   /** The run's pool results, in storage order (by shard, then key); getReport sorts them. */
   async *listRunPools(runId: string): AsyncIterableIterator<PoolResult> {
     if (!isRunId(runId)) return;
@@ -1024,15 +1075,16 @@ function toRunRecord(entity: StoredEntity): RunRecord {
     finishedAt: optionalString(entity, 'finishedAt'),
     cloud: requireString(entity, 'cloud') as RunRecord['cloud'],
     matrix: unpackJson<RunRecord['matrix']>(entity, 'matrix') ?? { version: '', sources: [] },
-    summary: unpackJson<Summary>(entity, 'summary') ?? {
-      subscriptions: 0,
-      clusters: 0,
-      pools: 0,
-      compliant: 0,
-      noncompliant: 0,
-      exempt: 0,
-      unknown: 0,
-    },
+    summary: summaryFromProperties(entity, 'summary') ??
+      unpackJson<Summary>(entity, 'summary') ?? {
+        subscriptions: 0,
+        clusters: 0,
+        pools: 0,
+        compliant: 0,
+        noncompliant: 0,
+        exempt: 0,
+        unknown: 0,
+      },
     errors: unpackJson<ScopeError[]>(entity, 'errors') ?? [],
     progress: unpackJson<RunProgress>(entity, 'progress') ?? {
       pagesRead: 0,
@@ -1100,6 +1152,9 @@ const SNAPSHOT_PART_BYTES = 64 * 1024;
 const SNAPSHOT_PARTS_PER_ENTITY = 10;
 const SNAPSHOT_ENTITY_BYTES = SNAPSHOT_PART_BYTES * SNAPSHOT_PARTS_PER_ENTITY;
 
+/** Pools per frame of the pools stream: a page of the report inflates and parses one or two frames. */
+const POOLS_PER_FRAME = 1000;
+
 const MIN_ZLIB_CHUNK = 64;
 const MAX_DEFLATE_CHUNK = 1024 * 1024;
 
@@ -1155,6 +1210,8 @@ export class ReportSnapshotWriter {
   private readonly pendingBytes = { pools: 0, clusters: 0 };
   private readonly chunks = { pools: 0, clusters: 0 };
   private readonly counts = { pools: 0, clusters: 0 };
+  private readonly streamBytes = { pools: 0, clusters: 0 };
+  private readonly poolFrames: PoolFrameIndexEntry[] = [];
   private writes: Promise<void> = Promise.resolve();
   private poolsSorted = true;
   private firstPoolKey: string | null = null;
@@ -1175,7 +1232,14 @@ export class ReportSnapshotWriter {
       this.firstPoolKey ??= key;
       this.lastPoolKey = key;
     }
-    await this.add('pools', pools);
+    // Frames of a bounded size, each indexed with its status counts, so a page of the report reads only its frames.
+    for (let at = 0; at < pools.length; at += POOLS_PER_FRAME) {
+      const frame = pools.slice(at, at + POOLS_PER_FRAME);
+      const counts: PoolFrameIndexEntry['s'] = [0, 0, 0, 0];
+      for (const pool of frame) counts[FRAME_STATUS_INDEX[pool.status]] += 1;
+      const { offset, length } = await this.add('pools', frame);
+      this.poolFrames.push({ n: frame.length, s: counts, o: offset, l: length });
+    }
   }
 
   async addClusters(clusters: readonly ClusterResult[]): Promise<void> {
@@ -1186,7 +1250,7 @@ export class ReportSnapshotWriter {
     this.flush('pools', true);
     this.flush('clusters', true);
     await this.writes;
-    await this.put({
+    const manifest: Entity = {
       partitionKey: this.runId,
       rowKey: ['manifest', this.writer].join(KEY_SEPARATOR),
       pools: this.counts.pools,
@@ -1197,11 +1261,18 @@ export class ReportSnapshotWriter {
       ...(this.firstPoolKey !== null && this.lastPoolKey !== null
         ? { firstPoolId: this.firstPoolKey, lastPoolId: this.lastPoolKey }
         : {}),
-    });
+    };
+    packJson(manifest, 'poolFrames', this.poolFrames);
+    await this.put(checkEntity(manifest, `Snapshot manifest of run ${this.runId}`));
   }
 
-  private async add(kind: 'pools' | 'clusters', values: readonly unknown[]): Promise<void> {
-    if (values.length === 0) return;
+  /** Frames the values into the kind's stream; returns where the frame starts in it and its length in bytes. */
+  private async add(
+    kind: 'pools' | 'clusters',
+    values: readonly unknown[],
+  ): Promise<{ offset: number; length: number }> {
+    const offset = this.streamBytes[kind];
+    if (values.length === 0) return { offset, length: 0 };
     this.counts[kind] += values.length;
     const json = Buffer.from(JSON.stringify(values), 'utf8');
     // Output chunks of up to 1 MiB: few round trips to the main thread, and no large buffer kept behind a slice.
@@ -1214,9 +1285,11 @@ export class ReportSnapshotWriter {
     header.writeUInt32BE(json.length, 4);
     this.pending[kind].push(header, frame);
     this.pendingBytes[kind] += 8 + frame.length;
+    this.streamBytes[kind] += 8 + frame.length;
     this.flush(kind, false);
     // One entity in flight at a time keeps memory flat; a failed write surfaces here.
     await this.writes;
+    return { offset, length: 8 + frame.length };
   }
 
   private flush(kind: 'pools' | 'clusters', all: boolean): void {

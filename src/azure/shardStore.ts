@@ -6,6 +6,7 @@ import { odata, TableClient } from '@azure/data-tables';
 import type { StorageSettings } from '../config';
 import type { ScopeError, Summary } from '../core/types';
 import type { RunProgress } from './runStore';
+import { summaryFromProperties, summaryProperties } from './summaryEntity';
 
 export type ShardStatus = 'pending' | 'done' | 'failed';
 
@@ -132,7 +133,7 @@ export class ShardStore {
           partitionKey: shard.runId,
           rowKey: shardKey(shard.index),
           status: outcome.status,
-          summary: JSON.stringify(outcome.summary),
+          ...summaryProperties('summary', outcome.summary),
           progress: JSON.stringify(outcome.progress),
           errors: JSON.stringify(outcome.errors),
           finishedAt: outcome.finishedAt,
@@ -202,7 +203,7 @@ function toShard(runId: string, entity: Record<string, unknown> & { etag?: strin
     shards: Number(entity.shards),
     subscriptions: parseJson<string[]>(entity.subscriptions, []),
     status,
-    summary: parseJson<Summary | null>(entity.summary, null),
+    summary: summaryFromProperties(entity, 'summary') ?? null,
     progress: parseJson<RunProgress | null>(entity.progress, null),
     errors: parseJson<ScopeError[]>(entity.errors, []),
     finishedAt: typeof entity.finishedAt === 'string' ? entity.finishedAt : null,

@@ -37,6 +37,8 @@ export async function demoCommand(args: string[], io: CliIo): Promise<number> {
       EMAIL_SENDER: 'DoNotReply@contoso.example',
       EMAIL_TO: 'compliance@contoso.example',
       REPORT_BASE_URL: `http://127.0.0.1:${parsePort(values.port) || 7071}`,
+      // The sample clusters carry a `team` tag: the report and digest route work by it.
+      AUDIT_OWNER_TAG: 'team',
     });
     const service = new AuditService(config);
     progress.log(

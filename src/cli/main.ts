@@ -3,8 +3,11 @@
 import { parseArgs } from 'node:util';
 
 import { AuditService } from '../auditService';
+import type { RunRecord } from '../azure/runStore';
 import { newRunId, runIdPattern } from '../azure/tableKeys';
 import { type Config, loadConfig } from '../config';
+import { previousGoodRun } from '../core/diffRuns';
+import { sameScope } from '../core/sameScope';
 import { AuditInProgressError, ConfigError, describeError, InputError } from '../errors';
 import { summaryText } from '../render/summaryText';
 import { serveCommand } from '../serve/serveCommand';
@@ -90,15 +93,23 @@ async function reportCommand(args: string[], io: CliIo): Promise<number> {
   if (!['json', 'text'].includes(values.format)) throw new InputError(`--format must be json or text`);
   const config: Config = loadConfig(io.env);
   const store = new AuditService(config).store;
-  const runId = values.run ?? (await store.getLatestRun({ statuses: ['succeeded', 'partial'] }))?.id;
-  const report = runId ? await store.getReport(runId) : undefined;
-  if (!report) {
+  const run = values.run
+    ? await store.getRun(values.run)
+    : await store.getLatestRun({ statuses: ['succeeded', 'partial'] });
+  const report = run ? await store.getReport(run.id) : undefined;
+  if (!run || !report) {
     io.stderr.write(values.run ? `No stored run ${values.run}.\n` : 'No completed run is stored yet.\n');
     return EXIT.failed;
   }
-  io.stdout.write(
-    values.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${summaryText(report)}\n`,
-  );
+  if (values.format === 'json') {
+    io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  // The previous good run of the same scope, for each subscription's change.
+  const runs: RunRecord[] = [];
+  for await (const r of store.listRuns({ top: 60 })) runs.push(r);
+  const previous = previousGoodRun(runs, run, (r) => sameScope(r.scope, run.scope));
+  io.stdout.write(`${summaryText(report, previous?.summary ?? null)}\n`);
   return EXIT.ok;
 }
 

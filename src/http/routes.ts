@@ -28,6 +28,13 @@ export const API_ROUTES = {
     authLevel: 'function',
     summary: 'Run history with summaries, newest first',
   },
+  trend: {
+    name: 'trend',
+    route: 'trend',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'function',
+    summary: 'Per-run counts by subscription, owner or finding code, flat rows for dashboards',
+  },
   run: {
     name: 'run',
     route: 'runs/{runId}',

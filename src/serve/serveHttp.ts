@@ -20,6 +20,7 @@ import { type ReportDependencies, reportHandler } from '../handlers/reportHandle
 import { type RunDependencies, runHandler } from '../handlers/runHandler';
 import { type RunsDependencies, runsHandler } from '../handlers/runsHandler';
 import { type AuditStarter, startAuditHandler } from '../handlers/startAuditHandler';
+import { trendHandler } from '../handlers/trendHandler';
 import { problemResponse } from '../http/problem';
 import { API_ROUTES, type ApiRoute, ROUTE_PREFIX, type RouteName } from '../http/routes';
 import { hostEmail, type NotifyHost } from '../notify';
@@ -41,6 +42,7 @@ export function createApiHandlers(deps: ApiDependencies, extra: ApiHandlers = {}
   return {
     report: reportHandler(deps),
     runs: runsHandler(deps),
+    trend: trendHandler(deps),
     run: runHandler(deps),
     startAudit: startAuditHandler({
       config: deps.config,

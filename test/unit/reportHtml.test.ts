@@ -68,7 +68,7 @@ describe('renderReportHtml', () => {
     expect(html).toContain(`<style nonce="${NONCE}">`);
     expect(markupOf(html)).not.toMatch(/<[^>]*\s(style|on[a-z]+)=/i);
     expect(reportContentSecurityPolicy(NONCE)).toBe(
-      `default-src 'none'; script-src 'nonce-${NONCE}'; style-src 'nonce-${NONCE}'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      `default-src 'none'; script-src 'nonce-${NONCE}'; style-src 'nonce-${NONCE}'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
     );
   });
 
@@ -155,11 +155,12 @@ describe('trendChartSvg', () => {
       status: 'succeeded' as const,
       compliant: 10 * i,
       noncompliant: 5,
+      exempt: 1,
       unknown: i,
     }));
     const svg = trendChartSvg(points);
-    expect(svg.match(/<polyline/g)).toHaveLength(3);
-    expect(svg.match(/<circle/g)).toHaveLength(9);
+    expect(svg.match(/<polyline/g)).toHaveLength(4);
+    expect(svg.match(/<circle/g)).toHaveLength(12);
   });
 
   it('says so when there are no runs', () => {
