@@ -122,12 +122,9 @@ const countColumns = {
   noncompliant: z.number().int().nonnegative(),
   exempt: z.number().int().nonnegative(),
   unknown: z.number().int().nonnegative(),
-  compliancePercent: z
-    .number()
-    .nullable()
-    .meta({
-      description: '(compliant + exempt) / (compliant + noncompliant + exempt); null when none judged.',
-    }),
+  compliancePercent: z.number().nullable().meta({
+    description: '(compliant + exempt) / (compliant + noncompliant + exempt); null when none judged.',
+  }),
 };
 
 /** One row of GET /api/trend: a run and one subscription, owner or finding code, flat for charting. */

@@ -160,7 +160,7 @@ function changeText(now: number, before: number | undefined): string {
 
 // ---- HTML pieces: every value from Azure goes through escapeHtml (or safeHref for links) ----
 
-const CODE_STYLE = `font-family:Consolas,'Courier New',monospace;font-size:12px;background-color:#f6f8fa;word-break:break-all;`;
+const CODE_STYLE = `font-family:Consolas,'Courier New',monospace;font-size:12px;background-color:#f6f8fa;overflow-wrap:anywhere;`;
 /** Long IDs and commands wrap anywhere rather than widen the message on a phone. */
 const WRAP = 'word-break:break-word;overflow-wrap:anywhere;';
 
@@ -212,9 +212,9 @@ function findingsHtml(pool: PoolResult): string {
 }
 
 const TD = `style="${FONT}font-size:13px;line-height:18px;padding:8px;border-top:1px solid ${COLORS.line};vertical-align:top;text-align:left;${WRAP}"`;
-const TH = `style="${FONT}font-size:11px;line-height:15px;padding:6px 8px;background-color:${COLORS.head};color:${COLORS.muted};text-align:left;font-weight:bold;"`;
+const TH = `style="${FONT}font-size:11px;line-height:15px;padding:6px 4px;background-color:${COLORS.head};color:${COLORS.muted};text-align:left;font-weight:bold;"`;
 const THN = TH.replace('text-align:left', 'text-align:right');
-const TDN = `style="${FONT}font-size:13px;line-height:18px;padding:6px 8px;border-top:1px solid ${COLORS.line};vertical-align:top;text-align:right;white-space:nowrap;"`;
+const TDN = `style="${FONT}font-size:13px;line-height:18px;padding:6px 4px;border-top:1px solid ${COLORS.line};vertical-align:top;text-align:right;white-space:nowrap;"`;
 const SECTION_TD = `style="padding:20px 16px 0 16px;${FONT}"`;
 const H2 = `style="${FONT}font-size:17px;line-height:22px;margin:0 0 6px 0;color:${COLORS.text};"`;
 const INTRO = `style="margin:0 0 8px 0;color:${COLORS.muted};font-size:13px;line-height:18px;"`;

@@ -100,6 +100,7 @@ const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:0;padding:20px;color:#1f2328;background:#fff;max-width:1400px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px}
 a{color:var(--link)}
+#matrix li,#errors td{overflow-wrap:anywhere}
 .meta{color:var(--muted);margin:0}
 code{font:12px/1.4 ui-monospace,SFMono-Regular,Consolas,monospace;background:#f6f8fa;padding:1px 4px;border-radius:4px;overflow-wrap:anywhere}
 .headline{font-size:18px;margin:10px 0 0}.headline b{font-size:22px}
@@ -133,6 +134,8 @@ form.filters label{display:flex;flex-direction:column;font-size:12px;color:var(-
 form.filters input,form.filters select,form.filters button{font:inherit;padding:4px 6px;max-width:100%}
 .pager{display:flex;flex-wrap:wrap;gap:6px 14px;align-items:center;margin:8px 0}
 .pager .pages a,.pager .pages b{margin-right:6px}
+table.pools td:nth-child(2){min-width:300px}
+table.pools td:nth-child(4) code{overflow-wrap:anywhere}
 ul.findings{margin:0;padding-left:16px}ul.findings li{margin:0 0 4px}
 details summary{cursor:pointer}
 .sev{font-size:11px;font-weight:700;text-transform:uppercase}.sev.high{color:var(--bad)}.sev.medium{color:#9a6700}.sev.low,.sev.info{color:var(--muted)}
@@ -140,13 +143,21 @@ details summary{cursor:pointer}
 button.copy{font:11px system-ui,sans-serif;margin-left:4px;padding:0 6px;border:1px solid var(--line);border-radius:4px;background:#fff;cursor:pointer}
 @media (max-width:700px){
 body{padding:12px}
-.cards .card{min-width:0;flex:1 1 40%}
+.cards .card{min-width:0;flex:1 1 28%;padding:6px 8px}
+.card dd{font-size:18px}
 table.pools thead{display:none}
 table.pools,table.pools tbody,table.pools tr,table.pools td{display:block;width:100%}
 table.pools tr{border:1px solid var(--line);border-radius:8px;margin:0 0 10px;padding:4px 0}
-table.pools td{border:0;padding:3px 10px}
+table.pools td{border:0;padding:3px 10px;min-width:0}
+table.pools td:nth-child(2){min-width:0}
 table.pools td::before{content:attr(data-label);display:block;font-size:11px;color:var(--muted);text-transform:uppercase}
-.breakdown th:nth-child(n+4),.breakdown td:nth-child(n+4){display:none}
+.breakdown thead{display:none}
+.breakdown,.breakdown tbody,.breakdown tr{display:block;width:100%}
+.breakdown tr{border-bottom:1px solid var(--line);padding:4px 0}
+.breakdown td{display:inline-block;border:0;padding:1px 10px 1px 0}
+.breakdown td:first-child{display:block;overflow-wrap:anywhere}
+.breakdown td.n::before{content:attr(data-label) ": ";color:var(--muted);font-size:12px}
+.grid>section{flex-basis:100%}
 }
 `;
 
@@ -411,10 +422,9 @@ function delta(now: number, before: number | undefined): string {
 
 function countsCells(row: StatusCounts): string {
   return (
-    `<td class="n" data-label="Pools">${count(row.pools)}</td>` +
     `<td class="n" data-label="Noncompliant">${count(row.noncompliant)}</td>` +
     `<td class="n" data-label="Unknown">${count(row.unknown)}</td>` +
-    `<td class="n" data-label="Compliant">${e(compliancePercentCell(row))}</td>`
+    `<td class="n" data-label="% compliant">${e(compliancePercentCell(row))}</td>`
   );
 }
 
@@ -435,7 +445,7 @@ function subscriptionTable(
         ? 'all other subscriptions'
         : `<a href="${e(links.to({ filters: { subscriptionId: [row.subscriptionId] } }))}">${e(row.subscriptionName ?? row.subscriptionId)}</a>`;
       const change = before ? delta(row.noncompliant, before.get(row.subscriptionId.toLowerCase())) : '—';
-      return `<tr><td>${label}</td>${countsCells(row)}<td class="n">${change}</td></tr>`;
+      return `<tr><td>${label}<div class="small">${count(row.pools)} ${row.pools === 1 ? 'pool' : 'pools'}</div></td>${countsCells(row)}<td class="n" data-label="Change">${change}</td></tr>`;
     })
     .join('');
   const note =
@@ -445,7 +455,7 @@ function subscriptionTable(
   const since = previous ? `since run ${e(previous.runId)}` : 'since the last run';
   return (
     `<section id="by-subscription"><h2>By subscription</h2>` +
-    `<table class="breakdown"><thead><tr><th>Subscription</th><th class="n">Pools</th><th class="n">Noncompliant</th><th class="n">Unknown</th><th class="n">% compliant</th><th class="n" title="Change of noncompliant pools ${since}">Change</th></tr></thead>` +
+    `<table class="breakdown"><thead><tr><th>Subscription</th><th class="n">Noncompliant</th><th class="n">Unknown</th><th class="n">% compliant</th><th class="n" title="Change of noncompliant pools ${since}">Change</th></tr></thead>` +
     `<tbody>${body}</tbody></table>${note}${previous ? '' : '<p class="small">No earlier run of the same scope to compare with.</p>'}</section>`
   );
 }
@@ -461,7 +471,7 @@ function ownerTable(summary: Summary, links: LinkBuilder): string {
         : row.owner === null
           ? '<i>no owner tag</i>'
           : `<a href="${e(links.to({ filters: { owner: row.owner } }))}">${e(row.owner)}</a>`;
-      return `<tr><td>${label}</td>${countsCells(row)}</tr>`;
+      return `<tr><td>${label}<div class="small">${count(row.pools)} ${row.pools === 1 ? 'pool' : 'pools'}</div></td>${countsCells(row)}</tr>`;
     })
     .join('');
   const note =
@@ -470,7 +480,7 @@ function ownerTable(summary: Summary, links: LinkBuilder): string {
       : '';
   return (
     `<section id="by-owner"><h2>By owner</h2>` +
-    `<table class="breakdown"><thead><tr><th>Owner</th><th class="n">Pools</th><th class="n">Noncompliant</th><th class="n">Unknown</th><th class="n">% compliant</th></tr></thead>` +
+    `<table class="breakdown"><thead><tr><th>Owner</th><th class="n">Noncompliant</th><th class="n">Unknown</th><th class="n">% compliant</th></tr></thead>` +
     `<tbody>${body}</tbody></table>${note}</section>`
   );
 }
@@ -542,7 +552,7 @@ function filterText(filters: ReportFilters): string {
   return parts.join('; ');
 }
 
-function pager(page: TablePage, shown: number, links: LinkBuilder): string {
+function pager(page: TablePage, shown: number, links: LinkBuilder, withIds = true): string {
   const pages = Math.max(1, Math.ceil(page.matched / page.size));
   const first = page.matched === 0 ? 0 : (page.number - 1) * page.size + 1;
   const last = (page.number - 1) * page.size + shown;
@@ -559,7 +569,7 @@ function pager(page: TablePage, shown: number, links: LinkBuilder): string {
     pageLinks.push(link(n, String(n)));
   });
   return (
-    `<div class="pager"><span id="page-range">Showing <b id="first-shown">${count(first)}</b>–<b id="last-shown">${count(last)}</b> of <b id="matched-count">${count(page.matched)}</b> ${page.matched === 1 ? 'pool' : 'pools'}</span>` +
+    `<div class="pager"><span${withIds ? ' id="page-range"' : ''}>Showing <b${withIds ? ' id="first-shown"' : ''}>${count(first)}</b>–<b${withIds ? ' id="last-shown"' : ''}>${count(last)}</b> of <b${withIds ? ' id="matched-count"' : ''}>${count(page.matched)}</b> ${page.matched === 1 ? 'pool' : 'pools'}</span>` +
     (pages > 1
       ? `<span class="pages">${page.number > 1 ? `<a rel="prev" href="${e(links.to({ page: page.number - 1 }))}">← previous</a> ` : ''}${pageLinks.join(' ')}${page.number < pages ? ` <a rel="next" href="${e(links.to({ page: page.number + 1 }))}">next →</a>` : ''}</span>`
       : '') +
@@ -666,7 +676,7 @@ ${pools.map((p) => poolRow(p, showOwner)).join('\n')}
 </tbody>
 </table>
 ${pools.length === 0 ? '<p id="no-pools">No node pool matches these filters.</p>' : ''}
-${page.matched > pools.length ? pager(page, pools.length, links) : ''}
+${page.matched > pools.length ? pager(page, pools.length, links, false) : ''}
 </section>
 <section id="trend">
 <h2>Trend</h2>
