@@ -10,7 +10,7 @@ import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
 import { AuditService } from '../../src/auditService';
 import { writeDigestFiles } from '../../src/cli/emailCommand';
 import { loadConfig } from '../../src/config';
-import { fixFirst, fixFirstCount,type FixFirstItem } from '../../src/core/fixFirst';
+import { fixFirst, fixFirstCount, type FixFirstItem } from '../../src/core/fixFirst';
 import type { Report } from '../../src/core/types';
 import { HTML_PAGE_SIZE } from '../../src/http/schemas';
 import { createApiHandlers, type RunningServer, serveHttp } from '../../src/serve/serveHttp';

@@ -160,7 +160,7 @@ describe('the digest of a known estate', () => {
     );
     expect(rendered.html).toContain('2 become compliant with this fix alone.');
     expect(rendered.text).toMatch(
-      /^Fix first\n  1\. 2 pools: enable the FIPS image: `az aks nodepool update … --enable-fips-image`/m,
+      /^Fix first\n {2}1\. 2 pools: enable the FIPS image: `az aks nodepool update … --enable-fips-image`/m,
     );
     expect(rendered.text.indexOf('Fix first')).toBeLessThan(
       rendered.text.indexOf('New noncompliant node pools ('),

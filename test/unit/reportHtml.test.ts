@@ -1,9 +1,9 @@
 // The HTML page: everything from Azure escaped, one nonce'd script and style, nothing loaded from anywhere.
 
 import { HOSTILE_SUBSCRIPTION_NAME } from '../../emulators/estateGenerator';
-import { escapeHtml, safeHref } from '../../src/render/escapeHtml';
 import { fixFirst, fixFirstCount } from '../../src/core/fixFirst';
 import { summarizeRun } from '../../src/core/summarizeRun';
+import { escapeHtml, safeHref } from '../../src/render/escapeHtml';
 import { renderReportHtml, reportContentSecurityPolicy, trendChartSvg } from '../../src/render/reportHtml';
 import { fixtureReport, handPool } from '../support/reportFixture';
 
