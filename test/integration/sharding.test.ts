@@ -198,7 +198,9 @@ it('audits every pool exactly once across three workers and completes the run ex
   // From the shards' report snapshot parts: a few entities, not one per pool.
   expect(s.service.store.stats.entitiesRead - readBefore).toBeLessThan(40);
   expect(report?.pools.map((p) => [p.id, p.status])).toEqual(whole.pools.map((p) => [p.id, p.status]));
+  // Counts, percentage and breakdowns: the shards' summaries merge into the unsharded run's.
   expect(report?.summary).toEqual(whole.summary);
+  expect(report?.summary.bySubscription).toHaveLength(10);
   expect(report?.clusters).toEqual(whole.clusters);
 
   const states = [];
