@@ -163,7 +163,7 @@ describe('the Power BI queries', () => {
   it.each(Object.entries(rowsOf))('reads only fields the API returns: %s', async (name, { path, rows }) => {
     const section = named.get(name)!;
     expect(section).toContain(`FipsApi("${path.slice(0, path.indexOf('?'))}"`);
-    const body = (await (await fetch(`${server.url}/${path}`)).json());
+    const body = await (await fetch(`${server.url}/${path}`)).json();
     const list = select(body, rows) as Record<string, unknown>[];
     expect(list.length).toBeGreaterThan(0);
     const fields = /Table\.FromRecords\(\s*\w+,\s*\{([^}]*)\}/
