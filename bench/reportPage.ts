@@ -117,7 +117,7 @@ async function main(): Promise<void> {
       };
       await open('first page, cold (read from Table Storage)', '/api/report?format=html');
       await open('first page, warm', '/api/report?format=html');
-      await open('page 500 (pools 49,901-50,000)', '/api/report?format=html&page=500');
+      await open('page 500 (pools 49,901-50,000, or the last page)', '/api/report?format=html&page=500');
       await open('status=unknown (counted without reading pools)', '/api/report?format=html&status=unknown');
       await open('q=ubuntu (free text: every pool read)', '/api/report?format=html&q=ubuntu');
       await open(
