@@ -23,6 +23,7 @@ import { reportHandler } from './handlers/reportHandler';
 import { runHandler } from './handlers/runHandler';
 import { runsHandler } from './handlers/runsHandler';
 import { startAuditHandler } from './handlers/startAuditHandler';
+import { trendHandler } from './handlers/trendHandler';
 import type { RouteName } from './http/routes';
 import { type EmailHealth, getEmailHealth } from './notify/emailHealth';
 import {
@@ -273,12 +274,14 @@ export class App {
       getLatestRun: (opts?: Parameters<RunReports['getLatestRun']>[0]) => reports().getLatestRun(opts),
       listRuns: (opts: { top?: number; since?: Date }) => reports().listRuns(opts),
       getReport: (runId: string) => reports().getReport(runId),
+      openReportSnapshot: (run: RunRecord) => reports().openReportSnapshot(run),
     };
     const notify: RunNotifier = (runId, options) => this.notify(runId, options);
     const exemptions = exemptionApiHandlers(this.exemptionsDependencies());
     return {
       report: reportHandler({ store: reader, config: this.config }),
       runs: runsHandler({ store: reader, config: this.config }),
+      trend: trendHandler({ store: reader, config: this.config }),
       run: runHandler({ store: reader, config: this.config }),
       startAudit: startAuditHandler({
         config: this.config,
@@ -433,6 +436,7 @@ export class App {
         cloud: config.cloud.name,
         matrix: config.matrix,
         nodeImageMaxAgeInDays: config.nodeImageMaxAgeInDays,
+        ownerTag: config.ownerTag,
         scope: { subscriptions: config.subscriptions, managementGroups: config.managementGroups },
         shardSize: config.sharding.mode === 'off' || this.options.input ? null : config.sharding.shardSize,
         leaseTtlInMs: config.leaseTtlInMs,

@@ -116,6 +116,8 @@ export interface Config {
   nodeImageMaxAgeInDays: number;
   /** How far ahead an exemption's mandatory `expiresOn` may be (AUDIT_EXEMPTION_MAX_DAYS). */
   exemptionMaxDays: number;
+  /** AUDIT_OWNER_TAG: the cluster tag that names who owns a cluster's pools (`owner` in the report); null when unset. */
+  ownerTag: string | null;
   /**
    * Which path sends email, derived from the settings that are set: `acs` when EMAIL_ENDPOINT or
    * EMAIL_CONNECTION_STRING is set, `smtp` when SMTP_HOST is set (both at once is an error), else null.
@@ -149,6 +151,7 @@ export const SETTINGS = {
   AUDIT_MATRIX_FILE: '/home/site/wwwroot/fips-matrix.override.json',
   AUDIT_NODE_IMAGE_MAX_AGE_DAYS: '30',
   AUDIT_EXEMPTION_MAX_DAYS: '90',
+  AUDIT_OWNER_TAG: 'owner',
   WEBSITE_AUTH_ENABLED: 'True',
   AUDIT_SHARDING: 'subscriptions',
   AUDIT_SHARD_SIZE: '500',
@@ -575,6 +578,15 @@ export function loadConfig(
     );
   }
 
+  const ownerTag = get('AUDIT_OWNER_TAG') ?? null;
+  // ARM tag names: at most 512 characters, none of < > % & \ ? /.
+  if (ownerTag !== null && !/^[^<>%&\\?/]{1,512}$/.test(ownerTag)) {
+    bad(
+      'AUDIT_OWNER_TAG',
+      `must be an Azure tag name (at most 512 characters, none of < > % & \\ ? /); got "${ownerTag.slice(0, 80)}"`,
+    );
+  }
+
   // Set by the platform, never by hand: "True" when App Service Authentication is on.
   const authText = get('WEBSITE_AUTH_ENABLED') ?? 'False';
   if (!/^(true|false)$/i.test(authText)) {
@@ -682,6 +694,7 @@ export function loadConfig(
     matrixFile,
     nodeImageMaxAgeInDays,
     exemptionMaxDays,
+    ownerTag,
     emailProvider,
     smtp: smtp && Object.freeze(smtp),
     appServiceAuthEnabled,

@@ -17,8 +17,7 @@ import {
   renderReport,
   type ReportFormat,
   resolveFormat,
-  trendPoints,
-  type TrendRun,
+  storedHistory,
   writeReportFile,
 } from './reportOutput';
 
@@ -33,9 +32,6 @@ export interface AuditCommandOptions {
   email: boolean;
   failOn?: FailOn[];
 }
-
-/** Runs drawn in the HTML report's trend chart, as the API draws them. */
-const TREND_RUNS = 60;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -69,11 +65,9 @@ export async function runAuditCommand(options: AuditCommandOptions, io: CliIo): 
     app.close();
   }
 
-  const trend: TrendRun[] = [];
-  if (format === 'html' && options.store) {
-    for await (const run of app.stores.reports.listRuns({ top: TREND_RUNS })) trend.push(run);
-  }
-  const rendered = renderReport(format, report, trendPoints(trend));
+  const history =
+    format === 'html' && options.store ? await storedHistory(app.stores.reports, report.run.id) : undefined;
+  const rendered = renderReport(format, report, history);
   if (options.out !== undefined) {
     const path = await writeReportFile(options.out, rendered);
     // The report is in the file, so stdout is free for the person at the terminal.

@@ -14,8 +14,7 @@ import {
   renderReport,
   type ReportFormat,
   resolveFormat,
-  trendPoints,
-  type TrendRun,
+  storedHistory,
   writeReportFile,
 } from './reportOutput';
 
@@ -24,8 +23,6 @@ export interface ReportCommandOptions {
   format?: ReportFormat;
   out?: string;
 }
-
-const TREND_RUNS = 60;
 
 export async function runReportCommand(options: ReportCommandOptions, io: CliIo): Promise<number> {
   if (options.run !== undefined && !runIdPattern.test(options.run)) {
@@ -40,9 +37,8 @@ export async function runReportCommand(options: ReportCommandOptions, io: CliIo)
     io.stderr.write(options.run ? `No stored run ${options.run}.\n` : 'No completed run is stored yet.\n');
     return EXIT.failed;
   }
-  const trend: TrendRun[] = [];
-  if (format === 'html') for await (const run of store.listRuns({ top: TREND_RUNS })) trend.push(run);
-  const rendered = renderReport(format, report, trendPoints(trend));
+  const history = format === 'html' ? await storedHistory(store, report.run.id) : undefined;
+  const rendered = renderReport(format, report, history);
   if (options.out === undefined) {
     io.stdout.write(rendered);
   } else {

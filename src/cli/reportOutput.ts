@@ -6,11 +6,14 @@ import { dirname, extname, resolve } from 'node:path';
 
 import { Option } from 'commander';
 
-import type { Report, RunStatus, RunTrigger } from '../core/types';
+import type { RunRecord } from '../core/run';
+import type { Report } from '../core/types';
 import { InputError } from '../errors';
 import { renderReportCsv } from '../render/reportCsv';
-import { renderReportHtml, type TrendPoint } from '../render/reportHtml';
+import { type ReportHistory, reportHistory, TREND_RUNS } from '../render/reportHistory';
+import { renderReportHtml } from '../render/reportHtml';
 import { summaryText } from '../render/summaryText';
+import type { RunReader } from '../store/runReports';
 
 export const REPORT_FORMATS = ['json', 'csv', 'html', 'text'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -48,37 +51,22 @@ export function resolveFormat(
   return byExtension;
 }
 
-/** A stored run as a point of the HTML page's trend chart (completed runs only, as the API draws them). */
-export interface TrendRun {
-  id: string;
-  status: RunStatus;
-  trigger: RunTrigger;
-  startedAt: string;
-  summary: { compliant: number; noncompliant: number; unknown: number };
-}
-
-export function trendPoints(runs: Iterable<TrendRun>): TrendPoint[] {
-  const points: TrendPoint[] = [];
-  for (const run of runs) {
-    if (run.status !== 'succeeded' && run.status !== 'partial') continue;
-    const { compliant, noncompliant, unknown } = run.summary;
-    points.push({
-      runId: run.id,
-      startedAt: run.startedAt,
-      status: run.status,
-      compliant,
-      noncompliant,
-      unknown,
-    });
-  }
-  return points;
+/**
+ * The stored history the HTML report draws beside run `runId` (its trend, its previous good run of the same
+ * scope), read as `GET /api/report?format=html` reads it. Empty when the run is not stored (`--no-store`).
+ */
+export async function storedHistory(reader: RunReader, runId: string): Promise<ReportHistory> {
+  const runs: RunRecord[] = [];
+  for await (const run of reader.listRuns({ top: TREND_RUNS })) runs.push(run);
+  const current = runs.find((r) => r.id === runId) ?? (await reader.getRun(runId));
+  return current ? reportHistory(runs, current) : { trend: [], previous: null };
 }
 
 /** The report in `format`, exactly as `GET /api/report?format=…` renders the whole run (text: the CLI summary). */
 export function renderReport(
   format: ReportFormat,
   report: Report,
-  trend: readonly TrendPoint[] = [],
+  history: ReportHistory = { trend: [], previous: null },
 ): string {
   switch (format) {
     case 'json':
@@ -86,7 +74,7 @@ export function renderReport(
     case 'csv':
       return renderReportCsv(report);
     case 'html':
-      return renderReportHtml(report, { trend }).html;
+      return renderReportHtml(report, history).html;
     case 'text':
       return `${summaryText(report)}\n`;
   }

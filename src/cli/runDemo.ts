@@ -15,7 +15,7 @@ import { DEMO_DAYS, DemoStory } from './demoStory';
 import { writeDigestFiles } from './emailCommand';
 import { EXIT } from './exitCodes';
 import { createProgressDisplay } from './progress';
-import { renderReport, trendPoints, type TrendRun } from './reportOutput';
+import { renderReport, storedHistory } from './reportOutput';
 import { serveApp, untilShutdownSignal } from './serveCommand';
 
 const DAY_IN_MS = 86_400_000;
@@ -41,6 +41,8 @@ export async function runDemo(options: DemoCommandOptions, io: CliIo): Promise<n
       EMAIL_SENDER: 'DoNotReply@contoso.example',
       EMAIL_TO: 'compliance@contoso.example',
       REPORT_BASE_URL: `http://127.0.0.1:${options.port || 7071}`,
+      // The sample clusters carry a `team` tag: the report and digest route work by it.
+      AUDIT_OWNER_TAG: 'team',
     });
     const service = new App(config, { email: false });
     const now = Date.now();
@@ -100,8 +102,7 @@ export async function runDemo(options: DemoCommandOptions, io: CliIo): Promise<n
     if (!latest) throw new Error(`the demo's last run ${report.run.id} is not stored`);
     const outDir = resolve(options.out);
     await mkdir(outDir, { recursive: true });
-    const trend: TrendRun[] = [];
-    for await (const run of service.stores.reports.listRuns({ top: 60 })) trend.push(run);
+    const history = await storedHistory(service.stores.reports, report.run.id);
     const files: [string, string][] = [];
     for (const [format, name] of [
       ['html', 'report.html'],
@@ -109,7 +110,7 @@ export async function runDemo(options: DemoCommandOptions, io: CliIo): Promise<n
       ['csv', 'report.csv'],
     ] as const) {
       const path = join(outDir, name);
-      await writeFile(path, renderReport(format, report, trendPoints(trend)));
+      await writeFile(path, renderReport(format, report, history));
       files.push([
         `today's report (${format.toUpperCase()}${format === 'html' ? ', with the 14-day trend' : ''})`,
         path,

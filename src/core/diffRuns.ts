@@ -63,13 +63,6 @@ export function isUnreadable(pool: PoolResult): boolean {
   return pool.status === 'unknown' && pool.findings.some((f) => f.code === 'SCOPE_UNREADABLE');
 }
 
-/** Share of judged pools (all but unknown) that are compliant or exempt, floored to 0.1 so 99.96 never shows as 100. */
-export function compliancePercent(summary: Summary): number | null {
-  const judged = summary.pools - summary.unknown;
-  if (judged <= 0) return null;
-  return Math.floor(((summary.compliant + summary.exempt) / judged) * 1000) / 10;
-}
-
 const byId = (a: { id: string }, b: { id: string }) => a.id.toLowerCase().localeCompare(b.id.toLowerCase());
 
 function scopeContains(scope: string, poolId: string): boolean {

@@ -22,6 +22,15 @@ export interface EvaluationOptions {
   asOf: Date;
   /** A FIPS node image more than this many days behind the latest (or old) is outdated. */
   nodeImageMaxAgeInDays: number;
+  /** AUDIT_OWNER_TAG: the cluster tag whose value becomes each pool's `owner`. */
+  ownerTag?: string;
+}
+
+/** The value of the cluster's tag `name`; tag names compare case-insensitively in ARM, values as they are. */
+export function tagValue(tags: Readonly<Record<string, string>>, name: string): string | null {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(tags)) if (key.toLowerCase() === wanted) return value;
+  return null;
 }
 
 const SEVERITY: Record<FindingCode, Severity> = {
@@ -251,6 +260,7 @@ export function evaluatePool(
     nodeImageVersion: pool.nodeImageVersion,
     enableFips: pool.enableFips,
     exemption: null,
+    ...(opts.ownerTag === undefined ? {} : { owner: tagValue(cluster.tags, opts.ownerTag) }),
   };
 
   if (!resolved) {

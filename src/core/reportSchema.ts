@@ -46,6 +46,81 @@ export const poolResultSchema = z.object({
   status: z.enum(['compliant', 'noncompliant', 'exempt', 'unknown']),
   findings: z.array(findingSchema),
   exemption: exemptionSchema.nullable(),
+  owner: z.string().nullable().optional().meta({
+    description:
+      'The value of the cluster tag named by AUDIT_OWNER_TAG (null: the cluster has no such tag); absent when that setting is not set.',
+  }),
+});
+
+const statusCounts = {
+  pools: z.number().int().nonnegative(),
+  compliant: z.number().int().nonnegative(),
+  noncompliant: z.number().int().nonnegative(),
+  exempt: z.number().int().nonnegative(),
+  unknown: z.number().int().nonnegative(),
+};
+
+export const codeBreakdownSchema = z.object({
+  code: z.enum(FINDING_CODES),
+  severity: z.enum(['high', 'medium', 'low', 'info']),
+  pools: z
+    .number()
+    .int()
+    .nonnegative()
+    .meta({ description: 'Pools with a finding of this code, any status.' }),
+  noncompliant: z.number().int().nonnegative(),
+  exempt: z.number().int().nonnegative(),
+  unknown: z.number().int().nonnegative(),
+  resolves: z.number().int().nonnegative().meta({
+    description:
+      'Noncompliant pools whose every high finding has this code: fixing it alone makes them compliant.',
+  }),
+  clusters: z
+    .number()
+    .int()
+    .nonnegative()
+    .meta({ description: 'Clusters with a cluster finding of this code.' }),
+  fix: z.string().meta({ description: 'The fix in one line; backticks mark the command.' }),
+});
+
+export const subscriptionBreakdownSchema = z.object({
+  subscriptionId: z.string().meta({ description: 'Lowercased; `*` on the row marked `other`.' }),
+  subscriptionName: z.string().optional(),
+  ...statusCounts,
+  other: z.literal(true).optional().meta({
+    description:
+      'Sums the subscriptions past the stored limit (10,000 rows, fewer if they do not fit the run record).',
+  }),
+});
+
+export const ownerBreakdownSchema = z.object({
+  owner: z.string().nullable().meta({ description: 'The owner tag value; null for pools without the tag.' }),
+  ...statusCounts,
+  other: z.literal(true).optional().meta({ description: 'Sums the owners past the stored limit.' }),
+});
+
+export const summarySchema = z.object({
+  subscriptions: z.number().int().nonnegative(),
+  clusters: z.number().int().nonnegative(),
+  pools: z.number().int().nonnegative(),
+  compliant: z.number().int().nonnegative(),
+  noncompliant: z.number().int().nonnegative(),
+  exempt: z.number().int().nonnegative(),
+  unknown: z.number().int().nonnegative(),
+  compliancePercent: z.number().min(0).max(100).nullable().optional().meta({
+    description:
+      '(compliant + exempt) / (compliant + noncompliant + exempt) in percent, floored to 0.1; unknown pools are not judged and count on neither side; null when no pool was judged.',
+  }),
+  byCode: z.array(codeBreakdownSchema).optional().meta({
+    description: 'Pools (and clusters) per finding code, in fix-first order: high first, then most pools.',
+  }),
+  bySubscription: z
+    .array(subscriptionBreakdownSchema)
+    .optional()
+    .meta({ description: 'Pools per subscription by status, most noncompliant first.' }),
+  byOwner: z.array(ownerBreakdownSchema).optional().meta({
+    description: 'Pools per owner tag value by status (AUDIT_OWNER_TAG set), most noncompliant first.',
+  }),
 });
 
 export const reportSchema = z.object({
@@ -77,15 +152,7 @@ export const reportSchema = z.object({
         }),
     }),
   }),
-  summary: z.object({
-    subscriptions: z.number().int().nonnegative(),
-    clusters: z.number().int().nonnegative(),
-    pools: z.number().int().nonnegative(),
-    compliant: z.number().int().nonnegative(),
-    noncompliant: z.number().int().nonnegative(),
-    exempt: z.number().int().nonnegative(),
-    unknown: z.number().int().nonnegative(),
-  }),
+  summary: summarySchema,
   pools: z.array(poolResultSchema),
   clusters: z.array(z.object({ id: z.string(), findings: z.array(findingSchema) })),
   errors: z.array(z.object({ scope: z.string(), code: z.string(), message: z.string() })),

@@ -1,5 +1,6 @@
-// Counts a run's pools by status for the report summary.
+// Counts a run's pools by status, with the percentage and the breakdowns, for the report summary.
 
+import { BreakdownCounter } from './breakdownCounter';
 import type { ClusterResult, PoolResult, Summary } from './types';
 
 export function summarizeRun(pools: readonly PoolResult[], clusters: readonly ClusterResult[]): Summary {
@@ -22,5 +23,8 @@ export function summarizeRun(pools: readonly PoolResult[], clusters: readonly Cl
     if (match) subscriptions.add(match[1]!.toLowerCase());
   }
   summary.subscriptions = subscriptions.size;
-  return summary;
+  const breakdown = new BreakdownCounter();
+  breakdown.addPools(pools);
+  breakdown.addClusters(clusters);
+  return breakdown.complete(summary);
 }

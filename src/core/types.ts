@@ -115,6 +115,11 @@ export interface PoolResult {
   status: PoolStatus;
   findings: Finding[];
   exemption: Exemption | null;
+  /**
+   * The value of the cluster tag named by AUDIT_OWNER_TAG, so work can be routed; null when the cluster has no
+   * such tag. Absent when no owner tag is configured.
+   */
+  owner?: string | null;
 }
 
 export interface ClusterResult {
@@ -153,6 +158,47 @@ export interface RunInfo {
   matrix: MatrixRef;
 }
 
+/** Pools of one group (a subscription, an owner) by status. */
+export interface StatusCounts {
+  pools: number;
+  compliant: number;
+  noncompliant: number;
+  exempt: number;
+  unknown: number;
+}
+
+/** How many pools (and clusters) carry one finding code, and what fixing it would change. */
+export interface CodeBreakdown {
+  code: FindingCode;
+  severity: Severity;
+  /** Pools with a finding of this code, whatever their status. */
+  pools: number;
+  noncompliant: number;
+  exempt: number;
+  unknown: number;
+  /** Noncompliant pools whose every high finding has this code: fixing it alone makes them compliant. */
+  resolves: number;
+  /** Clusters with a cluster-level finding of this code. */
+  clusters: number;
+  /** The fix, in one line, with the `az` command where there is one (backticks mark the command). */
+  fix: string;
+}
+
+export interface SubscriptionBreakdown extends StatusCounts {
+  subscriptionId: string;
+  subscriptionName?: string;
+  /** The row that sums every subscription past the stored limit (MAX_BREAKDOWN_ROWS). */
+  other?: true;
+}
+
+export interface OwnerBreakdown extends StatusCounts {
+  /** The owner tag's value; null for pools whose cluster has no such tag. */
+  owner: string | null;
+  /** The row that sums every owner past the stored limit (MAX_BREAKDOWN_ROWS). */
+  other?: true;
+}
+
+/** The report's summary: the run's counts, and the breakdowns counted as the run went (absent in older runs). */
 export interface Summary {
   subscriptions: number;
   clusters: number;
@@ -161,6 +207,14 @@ export interface Summary {
   noncompliant: number;
   exempt: number;
   unknown: number;
+  /** See core/compliancePercent.ts; null when no pool was judged. */
+  compliancePercent?: number | null;
+  /** One entry per finding code found, in fix-first order. */
+  byCode?: CodeBreakdown[];
+  /** One entry per subscription with pools, most noncompliant first. */
+  bySubscription?: SubscriptionBreakdown[];
+  /** One entry per owner tag value (and one for pools without it) when AUDIT_OWNER_TAG is set. */
+  byOwner?: OwnerBreakdown[];
 }
 
 export interface Report {

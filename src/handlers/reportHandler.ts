@@ -4,8 +4,10 @@ import type { HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
 
 import type { Config } from '../config';
-import type { RunRecord } from '../core/run';
-import type { Report, RunStatus } from '../core/types';
+import { BreakdownCounter } from '../core/breakdownCounter';
+import { framesOf, pagePools, type PoolFrames } from '../core/pagePools';
+import { COMPLETED_STATUSES, runInfoOf, type RunRecord } from '../core/run';
+import type { ClusterResult, Report, RunStatus, Summary } from '../core/types';
 import { InputError, NotFoundError } from '../errors';
 import { apiLink } from '../http/apiLink';
 import type { RouteAccess } from '../http/authorize';
@@ -13,15 +15,17 @@ import { CACHE_CONTROL, ifNoneMatchHits, notModified, strongEtag } from '../http
 import { routeHandler } from '../http/handle';
 import { negotiateFormat, type ReportFormat } from '../http/negotiate';
 import { API_ROUTES } from '../http/routes';
-import { REPORT_ARRAY_PARAMETERS, reportQuerySchema } from '../http/schemas';
+import { HTML_PAGE_SIZE, REPORT_ARRAY_PARAMETERS, reportQuerySchema } from '../http/schemas';
 import { parseQuery } from '../http/validate';
 import { renderReportCsv } from '../render/reportCsv';
-import { renderReportHtml, reportContentSecurityPolicy, type TrendPoint } from '../render/reportHtml';
+import { type ReportHistory, reportHistory, TREND_RUNS } from '../render/reportHistory';
+import { renderReportHtml, reportContentSecurityPolicy } from '../render/reportHtml';
 import {
   canonicalFilters,
   decodeContinuationToken,
   filterPools,
   hasFilters,
+  poolMatches,
   type ReportFilters,
   reportPage,
   sameFilters,
@@ -33,6 +37,13 @@ export interface ReportStore {
   getLatestRun(opts?: { statuses?: RunStatus[] }): Promise<RunRecord | undefined>;
   getReport(runId: string): Promise<Report | undefined>;
   listRuns(opts: { top?: number; since?: Date }): AsyncIterable<RunRecord>;
+  /**
+   * The run's pools as indexed frames, so the HTML page reads only the frames of the page it shows; null when
+   * the run has no such snapshot (the whole report is read then). Optional: RunStore implements it.
+   */
+  openReportSnapshot?(
+    run: RunRecord,
+  ): Promise<(PoolFrames & { clusters(): Promise<ClusterResult[]> }) | null>;
 }
 
 export interface ReportDependencies {
@@ -41,12 +52,8 @@ export interface ReportDependencies {
   config: RouteAccess & Pick<Config, 'reportBaseUrl'>;
 }
 
-/** Runs drawn in the HTML page's trend chart. */
-export const TREND_RUNS = 60;
 /** Finished reports kept in memory: paging through one run reads storage once, not once per page. */
 const CACHED_REPORTS = 2;
-
-const COMPLETED: RunStatus[] = ['succeeded', 'partial'];
 
 /** Changes whenever what the store holds for the run changes: a retry, more progress, the end. */
 function runVersion(run: RunRecord): unknown[] {
@@ -68,7 +75,32 @@ function requestFilters(query: z.output<typeof reportQuerySchema>): ReportFilter
   if (query.subscriptionId) filters.subscriptionId = query.subscriptionId;
   if (query.osType) filters.osType = query.osType;
   if (query.code) filters.code = query.code;
+  if (query.owner !== undefined) filters.owner = query.owner;
+  if (query.q !== undefined) filters.q = query.q;
   return canonicalFilters(filters);
+}
+
+/** Parameters of the HTML page's filter form: a choice left at "all" arrives empty and means no filter. */
+const FORM_FIELDS = new Set(['status', 'subscriptionId', 'osType', 'code', 'owner', 'q', 'page']);
+
+/** The query without the form's empty fields, for a request of the HTML page (the form always sends format=html). */
+function withoutEmptyFormFields(query: URLSearchParams): URLSearchParams {
+  if (query.get('format') !== 'html') return query;
+  const kept = new URLSearchParams();
+  for (const [name, value] of query)
+    if (!(FORM_FIELDS.has(name) && value.trim() === '')) kept.append(name, value);
+  return kept;
+}
+
+/** The function key the request carried in `code` (a client that cannot send the header), for the page's own links. */
+function functionKeyOf(query: URLSearchParams): string | undefined {
+  return query.getAll('code').find(isFunctionKeyShaped);
+}
+
+/** Filters other than status, which the frames' counts cannot answer: the page must read the pools for them. */
+function poolFilter(filters: ReportFilters): ((pool: Report['pools'][number]) => boolean) | undefined {
+  const { status: _status, ...rest } = filters;
+  return Object.keys(rest).length ? (pool) => poolMatches(pool, rest) : undefined;
 }
 
 /** The next page's link, never built from the request's URL (see apiLink). */
@@ -97,30 +129,69 @@ export function reportHandler(deps: ReportDependencies) {
     return report;
   }
 
-  async function trendOf(): Promise<TrendPoint[]> {
-    const points: TrendPoint[] = [];
-    for await (const run of deps.store.listRuns({ top: TREND_RUNS })) {
-      if (!COMPLETED.includes(run.status)) continue;
-      const { compliant, noncompliant, unknown } = run.summary;
-      points.push({
-        runId: run.id,
-        startedAt: run.startedAt,
-        status: run.status,
-        compliant,
-        noncompliant,
-        unknown,
-      });
+  /** The trend's runs, and the previous good run of the same scope (for each subscription's change). */
+  async function historyOf(current: RunRecord): Promise<ReportHistory> {
+    const runs: RunRecord[] = [];
+    for await (const run of deps.store.listRuns({ top: TREND_RUNS })) runs.push(run);
+    return reportHistory(runs, current);
+  }
+
+  interface PagedRun {
+    frames: PoolFrames;
+    clusters: () => Promise<ClusterResult[]>;
+    summary: Summary;
+  }
+  const paged = new Map<string, PagedRun>();
+
+  /** The run's pools for paging: the snapshot's frames when indexed, else the whole report (cached either way). */
+  async function pagedRun(run: RunRecord): Promise<PagedRun> {
+    const key = JSON.stringify(runVersion(run));
+    const cached = paged.get(key);
+    if (cached) return cached;
+    const snapshot = (await deps.store.openReportSnapshot?.(run)) ?? null;
+    let result: PagedRun;
+    if (snapshot) {
+      let clusters: Promise<ClusterResult[]> | undefined;
+      result = {
+        frames: snapshot,
+        clusters: () => {
+          clusters ??= snapshot.clusters();
+          clusters.catch(() => (clusters = undefined));
+          return clusters;
+        },
+        summary: run.summary,
+      };
+    } else {
+      const report = await loadReport(run);
+      let summary = report.summary;
+      // A run stored before breakdowns were counted: count them now, from the pools in hand.
+      if (!summary.byCode) {
+        const counter = new BreakdownCounter();
+        counter.addPools(report.pools);
+        counter.addClusters(report.clusters);
+        summary = counter.complete(summary);
+      }
+      result = { frames: framesOf(report.pools), clusters: () => Promise.resolve(report.clusters), summary };
     }
-    return points;
+    if (run.status !== 'running') {
+      paged.set(key, result);
+      while (paged.size > CACHED_REPORTS) paged.delete(paged.keys().next().value as string);
+    }
+    return result;
   }
 
   return routeHandler(API_ROUTES.report, deps.config, async (request): Promise<HttpResponseInit> => {
-    const query = parseQuery(request.query, {
+    const query = parseQuery(withoutEmptyFormFields(request.query), {
       schema: reportQuerySchema,
       arrays: REPORT_ARRAY_PARAMETERS,
       dropValue: (name, value) => name === 'code' && isFunctionKeyShaped(value),
     });
     const format: ReportFormat = negotiateFormat(query.format, request.headers.get('accept'));
+    if (format !== 'html' && query.page !== undefined) {
+      throw new InputError(
+        `page pages the HTML report only; the ${format} report ${format === 'json' ? 'pages with top and continuationToken' : 'is always the whole (filtered) run'}. Drop page${format === 'json' ? ', or use top' : ''}.`,
+      );
+    }
     if (format !== 'json' && (query.top !== undefined || query.continuationToken !== undefined)) {
       throw new InputError(
         `top and continuationToken page the JSON report only; the ${format} report is always the whole (filtered) run. Drop them, or ask for format=json.`,
@@ -151,7 +222,7 @@ export function reportHandler(deps: ReportDependencies) {
 
     const run = runId
       ? await deps.store.getRun(runId)
-      : await deps.store.getLatestRun({ statuses: COMPLETED });
+      : await deps.store.getLatestRun({ statuses: COMPLETED_STATUSES });
     if (!run) {
       throw new NotFoundError(
         runId
@@ -167,6 +238,64 @@ export function reportHandler(deps: ReportDependencies) {
       common.ETag = etag;
       common['Cache-Control'] = cacheControl;
       if (ifNoneMatchHits(request.headers.get('if-none-match'), etag)) return notModified(common);
+    }
+
+    if (format === 'html') {
+      const { frames, clusters, summary } = await pagedRun(run);
+      const statuses = filters.status;
+      const matches = poolFilter(filters);
+      const size = HTML_PAGE_SIZE;
+      let number = query.page ?? 1;
+      let page = await pagePools(frames, {
+        ...(statuses ? { statuses } : {}),
+        ...(matches ? { matches } : {}),
+        offset: (number - 1) * size,
+        limit: size,
+      });
+      // A page past the end (fewer pools since the link was made) shows the last page instead.
+      if (page.pools.length === 0 && page.matched > 0) {
+        number = Math.ceil(page.matched / size);
+        page = await pagePools(frames, {
+          ...(statuses ? { statuses } : {}),
+          ...(matches ? { matches } : {}),
+          offset: (number - 1) * size,
+          limit: size,
+        });
+      }
+      const [history, clusterResults] = await Promise.all([historyOf(run), clusters()]);
+      const functionKey = functionKeyOf(request.query);
+      const { html, nonce } = renderReportHtml(
+        {
+          schemaVersion: 1,
+          run: runInfoOf(run),
+          summary,
+          pools: [],
+          clusters: clusterResults,
+          errors: run.errors,
+        },
+        {
+          trend: history.trend,
+          previous: history.previous,
+          pools: page.pools,
+          page: { number, size, matched: page.matched },
+          filters,
+          ...(query.runId ? { runId: query.runId } : {}),
+          ...(functionKey ? { functionKey } : {}),
+        },
+      );
+      return {
+        status: 200,
+        headers: {
+          ...common,
+          'Content-Type': 'text/html; charset=utf-8',
+          'Cache-Control': CACHE_CONTROL.html,
+          'Content-Security-Policy': reportContentSecurityPolicy(nonce),
+          'Referrer-Policy': 'no-referrer',
+          'X-Frame-Options': 'DENY',
+          'Cross-Origin-Opener-Policy': 'same-origin',
+        },
+        body: html,
+      };
     }
 
     const report = await loadReport(run);
@@ -185,30 +314,14 @@ export function reportHandler(deps: ReportDependencies) {
       return { status: 200, headers, body: JSON.stringify(page) };
     }
     const pools = filterPools(report.pools, filters);
-    if (format === 'csv') {
-      return {
-        status: 200,
-        headers: {
-          ...common,
-          'Content-Type': 'text/csv; charset=utf-8; header=present',
-          'Content-Disposition': `attachment; filename="fips-audit-${run.id}.csv"`,
-        },
-        body: renderReportCsv(report, pools),
-      };
-    }
-    const { html, nonce } = renderReportHtml(report, { trend: await trendOf(), pools, filters });
     return {
       status: 200,
       headers: {
         ...common,
-        'Content-Type': 'text/html; charset=utf-8',
-        'Cache-Control': CACHE_CONTROL.html,
-        'Content-Security-Policy': reportContentSecurityPolicy(nonce),
-        'Referrer-Policy': 'no-referrer',
-        'X-Frame-Options': 'DENY',
-        'Cross-Origin-Opener-Policy': 'same-origin',
+        'Content-Type': 'text/csv; charset=utf-8; header=present',
+        'Content-Disposition': `attachment; filename="fips-audit-${run.id}.csv"`,
       },
-      body: html,
+      body: renderReportCsv(report, pools),
     };
   });
 }

@@ -29,6 +29,8 @@ import {
   runsResponseSchema,
   startAuditBodySchema,
   startAuditResponseSchema,
+  trendQuerySchema,
+  trendResponseSchema,
 } from './schemas';
 
 type JsonObject = Record<string, unknown>;
@@ -183,6 +185,22 @@ export function buildOpenApiDocument(): JsonObject {
               description: 'Runs, newest first.',
               headers: etagHeaders,
               content: { 'application/json': { schema: ref('Runs') } },
+            },
+            '304': NOT_MODIFIED,
+            '400': problem('A parameter is wrong.'),
+          },
+        }),
+      },
+      [path(API_ROUTES.trend)]: {
+        get: operation(API_ROUTES.trend, 'GET', {
+          description:
+            "Each completed run's counts by subscription (`by=subscription`, the default), owner tag value (`by=owner`) or finding code (`by=code`), as flat rows a dashboard charts over `startedAt` (oldest first), from the breakdowns stored with each run.",
+          parameters: parameters(trendQuerySchema, 'query'),
+          responses: {
+            '200': {
+              description: 'The rows.',
+              headers: etagHeaders,
+              content: { 'application/json': { schema: ref('Trend') } },
             },
             '304': NOT_MODIFIED,
             '400': problem('A parameter is wrong.'),
@@ -440,6 +458,7 @@ export function buildOpenApiDocument(): JsonObject {
         ReportPage: jsonSchema(reportPageSchema),
         RunRecord: jsonSchema(runRecordSchema),
         Runs: jsonSchema(runsResponseSchema),
+        Trend: jsonSchema(trendResponseSchema),
         StartAuditRequest: jsonSchema(startAuditBodySchema, 'input'),
         StartAuditResponse: jsonSchema(startAuditResponseSchema),
         EmailRunRequest: jsonSchema(emailRunBodySchema, 'input'),

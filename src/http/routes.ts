@@ -58,6 +58,14 @@ export const API_ROUTES = {
     roles: READ,
     summary: 'Run history with summaries, newest first',
   },
+  trend: {
+    name: 'trend',
+    route: 'trend',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'function',
+    roles: READ,
+    summary: 'Per-run counts by subscription, owner or finding code, flat rows for dashboards',
+  },
   run: {
     name: 'run',
     route: 'runs/{runId}',

@@ -2,7 +2,7 @@
 
 import { z } from 'zod';
 
-import { reportSchema } from '../core/reportSchema';
+import { codeBreakdownSchema, reportSchema } from '../core/reportSchema';
 import { isRunId, runIdSchema } from '../core/runId';
 import { RUN_STATUSES } from '../core/types';
 import { MAX_PAGE_SIZE, reportFiltersSchema, subscriptionIdSchema } from '../render/reportJson';
@@ -33,6 +33,11 @@ function countParameter(max: number, what: string) {
 
 const filters = reportFiltersSchema.shape;
 
+/** Pools per page of the HTML report's table. */
+export const HTML_PAGE_SIZE = 100;
+/** The deepest page of the HTML table (a million pools); filters narrow anything larger. */
+export const MAX_HTML_PAGE = 10_000;
+
 /** GET /api/report query. Filters take several values, repeated or comma-separated. */
 export const reportQuerySchema = z
   .object({
@@ -52,6 +57,18 @@ export const reportQuerySchema = z
       description:
         "Only pools with a finding of one of these codes. A value shaped like a function key (not an upper-case code) is the host's `code` key parameter and is ignored.",
     }),
+    owner: filters.owner.meta({
+      description:
+        'Only pools whose cluster carries this value in the tag named by AUDIT_OWNER_TAG (exact, one value).',
+    }),
+    q: filters.q.meta({
+      description:
+        'Free text: only pools whose names, IDs, OS, versions, owner, status or findings contain every word (any case).',
+    }),
+    page: countParameter(
+      MAX_HTML_PAGE,
+      `HTML only: the page of the pool table to show (1-${MAX_HTML_PAGE}), ${HTML_PAGE_SIZE} pools a page, noncompliant and unknown first.`,
+    ).optional(),
     top: countParameter(
       MAX_PAGE_SIZE,
       `JSON only: at most this many pools per page (1-${MAX_PAGE_SIZE}); all matching pools when absent.`,
@@ -79,6 +96,57 @@ export const runsQuerySchema = z
       .meta({ description: 'Only runs started at or after this time.' }),
   })
   .strict();
+
+/** GET /api/trend query. */
+export const trendQuerySchema = z
+  .object({
+    by: z
+      .enum(['subscription', 'owner', 'code'], { message: 'must be subscription, owner or code' })
+      .optional()
+      .meta({
+        description:
+          'What each row counts: a subscription (the default), an owner tag value or a finding code.',
+      }),
+    top: countParameter(1000, 'The newest this many runs (1-1000); 30 when absent.').optional(),
+    since: runsQuerySchema.shape.since,
+  })
+  .strict();
+
+const runColumns = {
+  runId: z.string(),
+  startedAt: z.string().meta({ description: 'When the run started (ISO 8601): the time axis.' }),
+  runStatus: z.enum(['succeeded', 'partial']),
+};
+const countColumns = {
+  pools: z.number().int().nonnegative(),
+  compliant: z.number().int().nonnegative(),
+  noncompliant: z.number().int().nonnegative(),
+  exempt: z.number().int().nonnegative(),
+  unknown: z.number().int().nonnegative(),
+  compliancePercent: z.number().nullable().meta({
+    description: '(compliant + exempt) / (compliant + noncompliant + exempt); null when none judged.',
+  }),
+};
+
+/** One row of GET /api/trend: a run and one subscription, owner or finding code, flat for charting. */
+export const trendRowSchema = z.union([
+  z.object({
+    ...runColumns,
+    subscriptionId: z.string(),
+    subscriptionName: z.string().nullable(),
+    ...countColumns,
+  }),
+  z.object({ ...runColumns, owner: z.string().nullable(), ...countColumns }),
+  z.object({ ...runColumns, ...codeBreakdownSchema.omit({ fix: true }).shape }),
+]);
+
+export const trendResponseSchema = z.object({
+  by: z.enum(['subscription', 'owner', 'code']),
+  rows: z.array(trendRowSchema).meta({
+    description:
+      'Oldest run first, then most noncompliant first. Completed runs only (succeeded, partial); runs stored before breakdowns were counted have no rows.',
+  }),
+});
 
 /** Routes without query parameters of their own. */
 export const noQuerySchema = z.object({}).strict();

@@ -3,6 +3,7 @@
 import type { FreshnessSource } from '../azure/nodeImageLookup';
 import type { SourceEvent } from '../azure/resourceGraphSource';
 import { applyExemptions } from '../core/applyExemptions';
+import { BreakdownCounter } from '../core/breakdownCounter';
 import { evaluateCluster, evaluatePool, unreadablePool } from '../core/evaluatePool';
 import type { FipsMatrix } from '../core/fipsMatrix';
 import { ClusterShapeError, normalizeCluster } from '../core/normalizeCluster';
@@ -56,6 +57,8 @@ export interface AuditScopeInput {
   freshness: FreshnessSource;
   matrix: FipsMatrix;
   nodeImageMaxAgeInDays: number;
+  /** AUDIT_OWNER_TAG: the cluster tag copied to each pool's `owner`. */
+  ownerTag: string | null;
   exemptions: readonly Exemption[];
   results: ScopeResultWriter;
   poolStates: PoolStateWriter;
@@ -92,8 +95,11 @@ export function scopeCovers(failedScope: string, state: { id: string; scope: str
 export class SummaryCounter {
   private readonly summary = summarizeRun([], []);
   private readonly subscriptions = new Set<string>();
+  private readonly breakdown = new BreakdownCounter();
 
   add(pools: readonly PoolResult[], clusters: readonly ClusterResult[]): void {
+    this.breakdown.addPools(pools);
+    this.breakdown.addClusters(clusters);
     const page = summarizeRun(pools, []);
     for (const key of ['pools', 'compliant', 'noncompliant', 'exempt', 'unknown'] as const) {
       this.summary[key] += page[key];
@@ -107,7 +113,7 @@ export class SummaryCounter {
   }
 
   value(): Summary {
-    return { ...this.summary, subscriptions: this.subscriptions.size };
+    return this.breakdown.complete({ ...this.summary, subscriptions: this.subscriptions.size });
   }
 }
 
@@ -144,6 +150,7 @@ export async function auditScope(input: AuditScopeInput): Promise<ScopeOutcome> 
     matrix: input.matrix,
     asOf: input.startedAt,
     nodeImageMaxAgeInDays: input.nodeImageMaxAgeInDays,
+    ...(input.ownerTag === null ? {} : { ownerTag: input.ownerTag }),
   };
   // One page is written while the next is read and judged: storage and Resource Graph overlap.
   let writing: Promise<void> | null = null;

@@ -2,6 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 
+import { mergeSummaries } from '../core/breakdownCounter';
 import { type RunProgress, type RunRecord } from '../core/run';
 import { summarizeRun } from '../core/summarizeRun';
 import type { RunStatus, ScopeError, Summary } from '../core/types';
@@ -10,14 +11,6 @@ import { RunRecordChangedError } from '../store/runStore';
 import type { ShardRecord } from '../store/shardStore';
 import type { Delivery } from './inProcessQueue';
 import type { PipelineContext } from './pipelineContext';
-
-function addSummaries(summaries: Summary[]): Summary {
-  const total = summarizeRun([], []);
-  for (const s of summaries) {
-    for (const key of Object.keys(total) as (keyof Summary)[]) total[key] += s[key];
-  }
-  return total;
-}
 
 function addProgress(shards: readonly ShardRecord[]): RunProgress {
   return {
@@ -58,7 +51,7 @@ export function runOutcome(shards: readonly ShardRecord[]): {
   return {
     status,
     errors,
-    summary: addSummaries(shards.map((s) => s.summary ?? summarizeRun([], []))),
+    summary: mergeSummaries(shards.map((s) => s.summary ?? summarizeRun([], []))),
     progress: addProgress(shards),
   };
 }

@@ -1,5 +1,6 @@
 // Auditing one shard of a run inside a queue invocation, and the poison path for a shard that never could be.
 
+import { mergeSummaries } from '../core/breakdownCounter';
 import { unreadablePool } from '../core/evaluatePool';
 import type { RunProgress, RunScope } from '../core/run';
 import { summarizeRun } from '../core/summarizeRun';
@@ -120,6 +121,7 @@ export async function executeShard(
         freshness: readers.freshness,
         matrix: ctx.settings.matrix,
         nodeImageMaxAgeInDays: ctx.settings.nodeImageMaxAgeInDays,
+        ownerTag: ctx.settings.ownerTag,
         exemptions,
         results: ctx.stores.results,
         poolStates: ctx.stores.poolStates,
@@ -245,9 +247,7 @@ async function reportShardUnreadable(
       `The pools of failed shard ${shard.index} could not all be reported unknown: ${describeError(e)}`,
     );
   }
-  const summary = summarizeRun([], []);
-  for (const s of summaries)
-    for (const key of Object.keys(summary) as (keyof Summary)[]) summary[key] += s[key];
+  const summary = mergeSummaries(summaries);
   await beforeWrite();
   await ctx.stores.shards.finishShard(shard, {
     ...emptyOutcome([error], 'failed', false, ctx.now()),

@@ -47,6 +47,8 @@ export interface PipelineSettings {
   cloud: CloudName;
   matrix: FipsMatrix;
   nodeImageMaxAgeInDays: number;
+  /** AUDIT_OWNER_TAG: the cluster tag copied to each pool's `owner`; null when unset. */
+  ownerTag: string | null;
   /** What a run audits unless a request narrows it (AUDIT_SUBSCRIPTIONS, AUDIT_MANAGEMENT_GROUPS). */
   scope: RunScope;
   /** Subscriptions per shard (AUDIT_SHARD_SIZE) when sharding is on; null: every run is one shard. */

@@ -1,12 +1,25 @@
 // The email digest of one run: subject, Outlook-safe inline-styled HTML and plain text, from a run and its diff.
 
-import { compliancePercent, type RunDiff } from '../core/diffRuns';
-import type { Finding, PoolResult, Report, RunStatus, Summary } from '../core/types';
+import { BreakdownCounter } from '../core/breakdownCounter';
+import { compliancePercentCell, compliancePercentText } from '../core/compliancePercent';
+import type { RunDiff } from '../core/diffRuns';
+import { fixFirst, fixFirstCount, type FixFirstItem } from '../core/fixFirst';
+import type { Finding, PoolResult, Report, RunStatus, StatusCounts, Summary } from '../core/types';
+import { codeSpans } from './codeSpans';
 import { escapeHtml, safeHref } from './escapeHtml';
 import { matrixSourceLinkHtml } from './matrixSourceLinks';
 
-/** Rows shown per table; the rest are counted and linked. */
-export const DIGEST_MAX_ROWS = 50;
+/** Rows shown per list of pools at most; the rest are counted and linked (the CSV attachment has every pool). */
+export const DIGEST_MAX_ROWS = 20;
+/**
+ * The HTML the per-pool lists may fill, with everything above them: Gmail clips a message body past about 102 KB,
+ * so rows stop before that and the rest are counted and linked.
+ */
+export const DIGEST_HTML_BUDGET_BYTES = 90_000;
+/** The widest the message gets (Outlook's reading pane and most clients show 600-700 px); fluid below it. */
+export const DIGEST_WIDTH_PX = 680;
+/** Fix-first items, and subscription and owner rows, shown; the report has them all. */
+export const DIGEST_BREAKDOWN_ROWS = 10;
 /** Runs drawn in the trend. */
 export const DIGEST_TREND_RUNS = 14;
 
@@ -81,8 +94,7 @@ function minute(iso: string | null): string {
 }
 
 function percentText(summary: Summary): string {
-  const p = compliancePercent(summary);
-  return p === null ? 'no pools judged' : `${p.toFixed(1)}% compliant`;
+  return compliancePercentText(summary);
 }
 
 function signed(n: number): string {
@@ -125,16 +137,41 @@ function reportLink(base: string | null, runId: string, filter = ''): string | n
   return `${base.replace(/\/+$/, '')}/api/report?runId=${encodeURIComponent(runId)}&format=html${filter}`;
 }
 
+/** The summary's breakdowns; counted from the report's pools for a run stored before they were. */
+function withBreakdown(report: Report): Summary {
+  if (report.summary.byCode && report.summary.bySubscription) return report.summary;
+  const counter = new BreakdownCounter();
+  counter.addPools(report.pools);
+  counter.addClusters(report.clusters);
+  return counter.complete(report.summary);
+}
+
+/** What to fix first, from the summary's counts by code. */
+function fixFirstOf(report: Report): FixFirstItem[] {
+  return fixFirst(withBreakdown(report).byCode ?? []);
+}
+
+/** Noncompliant pools per subscription in the previous good run, when it counted them. */
+function previousBySubscription(diff: RunDiff): Map<string, number> | null {
+  const rows = diff.previousSummary?.bySubscription;
+  return rows ? new Map(rows.map((r) => [r.subscriptionId.toLowerCase(), r.noncompliant])) : null;
+}
+
+function changeText(now: number, before: number | undefined): string {
+  return before === undefined ? 'new' : signed(now - before);
+}
+
 // ---- HTML pieces: every value from Azure goes through escapeHtml (or safeHref for links) ----
+
+const CODE_STYLE = `font-family:Consolas,'Courier New',monospace;font-size:12px;background-color:#f6f8fa;overflow-wrap:anywhere;`;
+/** Long IDs and commands wrap anywhere rather than widen the message on a phone. */
+const WRAP = 'word-break:break-word;overflow-wrap:anywhere;';
 
 /** Escaped text with `backtick` spans (the commands in remediations) set as code. */
 function richHtml(value: string): string {
-  return value
-    .split('`')
-    .map((part, i) =>
-      i % 2 === 1
-        ? `<code style="font-family:Consolas,'Courier New',monospace;font-size:12px;background-color:#f6f8fa;">${escapeHtml(part)}</code>`
-        : escapeHtml(part),
+  return codeSpans(value)
+    .map((span) =>
+      span.code ? `<code style="${CODE_STYLE}">${escapeHtml(span.text)}</code>` : escapeHtml(span.text),
     )
     .join('');
 }
@@ -150,7 +187,8 @@ function poolCell(pool: PoolResult): string {
   return (
     `<b>${escapeHtml(pool.cluster)} / ${escapeHtml(pool.pool)}</b><br>` +
     `<span style="color:${COLORS.muted};font-size:12px;">${escapeHtml(subscriptionLabel(pool))}<br>` +
-    `resource group ${escapeHtml(pool.resourceGroup)} · ${escapeHtml(pool.location)}${os ? ` · ${escapeHtml(os)}` : ''}</span>`
+    `resource group ${escapeHtml(pool.resourceGroup)} · ${escapeHtml(pool.location)}${os ? ` · ${escapeHtml(os)}` : ''}` +
+    `${pool.owner ? ` · owner ${escapeHtml(pool.owner)}` : ''}</span>`
   );
 }
 
@@ -160,7 +198,7 @@ function blocking(pool: PoolResult): Finding[] {
   return main.length ? main : pool.findings.slice(0, 1);
 }
 
-function findingsCell(pool: PoolResult): string {
+function findingsHtml(pool: PoolResult): string {
   const main = blocking(pool);
   const others = pool.findings.filter((f) => !main.includes(f));
   const items = main.map(
@@ -173,65 +211,166 @@ function findingsCell(pool: PoolResult): string {
       `<span style="color:${COLORS.muted};font-size:12px;">Also: ${others.map((f) => `${escapeHtml(f.code)} (${escapeHtml(f.severity)})`).join(', ')}</span>`,
     );
   }
-  return items.join('<br><br>');
+  return items.join('<br>');
 }
 
-const TD = `style="${FONT}font-size:13px;line-height:18px;padding:6px 8px;border-top:1px solid ${COLORS.line};vertical-align:top;text-align:left;"`;
-const TH = `style="${FONT}font-size:12px;line-height:16px;padding:6px 8px;background-color:${COLORS.head};color:${COLORS.muted};text-align:left;font-weight:bold;"`;
+const TD = `style="${FONT}font-size:13px;line-height:18px;padding:8px;border-top:1px solid ${COLORS.line};vertical-align:top;text-align:left;${WRAP}"`;
+const TH = `style="${FONT}font-size:11px;line-height:15px;padding:6px 4px;background-color:${COLORS.head};color:${COLORS.muted};text-align:left;font-weight:bold;"`;
+const THN = TH.replace('text-align:left', 'text-align:right');
+const TDN = `style="${FONT}font-size:13px;line-height:18px;padding:6px 4px;border-top:1px solid ${COLORS.line};vertical-align:top;text-align:right;white-space:nowrap;"`;
+const SECTION_TD = `style="padding:20px 16px 0 16px;${FONT}"`;
+const H2 = `style="${FONT}font-size:17px;line-height:22px;margin:0 0 6px 0;color:${COLORS.text};"`;
+const INTRO = `style="margin:0 0 8px 0;color:${COLORS.muted};font-size:13px;line-height:18px;"`;
+const LINK = 'style="color:#0969da;"';
 
+/** A list of pools: each row one cell (the pool, then what matters about it), so it reflows on a phone. */
 interface Section<T> {
   title: string;
   intro?: string;
   rows: readonly T[];
-  headers: string[];
-  cells: (row: T) => string[];
+  cell: (row: T) => string;
   /** Filter appended to the report link for "and N more". */
   filter: string;
 }
 
-function sectionHtml<T>(section: Section<T>, input: DigestInput, maxRows: number): string {
-  if (section.rows.length === 0) return '';
-  const shown = section.rows.slice(0, maxRows);
-  const rest = section.rows.length - shown.length;
-  const link = reportLink(input.reportBaseUrl, input.report.run.id, section.filter);
+/** Bytes left for rows: sections take rows from it in order, so the message stays under the clipping size. */
+interface Budget {
+  bytes: number;
+}
+
+function moreHtml(rest: number, input: DigestInput, filter: string): string {
+  const link = reportLink(input.reportBaseUrl, input.report.run.id, filter);
   const href = link ? safeHref(link) : null;
-  const more = rest
-    ? `<tr><td colspan="${section.headers.length}" ${TD}><b>…and ${count(rest)} more.</b> ${
-        href
-          ? `<a href="${href}" style="color:#0969da;">See them all in the report</a>${input.attachment?.kind === 'none' ? '' : ' or the attached CSV'}.`
-          : input.attachment?.kind === 'none'
-            ? 'See them all with <code>aks-fips-auditor report</code>.'
-            : 'See them all in the attached CSV.'
-      }</td></tr>`
-    : '';
+  return `<tr><td ${TD}><b>…and ${count(rest)} more.</b> ${
+    href
+      ? `<a href="${href}" ${LINK}>See them all in the report</a>${input.attachment?.kind === 'none' ? '' : ' or the attached CSV'}.`
+      : input.attachment?.kind === 'none'
+        ? 'See them all with <code>aks-fips-auditor report</code>.'
+        : 'See them all in the attached CSV.'
+  }</td></tr>`;
+}
+
+function sectionHtml<T>(section: Section<T>, input: DigestInput, maxRows: number, budget: Budget): string {
+  if (section.rows.length === 0) return '';
+  // The heading, the table and the "…and N more" row are paid for before any row.
+  budget.bytes -= 800 + Buffer.byteLength(section.title) + Buffer.byteLength(section.intro ?? '');
+  const rows: string[] = [];
+  for (const row of section.rows.slice(0, maxRows)) {
+    const html = `<tr><td ${TD}>${section.cell(row)}</td></tr>`;
+    const bytes = Buffer.byteLength(html);
+    if (bytes > budget.bytes) break;
+    budget.bytes -= bytes;
+    rows.push(html);
+  }
+  const rest = section.rows.length - rows.length;
   return (
-    `<tr><td style="padding:20px 24px 0 24px;${FONT}">` +
-    `<h2 style="${FONT}font-size:17px;line-height:22px;margin:0 0 6px 0;color:${COLORS.text};">${escapeHtml(section.title)} (${count(section.rows.length)})</h2>` +
-    (section.intro
-      ? `<p style="margin:0 0 8px 0;color:${COLORS.muted};font-size:13px;">${section.intro}</p>`
-      : '') +
+    `<tr><td ${SECTION_TD}>` +
+    `<h2 ${H2}>${escapeHtml(section.title)} (${count(section.rows.length)})</h2>` +
+    (section.intro ? `<p ${INTRO}>${section.intro}</p>` : '') +
     `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;border:1px solid ${COLORS.line};">` +
-    // The pool column keeps a third of the width; the findings and their commands take the rest.
-    `<tr>${section.headers.map((h, i) => `<th${i === 0 ? ' width="32%"' : ''} ${TH}>${escapeHtml(h)}</th>`).join('')}</tr>` +
-    shown
-      .map(
-        (row) =>
-          `<tr>${section
-            .cells(row)
-            .map((c) => `<td ${TD}>${c}</td>`)
-            .join('')}</tr>`,
-      )
-      .join('') +
-    more +
+    rows.join('') +
+    (rest ? moreHtml(rest, input, section.filter) : '') +
     `</table></td></tr>`
   );
 }
 
 function cardHtml(label: string, value: number, delta: number | null, color: string): string {
   return (
-    `<td width="25%" align="center" style="${FONT}padding:10px 4px;border:1px solid ${COLORS.line};">` +
-    `<div style="font-size:24px;line-height:30px;font-weight:bold;color:${color};">${count(value)}</div>` +
-    `<div style="font-size:12px;line-height:16px;color:${COLORS.muted};">${label}${delta === null ? '' : ` (${signed(delta)})`}</div></td>`
+    `<td width="25%" align="center" style="${FONT}padding:8px 2px;border:1px solid ${COLORS.line};">` +
+    `<div style="font-size:22px;line-height:28px;font-weight:bold;color:${color};">${count(value)}</div>` +
+    `<div style="font-size:11px;line-height:15px;color:${COLORS.muted};">${label}${delta === null ? '' : `<br>${signed(delta)}`}</div></td>`
+  );
+}
+
+/** Fix first: what to do, how many pools it touches, how many it makes compliant; the command as code. */
+function fixFirstHtml(input: DigestInput): string {
+  const items = fixFirstOf(input.report);
+  if (items.length === 0) return '';
+  const shown = items.slice(0, DIGEST_BREAKDOWN_ROWS);
+  const rows = shown.map((item, i) => {
+    const link = reportLink(input.reportBaseUrl, input.report.run.id, `&code=${item.code}`);
+    const href = item.unit === 'pool' && link ? safeHref(link) : null;
+    return (
+      `<tr><td width="22" style="${FONT}font-size:14px;line-height:20px;padding:6px 4px 6px 0;vertical-align:top;color:${COLORS.muted};">${i + 1}.</td>` +
+      `<td style="${FONT}font-size:14px;line-height:20px;padding:6px 0;vertical-align:top;${WRAP}">` +
+      `<b>${escapeHtml(fixFirstCount(item))}</b>: ${richHtml(item.fix)} ` +
+      `<span style="color:${COLORS.muted};font-size:12px;">(${escapeHtml(item.code)}, ${escapeHtml(item.severity)})</span>` +
+      (item.resolves
+        ? `<br><span style="color:${COLORS.ok};font-size:13px;">${count(item.resolves)} ${item.resolves === 1 ? 'becomes' : 'become'} compliant with this fix alone.</span>`
+        : '') +
+      (href ? ` <a href="${href}" ${LINK}>Show them</a>` : '') +
+      `</td></tr>`
+    );
+  });
+  const more =
+    items.length > shown.length
+      ? `<p ${INTRO}>${plural(items.length - shown.length, 'more finding code')} in the report.</p>`
+      : '';
+  return (
+    `<tr><td ${SECTION_TD}><h2 ${H2}>Fix first</h2>` +
+    `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">${rows.join('')}</table>${more}</td></tr>`
+  );
+}
+
+function breakdownTableHtml(
+  title: string,
+  rows: readonly (StatusCounts & { label: string; change?: string })[],
+  total: number,
+  note: string,
+): string {
+  if (rows.length === 0) return '';
+  const hasChange = rows.some((r) => r.change !== undefined);
+  const body = rows
+    .map(
+      (r) =>
+        `<tr><td ${TD}>${r.label}<br><span style="color:${COLORS.muted};font-size:12px;">${plural(r.pools, 'pool')}</span></td>` +
+        `<td ${TDN}>${count(r.noncompliant)}${hasChange ? `<br><span style="color:${COLORS.muted};font-size:12px;">${escapeHtml(r.change ?? '')}</span>` : ''}</td>` +
+        `<td ${TDN}>${count(r.unknown)}</td><td ${TDN}>${escapeHtml(compliancePercentCell(r))}</td></tr>`,
+    )
+    .join('');
+  return (
+    `<tr><td ${SECTION_TD}><h2 ${H2}>${escapeHtml(title)}</h2>` +
+    `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;border:1px solid ${COLORS.line};">` +
+    `<tr><th ${TH}>${title === 'By owner' ? 'Owner' : 'Subscription'}</th><th ${THN}>Noncompliant${hasChange ? '<br>change' : ''}</th><th ${THN}>Unknown</th><th ${THN}>Compliant</th></tr>` +
+    body +
+    `</table>` +
+    (rows.length < total
+      ? `<p ${INTRO}>${count(rows.length)} of ${count(total)}, most noncompliant first; ${note}</p>`
+      : '') +
+    `</td></tr>`
+  );
+}
+
+function subscriptionsHtml(input: DigestInput): string {
+  const rows = withBreakdown(input.report).bySubscription ?? [];
+  // One subscription says nothing the headline did not.
+  if (rows.length < 2) return '';
+  const before = previousBySubscription(input.diff);
+  return breakdownTableHtml(
+    'By subscription',
+    rows.slice(0, DIGEST_BREAKDOWN_ROWS).map((r) => ({
+      ...r,
+      label: r.other
+        ? 'all other subscriptions'
+        : escapeHtml(r.subscriptionName ? `${r.subscriptionName} (${r.subscriptionId})` : r.subscriptionId),
+      ...(before && !r.other ? { change: changeText(r.noncompliant, before.get(r.subscriptionId)) } : {}),
+    })),
+    rows.length,
+    'the report lists them all.',
+  );
+}
+
+function ownersHtml(input: DigestInput): string {
+  const rows = withBreakdown(input.report).byOwner ?? [];
+  if (rows.length === 0) return '';
+  return breakdownTableHtml(
+    'By owner',
+    rows.slice(0, DIGEST_BREAKDOWN_ROWS).map((r) => ({
+      ...r,
+      label: r.other ? 'all other owners' : r.owner === null ? '<i>no owner tag</i>' : escapeHtml(r.owner),
+    })),
+    rows.length,
+    'the report lists them all.',
   );
 }
 
@@ -251,7 +390,13 @@ function trendPoints(input: DigestInput): DigestTrendPoint[] {
     .slice(0, DIGEST_TREND_RUNS);
 }
 
-const BAR_WIDTH_PX = 240;
+/** A bar cell; widths in percent of the row, so the bar reflows with the message. */
+function barCell(percent: number, color: string | null): string {
+  if (percent <= 0) return '';
+  return color
+    ? `<td width="${percent}%" height="10" bgcolor="${color}" style="width:${percent}%;height:10px;background-color:${color};font-size:1px;line-height:1px;">&nbsp;</td>`
+    : `<td width="${percent}%" height="10" style="width:${percent}%;height:10px;font-size:1px;line-height:1px;">&nbsp;</td>`;
+}
 
 /** The trend as table cells with background colours: Outlook draws these, and no image is fetched. */
 function trendHtml(points: DigestTrendPoint[]): string {
@@ -267,36 +412,30 @@ function trendHtml(points: DigestTrendPoint[]): string {
     if (!s || p.status === 'failed') {
       label = `<span style="color:${COLORS.bad};">failed: no results</span>`;
     } else {
-      const bad = worst ? Math.round((s.noncompliant / worst) * BAR_WIDTH_PX) : 0;
-      const unknown = worst ? Math.round((s.unknown / worst) * BAR_WIDTH_PX) : 0;
-      const cell = (width: number, color: string) =>
-        width > 0
-          ? `<td width="${width}" height="12" bgcolor="${color}" style="width:${width}px;height:12px;background-color:${color};font-size:1px;line-height:1px;">&nbsp;</td>`
-          : '';
-      const rest = BAR_WIDTH_PX - bad - unknown;
-      bar =
-        `<table role="presentation" cellpadding="0" cellspacing="0" border="0" width="${BAR_WIDTH_PX}" style="width:${BAR_WIDTH_PX}px;"><tr>` +
-        cell(bad, COLORS.bad) +
-        cell(unknown, COLORS.unknown) +
-        (rest > 0
-          ? `<td width="${rest}" height="12" style="width:${rest}px;height:12px;font-size:1px;line-height:1px;">&nbsp;</td>`
-          : '') +
-        `</tr></table>`;
+      const bad = worst ? Math.round((s.noncompliant / worst) * 100) : 0;
+      const unknown = worst ? Math.min(100 - bad, Math.round((s.unknown / worst) * 100)) : 0;
+      if (bad + unknown > 0) {
+        bar =
+          `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"><tr>` +
+          barCell(bad, COLORS.bad) +
+          barCell(unknown, COLORS.unknown) +
+          barCell(100 - bad - unknown, null) +
+          `</tr></table>`;
+      }
       label =
         `${escapeHtml(percentText(s))} · ${count(s.noncompliant)} noncompliant · ${count(s.unknown)} unknown` +
         (p.status === 'partial' ? ' · <i>partial</i>' : '');
     }
     return (
-      `<tr><td style="${FONT}font-size:12px;line-height:16px;padding:2px 8px 2px 0;white-space:nowrap;color:${COLORS.muted};">${escapeHtml(minute(p.startedAt))}</td>` +
-      `<td width="${BAR_WIDTH_PX}" style="padding:2px 8px 2px 0;">${bar}</td>` +
-      `<td style="${FONT}font-size:12px;line-height:16px;padding:2px 0;">${label}</td></tr>`
+      `<tr><td style="${FONT}font-size:12px;line-height:16px;padding:4px 0 2px 0;"><span style="color:${COLORS.muted};">${escapeHtml(minute(p.startedAt))}</span> ${label}</td></tr>` +
+      (bar ? `<tr><td style="padding:0 0 4px 0;">${bar}</td></tr>` : '')
     );
   });
   return (
-    `<tr><td style="padding:20px 24px 0 24px;${FONT}">` +
-    `<h2 style="${FONT}font-size:17px;line-height:22px;margin:0 0 6px 0;">Trend, last ${points.length} runs</h2>` +
-    `<p style="margin:0 0 8px 0;color:${COLORS.muted};font-size:13px;">Pools that need attention: <span style="color:${COLORS.bad};">■</span> noncompliant, <span style="color:${COLORS.unknown};">■</span> unknown. Newest first.</p>` +
-    `<table role="presentation" cellpadding="0" cellspacing="0" border="0">${rows.join('')}</table></td></tr>`
+    `<tr><td ${SECTION_TD}>` +
+    `<h2 ${H2}>Trend, last ${points.length} runs</h2>` +
+    `<p ${INTRO}>Pools that need attention: <span style="color:${COLORS.bad};">■</span> noncompliant, <span style="color:${COLORS.unknown};">■</span> unknown. Newest first.</p>` +
+    `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">${rows.join('')}</table></td></tr>`
   );
 }
 
@@ -314,6 +453,9 @@ const RESOLVED_HOW: Record<'compliant' | 'exempt' | 'removed', string> = {
   removed: 'pool no longer exists',
 };
 
+const NEW_TAG = `<b style="color:${COLORS.bad};font-size:12px;">NEW</b> `;
+const muted = (text: string) => `<span style="color:${COLORS.muted};">${text}</span>`;
+
 function sections(input: DigestInput) {
   const { diff } = input;
   const asOf = Date.parse(input.report.run.startedAt);
@@ -326,34 +468,25 @@ function sections(input: DigestInput) {
       title: 'New noncompliant node pools',
       intro: 'Noncompliant now and not in the previous run. Each finding says how to fix it.',
       rows: diff.newNoncompliant,
-      headers: ['Node pool', 'Findings and how to fix them'],
-      cells: (p: PoolResult) => [poolCell(p), findingsCell(p)],
+      cell: (p: PoolResult) => `${poolCell(p)}<br>${findingsHtml(p)}`,
       filter: '&status=noncompliant',
     } satisfies Section<PoolResult>,
     resolved: {
       title: 'Resolved',
       intro: `Noncompliant in the previous run and not now.${partialNote}`,
       rows: diff.resolved,
-      headers: ['Node pool', 'Was', 'Now'],
-      cells: (r: RunDiff['resolved'][number]) => [
-        poolCell(r.current ?? r.previous),
-        blocking(r.previous)
+      cell: (r: RunDiff['resolved'][number]) =>
+        `${poolCell(r.current ?? r.previous)}<br>${muted('Was:')} ${blocking(r.previous)
           .map((f) => escapeHtml(f.code))
-          .join(', '),
-        `<span style="color:${COLORS.ok};">${RESOLVED_HOW[r.how]}</span>`,
-      ],
+          .join(', ')} · <span style="color:${COLORS.ok};">${RESOLVED_HOW[r.how]}</span>`,
       filter: '&status=compliant&status=exempt',
     } satisfies Section<RunDiff['resolved'][number]>,
     still: {
       title: 'Still noncompliant',
       intro: 'Longest-standing first.',
       rows: diff.stillNoncompliant,
-      headers: ['Node pool', 'Noncompliant since', 'Findings and how to fix them'],
-      cells: (s: RunDiff['stillNoncompliant'][number]) => [
-        poolCell(s.pool),
-        escapeHtml(sinceText(s.noncompliantSince, asOf)),
-        findingsCell(s.pool),
-      ],
+      cell: (s: RunDiff['stillNoncompliant'][number]) =>
+        `${poolCell(s.pool)}<br>${muted('Noncompliant since')} ${escapeHtml(sinceText(s.noncompliantSince, asOf))}<br>${findingsHtml(s.pool)}`,
       filter: '&status=noncompliant',
     } satisfies Section<RunDiff['stillNoncompliant'][number]>,
     unknown: {
@@ -363,49 +496,35 @@ function sections(input: DigestInput) {
         ...diff.newlyUnknown.map((p) => ({ p, isNew: true })),
         ...diff.stillUnknown.map((p) => ({ p, isNew: false })),
       ],
-      headers: ['Node pool', 'Why, and what to do'],
-      cells: (u: { p: PoolResult; isNew: boolean }) => [
-        poolCell(u.p) + (u.isNew ? `<br><b style="color:${COLORS.bad};font-size:12px;">NEW</b>` : ''),
-        findingsCell(u.p),
-      ],
+      cell: (u: { p: PoolResult; isNew: boolean }) =>
+        `${u.isNew ? NEW_TAG : ''}${poolCell(u.p)}<br>${findingsHtml(u.p)}`,
       filter: '&status=unknown',
     } satisfies Section<{ p: PoolResult; isNew: boolean }>,
     unreadable: {
       title: 'Scopes that could not be read',
       intro: 'Check that the auditor identity still has Reader on each scope, then run the audit again.',
       rows: diff.unreadableScopes,
-      headers: ['Scope', 'Error', 'Pools reported unknown'],
-      cells: (s: RunDiff['unreadableScopes'][number]) => [
-        `<code style="font-family:Consolas,'Courier New',monospace;font-size:12px;">${escapeHtml(s.scope)}</code>${s.isNew ? `<br><b style="color:${COLORS.bad};font-size:12px;">NEW</b>` : ''}`,
-        `<b>${escapeHtml(s.code)}</b> ${escapeHtml(s.message)}`,
-        count(s.pools),
-      ],
+      cell: (s: RunDiff['unreadableScopes'][number]) =>
+        `${s.isNew ? NEW_TAG : ''}<code style="${CODE_STYLE}">${escapeHtml(s.scope)}</code><br>` +
+        `<b>${escapeHtml(s.code)}</b> ${escapeHtml(s.message)}<br>${muted(`${plural(s.pools, 'pool')} reported unknown`)}`,
       filter: '&status=unknown&code=SCOPE_UNREADABLE',
     } satisfies Section<RunDiff['unreadableScopes'][number]>,
     expiring: {
       title: 'Exemptions expiring within 14 days',
       intro: 'Renew the exemption or fix the pool before it expires, or the pool turns noncompliant.',
       rows: diff.expiringExemptions,
-      headers: ['Node pool', 'Expires', 'Owner and ticket', 'Reason'],
-      cells: (e: RunDiff['expiringExemptions'][number]) => [
-        poolCell(e.pool),
-        escapeHtml(day(e.exemption.expiresOn)),
-        `${escapeHtml(e.exemption.owner)}${e.exemption.ticket ? `<br>${escapeHtml(e.exemption.ticket)}` : ''}`,
-        escapeHtml(e.exemption.reason),
-      ],
+      cell: (e: RunDiff['expiringExemptions'][number]) =>
+        `${poolCell(e.pool)}<br>${muted('Expires')} ${escapeHtml(day(e.exemption.expiresOn))} · ${muted('owner')} ${escapeHtml(e.exemption.owner)}` +
+        `${e.exemption.ticket ? ` · ${muted('ticket')} ${escapeHtml(e.exemption.ticket)}` : ''}<br>${muted('Reason:')} ${escapeHtml(e.exemption.reason)}`,
       filter: '&status=exempt',
     } satisfies Section<RunDiff['expiringExemptions'][number]>,
     lapsed: {
       title: 'Exemptions that lapsed',
       intro: 'Exempt in the previous run and no longer: the pool is judged on its findings again.',
       rows: diff.lapsedExemptions,
-      headers: ['Node pool', 'Exemption ended', 'Owner and ticket', 'Status now'],
-      cells: (e: RunDiff['lapsedExemptions'][number]) => [
-        poolCell(e.pool),
-        escapeHtml(day(e.exemption.expiresOn)),
-        `${escapeHtml(e.exemption.owner)}${e.exemption.ticket ? `<br>${escapeHtml(e.exemption.ticket)}` : ''}`,
-        escapeHtml(e.pool.status),
-      ],
+      cell: (e: RunDiff['lapsedExemptions'][number]) =>
+        `${poolCell(e.pool)}<br>${muted('Exemption ended')} ${escapeHtml(day(e.exemption.expiresOn))} · ${muted('owner')} ${escapeHtml(e.exemption.owner)}` +
+        `${e.exemption.ticket ? ` · ${muted('ticket')} ${escapeHtml(e.exemption.ticket)}` : ''} · ${muted('now')} ${escapeHtml(e.pool.status)}`,
       filter: '&status=noncompliant',
     } satisfies Section<RunDiff['lapsedExemptions'][number]>,
   };
@@ -427,30 +546,31 @@ export function renderDigestHtml(
   const { run, summary } = report;
   const maxRows = input.maxRows ?? DIGEST_MAX_ROWS;
   const previous = diff.previousSummary;
-  const delta = (key: keyof Summary) => (previous ? summary[key] - previous[key] : null);
+  const delta = (key: keyof StatusCounts) => (previous ? summary[key] - previous[key] : null);
   const link = reportLink(input.reportBaseUrl, run.id);
   const href = link ? safeHref(link) : null;
   const s = sections(input);
-  const parts: string[] = [];
+  const top: string[] = [];
 
   if (run.status === 'partial') {
-    parts.push(
-      `<tr><td bgcolor="${COLORS.warnBg}" style="background-color:${COLORS.warnBg};border-bottom:2px solid ${COLORS.warnLine};padding:12px 24px;${FONT}font-size:14px;line-height:20px;">` +
+    top.push(
+      `<tr><td bgcolor="${COLORS.warnBg}" style="background-color:${COLORS.warnBg};border-bottom:2px solid ${COLORS.warnLine};padding:12px 16px;${FONT}font-size:14px;line-height:20px;">` +
         `<b>Partial run:</b> ${plural(report.errors.length, 'scope')} could not be read. Their pools are reported unknown, and none of them is counted as resolved. See “Scopes that could not be read” below.</td></tr>`,
     );
   }
-  parts.push(
-    `<tr><td style="padding:20px 24px 0 24px;${FONT}">` +
+  top.push(
+    `<tr><td style="padding:20px 16px 0 16px;${FONT}">` +
       `<h1 style="${FONT}font-size:22px;line-height:28px;margin:0 0 4px 0;color:${COLORS.text};">FIPS 140 audit of AKS node pools</h1>` +
-      `<p style="margin:0;color:${COLORS.muted};font-size:13px;">${escapeHtml(minute(run.startedAt))} · run ${escapeHtml(run.id)} · ${escapeHtml(run.cloud)} · ${count(summary.pools)} node pools in ${count(summary.clusters)} clusters and ${count(summary.subscriptions)} subscriptions</p>` +
+      `<p style="margin:0;color:${COLORS.muted};font-size:13px;line-height:18px;">${escapeHtml(minute(run.startedAt))} · run ${escapeHtml(run.id)} · ${escapeHtml(run.cloud)} · ${count(summary.pools)} node pools in ${count(summary.clusters)} clusters and ${count(summary.subscriptions)} subscriptions</p>` +
       `<p style="margin:12px 0 0 0;font-size:18px;line-height:24px;"><b>${escapeHtml(percentText(summary))}</b>` +
       (previous
         ? ` <span style="color:${COLORS.muted};font-size:13px;">(previous good run: ${escapeHtml(percentText(previous))})</span>`
         : '') +
+      `<br><span style="color:${COLORS.muted};font-size:12px;line-height:16px;">Exempt pools count as compliant; unknown pools are not judged.</span>` +
       `</p></td></tr>`,
   );
-  parts.push(
-    `<tr><td style="padding:12px 24px 0 24px;"><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;"><tr>` +
+  top.push(
+    `<tr><td style="padding:12px 16px 0 16px;"><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;"><tr>` +
       cardHtml('noncompliant', summary.noncompliant, delta('noncompliant'), COLORS.bad) +
       cardHtml('unknown', summary.unknown, delta('unknown'), COLORS.unknown) +
       cardHtml('exempt', summary.exempt, delta('exempt'), COLORS.exempt) +
@@ -460,53 +580,54 @@ export function renderDigestHtml(
   const changeLine = diff.previousRunId
     ? `Compared with the previous good run ${escapeHtml(diff.previousRunId)}: ${count(diff.newNoncompliant.length)} new noncompliant, ${count(diff.resolved.length)} resolved, ${count(diff.stillNoncompliant.length)} still noncompliant, ${count(diff.newlyUnknown.length)} newly unknown.`
     : 'This is the first audit on record, so every finding is new.';
-  parts.push(
-    `<tr><td style="padding:12px 24px 0 24px;${FONT}font-size:14px;line-height:20px;">${changeLine}` +
-      (href ? ` <a href="${href}" style="color:#0969da;">Open the full report</a>.` : '') +
+  top.push(
+    `<tr><td style="padding:12px 16px 0 16px;${FONT}font-size:14px;line-height:20px;${WRAP}">${changeLine}` +
+      (href ? ` <a href="${href}" ${LINK}>Open the full report</a>.` : '') +
       `</td></tr>`,
   );
   const failures = input.earlierFailures ?? [];
   if (failures.length) {
-    parts.push(
-      `<tr><td style="padding:12px 24px 0 24px;"><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"><tr><td bgcolor="${COLORS.badBg}" style="background-color:${COLORS.badBg};border-left:4px solid ${COLORS.bad};padding:8px 12px;${FONT}font-size:13px;line-height:18px;">` +
+    top.push(
+      `<tr><td style="padding:12px 16px 0 16px;"><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"><tr><td bgcolor="${COLORS.badBg}" style="background-color:${COLORS.badBg};border-left:4px solid ${COLORS.bad};padding:8px 12px;${FONT}font-size:13px;line-height:18px;${WRAP}">` +
         `<b>${plural(failures.length, 'earlier digest')} could not be sent</b>, so ${failures.length === 1 ? 'its' : 'their'} changes may not have reached you:<br>` +
         failures
-          .slice(0, maxRows)
+          .slice(0, DIGEST_BREAKDOWN_ROWS)
           .map((f) => `run ${escapeHtml(f.runId)} (${escapeHtml(minute(f.at))}): ${escapeHtml(f.reason)}`)
           .join('<br>') +
         `</td></tr></table></td></tr>`,
     );
   }
-  parts.push(trendHtml(trendPoints(input)));
-  parts.push(sectionHtml(s.newNoncompliant, input, maxRows));
-  parts.push(sectionHtml(s.resolved, input, maxRows));
-  parts.push(sectionHtml(s.lapsed, input, maxRows));
-  parts.push(sectionHtml(s.expiring, input, maxRows));
-  parts.push(sectionHtml(s.still, input, maxRows));
-  parts.push(sectionHtml(s.unknown, input, maxRows));
-  parts.push(sectionHtml(s.unreadable, input, maxRows));
+  top.push(fixFirstHtml(input), subscriptionsHtml(input), ownersHtml(input), trendHtml(trendPoints(input)));
+
+  // The title is the link text; a source without a clean https URL (runs stored before sources were data) is text.
   const sources = run.matrix.sourceDetails
     .map((source) => matrixSourceLinkHtml(source, ' style="color:#0969da;"'))
     .join(' · ');
-  parts.push(
-    `<tr><td style="padding:24px;${FONT}font-size:12px;line-height:17px;color:${COLORS.muted};">` +
-      `FIPS matrix ${escapeHtml(run.matrix.version)} (${plural(run.matrix.sourceDetails.length, 'source')}${sources ? `: ${sources}` : ''}). Run ${escapeHtml(run.id)}, started by ${escapeHtml(run.trigger)} at ${escapeHtml(minute(run.startedAt))}, finished ${escapeHtml(minute(run.finishedAt))}.` +
-      (input.attachment ? `<br>${escapeHtml(attachmentText(input.attachment))}` : '') +
-      (href
-        ? `<br>Full report: <a href="${href}" style="color:#0969da;">${href}</a>`
-        : '<br>Set REPORT_BASE_URL to link the full report from this email.') +
-      `<br>Sent by aks-fips-auditor.</td></tr>`,
-  );
+  const footer =
+    `<tr><td style="padding:24px 16px;${FONT}font-size:12px;line-height:17px;color:${COLORS.muted};${WRAP}">` +
+    `FIPS matrix ${escapeHtml(run.matrix.version)} (${plural(run.matrix.sourceDetails.length, 'source')}${sources ? `: ${sources}` : ''}). Run ${escapeHtml(run.id)}, started by ${escapeHtml(run.trigger)} at ${escapeHtml(minute(run.startedAt))}, finished ${escapeHtml(minute(run.finishedAt))}.` +
+    (input.attachment ? `<br>${escapeHtml(attachmentText(input.attachment))}` : '') +
+    (href
+      ? `<br>Full report: <a href="${href}" ${LINK}>${href}</a>`
+      : '<br>Set REPORT_BASE_URL to link the full report from this email.') +
+    `<br>Sent by aks-fips-auditor.</td></tr>`;
 
-  return (
+  const opening =
     `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
-    `<meta name="x-apple-disable-message-reformatting"><title>${escapeHtml(subject)}</title></head>\n` +
+    `<title>${escapeHtml(subject)}</title></head>\n` +
     `<body style="margin:0;padding:0;background-color:${COLORS.head};">\n` +
-    `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" bgcolor="${COLORS.head}" style="background-color:${COLORS.head};"><tr><td align="center" style="padding:16px 8px;">\n` +
-    `<table role="presentation" width="760" cellpadding="0" cellspacing="0" border="0" bgcolor="#ffffff" style="width:760px;max-width:100%;background-color:#ffffff;border:1px solid ${COLORS.line};${FONT}font-size:14px;line-height:20px;color:${COLORS.text};">\n` +
-    parts.filter((p) => p !== '').join('\n') +
-    `\n</table>\n</td></tr></table>\n</body></html>\n`
-  );
+    `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" bgcolor="${COLORS.head}" style="background-color:${COLORS.head};"><tr><td align="center" style="padding:12px 6px;">\n` +
+    // Outlook for Windows (Word) ignores max-width: a fixed-width table for it alone.
+    `<!--[if mso]><table role="presentation" width="${DIGEST_WIDTH_PX}" cellpadding="0" cellspacing="0" border="0"><tr><td><![endif]-->\n` +
+    `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" bgcolor="#ffffff" style="width:100%;max-width:${DIGEST_WIDTH_PX}px;background-color:#ffffff;border:1px solid ${COLORS.line};${FONT}font-size:14px;line-height:20px;color:${COLORS.text};">\n`;
+  const closing = `\n</table>\n<!--[if mso]></td></tr></table><![endif]-->\n</td></tr></table>\n</body></html>\n`;
+
+  const fixed = opening + top.filter((p) => p !== '').join('\n') + footer + closing;
+  const budget: Budget = { bytes: DIGEST_HTML_BUDGET_BYTES - Buffer.byteLength(fixed) };
+  const lists = [s.newNoncompliant, s.resolved, s.lapsed, s.expiring, s.still, s.unknown, s.unreadable]
+    .map((section) => sectionHtml(section as Section<unknown>, input, maxRows, budget))
+    .filter((p) => p !== '');
+  return opening + [...top.filter((p) => p !== ''), ...lists, footer].join('\n') + closing;
 }
 
 // ---- plain text ----
@@ -556,7 +677,7 @@ export function renderDigestText(
   const maxRows = input.maxRows ?? DIGEST_MAX_ROWS;
   const asOf = Date.parse(run.startedAt);
   const previous = diff.previousSummary;
-  const delta = (key: keyof Summary) => (previous ? ` (${signed(summary[key] - previous[key])})` : '');
+  const delta = (key: keyof StatusCounts) => (previous ? ` (${signed(summary[key] - previous[key])})` : '');
   const link = reportLink(input.reportBaseUrl, run.id);
   const lines: string[] = [subject, ''];
   if (run.status === 'partial') {
@@ -567,7 +688,7 @@ export function renderDigestText(
   }
   lines.push(
     `FIPS 140 audit of AKS node pools, ${minute(run.startedAt)}, run ${run.id} (${run.cloud})`,
-    `${count(summary.pools)} node pools in ${count(summary.clusters)} clusters and ${count(summary.subscriptions)} subscriptions: ${percentText(summary)}${previous ? ` (previous good run: ${percentText(previous)})` : ''}`,
+    `${count(summary.pools)} node pools in ${count(summary.clusters)} clusters and ${count(summary.subscriptions)} subscriptions: ${percentText(summary)}${previous ? ` (previous good run: ${percentText(previous)})` : ''}; exempt pools count as compliant, unknown pools are not judged`,
     `  noncompliant ${count(summary.noncompliant)}${delta('noncompliant')} · unknown ${count(summary.unknown)}${delta('unknown')} · exempt ${count(summary.exempt)}${delta('exempt')} · compliant ${count(summary.compliant)}${delta('compliant')}`,
     diff.previousRunId
       ? `Compared with the previous good run ${diff.previousRunId}: ${count(diff.newNoncompliant.length)} new noncompliant, ${count(diff.resolved.length)} resolved, ${count(diff.stillNoncompliant.length)} still noncompliant, ${count(diff.newlyUnknown.length)} newly unknown.`
@@ -579,6 +700,48 @@ export function renderDigestText(
     lines.push('', `${plural(failures.length, 'earlier digest')} could not be sent:`);
     for (const f of failures.slice(0, maxRows))
       lines.push(`  run ${f.runId} (${minute(f.at)}): ${plain(f.reason)}`);
+  }
+  const fixes = fixFirstOf(report);
+  if (fixes.length) {
+    lines.push('', 'Fix first');
+    fixes.slice(0, DIGEST_BREAKDOWN_ROWS).forEach((item, i) => {
+      lines.push(
+        `  ${i + 1}. ${fixFirstCount(item)}: ${plain(item.fix)} (${item.code}, ${item.severity})` +
+          (item.resolves
+            ? `; ${count(item.resolves)} ${item.resolves === 1 ? 'becomes' : 'become'} compliant with this fix alone`
+            : ''),
+      );
+    });
+    if (fixes.length > DIGEST_BREAKDOWN_ROWS)
+      lines.push(`  …and ${plural(fixes.length - DIGEST_BREAKDOWN_ROWS, 'more finding code')} in the report`);
+  }
+  const breakdown = withBreakdown(report);
+  const subscriptions = breakdown.bySubscription ?? [];
+  if (subscriptions.length >= 2) {
+    const before = previousBySubscription(diff);
+    lines.push('', 'By subscription (noncompliant, unknown, compliant)');
+    for (const r of subscriptions.slice(0, DIGEST_BREAKDOWN_ROWS)) {
+      const name = r.other ? 'all other subscriptions' : plain(r.subscriptionName ?? r.subscriptionId);
+      const change =
+        before && !r.other ? ` (${changeText(r.noncompliant, before.get(r.subscriptionId))})` : '';
+      lines.push(
+        `  ${name}: ${plural(r.pools, 'pool')}, ${count(r.noncompliant)} noncompliant${change}, ${count(r.unknown)} unknown, ${compliancePercentCell(r)} compliant`,
+      );
+    }
+    if (subscriptions.length > DIGEST_BREAKDOWN_ROWS)
+      lines.push(`  …${count(subscriptions.length - DIGEST_BREAKDOWN_ROWS)} more in the report`);
+  }
+  const owners = breakdown.byOwner ?? [];
+  if (owners.length) {
+    lines.push('', 'By owner (noncompliant, unknown, compliant)');
+    for (const r of owners.slice(0, DIGEST_BREAKDOWN_ROWS)) {
+      const name = r.other ? 'all other owners' : r.owner === null ? '(no owner tag)' : plain(r.owner);
+      lines.push(
+        `  ${name}: ${plural(r.pools, 'pool')}, ${count(r.noncompliant)} noncompliant, ${count(r.unknown)} unknown, ${compliancePercentCell(r)} compliant`,
+      );
+    }
+    if (owners.length > DIGEST_BREAKDOWN_ROWS)
+      lines.push(`  …${count(owners.length - DIGEST_BREAKDOWN_ROWS)} more in the report`);
   }
   const points = trendPoints(input);
   if (points.length >= 2) {

@@ -49,6 +49,8 @@ export const CSV_COLUMNS: readonly { name: string; value: (pool: PoolResult, rep
   { name: 'exemptionCodes', value: (p) => exemptionCodes(p) },
   { name: 'exemptionCreatedBy', value: (p) => p.exemption?.createdBy ?? '' },
   { name: 'exemptionCreatedAt', value: (p) => p.exemption?.createdAt ?? '' },
+  // The cluster's AUDIT_OWNER_TAG value; empty when the setting is off or the cluster has no such tag.
+  { name: 'owner', value: (p) => p.owner ?? '' },
 ];
 
 /**

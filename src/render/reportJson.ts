@@ -10,6 +10,8 @@ import { InputError } from '../errors';
 export const MAX_PAGE_SIZE = 5000;
 /** Limits on filter values, so a request cannot make the worker compare against an unbounded list. */
 export const MAX_FILTER_VALUES = 200;
+/** The longest free-text filter. */
+export const MAX_TEXT_FILTER_LENGTH = 200;
 const MAX_TOKEN_LENGTH = 4096;
 const TOKEN_VERSION = 'v1';
 
@@ -22,6 +24,14 @@ export const subscriptionIdSchema = z
   .string()
   .regex(GUID, 'a subscription ID is a GUID such as 00000000-0000-0000-0000-000000000001');
 
+/** An owner tag value (Azure allows 256 characters); one value, since a tag value may itself hold a comma. */
+export const ownerFilterSchema = z.string().min(1).max(256);
+/** Free text: every word must occur in the pool's names, IDs, OS, versions, owner or findings (any case). */
+export const textFilterSchema = z
+  .string()
+  .max(MAX_TEXT_FILTER_LENGTH, `must be at most ${MAX_TEXT_FILTER_LENGTH} characters`)
+  .regex(/\S/, 'must hold at least one word');
+
 /** The report's filters: values of one filter are alternatives (OR); different filters all apply (AND). */
 export const reportFiltersSchema = z
   .object({
@@ -29,6 +39,8 @@ export const reportFiltersSchema = z
     subscriptionId: z.array(subscriptionIdSchema).min(1).max(MAX_FILTER_VALUES).optional(),
     osType: z.array(osTypeSchema).min(1).max(MAX_FILTER_VALUES).optional(),
     code: z.array(findingCodeSchema).min(1).max(MAX_FILTER_VALUES).optional(),
+    owner: ownerFilterSchema.optional(),
+    q: textFilterSchema.optional(),
   })
   .strict();
 export type ReportFilters = z.infer<typeof reportFiltersSchema>;
@@ -66,6 +78,9 @@ export function canonicalFilters(filters: ReportFilters): ReportFilters {
   if (subscriptionId) out.subscriptionId = subscriptionId;
   if (osType) out.osType = osType;
   if (code) out.code = code;
+  if (filters.owner !== undefined && filters.owner !== '') out.owner = filters.owner;
+  const q = filters.q?.trim().replace(/\s+/g, ' ');
+  if (q) out.q = q;
   return out;
 }
 
@@ -82,7 +97,39 @@ export function poolMatches(pool: PoolResult, filters: ReportFilters): boolean {
     return false;
   }
   if (filters.code && !pool.findings.some((f) => (filters.code as string[]).includes(f.code))) return false;
+  if (filters.owner !== undefined && pool.owner !== filters.owner) return false;
+  if (filters.q !== undefined && !textMatches(pool, filters.q)) return false;
   return true;
+}
+
+/** What the free-text filter searches in a pool, lowercased. */
+function searchableText(pool: PoolResult): string {
+  return [
+    pool.id,
+    pool.subscriptionName ?? '',
+    pool.resourceGroup,
+    pool.cluster,
+    pool.pool,
+    pool.location,
+    pool.osType ?? '',
+    pool.osSku ?? '',
+    pool.kubernetesVersion ?? '',
+    pool.nodeImageVersion ?? '',
+    pool.owner ?? '',
+    pool.status,
+    ...pool.findings.flatMap((f) => [f.code, f.message]),
+  ]
+    .join('\n')
+    .toLowerCase();
+}
+
+/** True when every word of `text` occurs in the pool (case-insensitively). */
+export function textMatches(pool: PoolResult, text: string): boolean {
+  const haystack = searchableText(pool);
+  return text
+    .toLowerCase()
+    .split(' ')
+    .every((word) => word === '' || haystack.includes(word));
 }
 
 export function filterPools(pools: readonly PoolResult[], filters: ReportFilters): PoolResult[] {

@@ -1,24 +1,37 @@
-// A plain-text summary of a report for a terminal: counts, the noncompliant pools, errors.
+// A plain-text summary of a report for a terminal: counts, fix first, breakdowns, the pools to look at, errors.
 
-import type { Report } from '../core/types';
+import { BreakdownCounter } from '../core/breakdownCounter';
+import { compliancePercentCell, compliancePercentText } from '../core/compliancePercent';
+import { fixFirst, fixFirstCount } from '../core/fixFirst';
+import type { Report, Summary } from '../core/types';
 
 const LISTED_POOLS = 20;
+/** Fix-first items and breakdown rows listed. */
+const LISTED_ROWS = 10;
+
+const count = (n: number): string => n.toLocaleString('en-US');
 
 function firstError(report: Report): string {
   const error = report.errors[0];
   return error ? ` ${error.code}: ${error.message}` : '';
 }
 
-export function summaryText(report: Report): string {
+/** The summary's breakdowns; counted from the report's pools when the summary has none (an older stored run). */
+function breakdownOf(report: Report): Summary {
+  if (report.summary.byCode && report.summary.bySubscription) return report.summary;
+  const counter = new BreakdownCounter();
+  counter.addPools(report.pools);
+  counter.addClusters(report.clusters);
+  return counter.complete(report.summary);
+}
+
+/** `previous`: the summary of the previous good run of the same scope, for each subscription's change. */
+export function summaryText(report: Report, previous?: Summary | null): string {
   const { run, summary } = report;
-  const judged = summary.pools - summary.unknown;
-  // No percentage of nothing: a run that judged no pool is not "100% compliant".
-  const share = judged
-    ? `${(((summary.compliant + summary.exempt) / judged) * 100).toFixed(1)}% of judged pools compliant`
-    : 'no node pools judged';
+  const breakdown = breakdownOf(report);
   const lines = [
     // Said first, before any figure: figures of a failed or incomplete run must not be read as the estate's.
-    ...(run.status === 'failed'
+    ...(run.status === 'failed' || run.status === 'abandoned'
       ? [`AUDIT FAILED: it could not read the estate; no figure below describes it.${firstError(report)}`]
       : run.status === 'partial'
         ? [
@@ -26,18 +39,51 @@ export function summaryText(report: Report): string {
           ]
         : []),
     `FIPS audit ${run.id} (${run.trigger}, ${run.cloud}): ${run.status.toUpperCase()}`,
-    `  matrix ${run.matrix.version}; ${summary.subscriptions} subscriptions, ${summary.clusters} clusters, ${summary.pools} node pools`,
-    `  compliant ${summary.compliant} · noncompliant ${summary.noncompliant} · exempt ${summary.exempt} · unknown ${summary.unknown} (${share})`,
+    `  matrix ${run.matrix.version}; ${count(summary.subscriptions)} subscriptions, ${count(summary.clusters)} clusters, ${count(summary.pools)} node pools`,
+    `  ${compliancePercentText(summary)} (exempt pools count as compliant; unknown pools are not judged)`,
+    `  noncompliant ${count(summary.noncompliant)} · unknown ${count(summary.unknown)} · exempt ${count(summary.exempt)} · compliant ${count(summary.compliant)}`,
   ];
-  const codes = new Map<string, number>();
-  for (const pool of report.pools)
-    for (const f of pool.findings) codes.set(f.code, (codes.get(f.code) ?? 0) + 1);
-  for (const cluster of report.clusters)
-    for (const f of cluster.findings) codes.set(f.code, (codes.get(f.code) ?? 0) + 1);
-  if (codes.size) {
-    lines.push('  findings:');
-    for (const [code, count] of [...codes.entries()].sort((a, b) => b[1] - a[1]))
-      lines.push(`    ${code.padEnd(32)} ${count}`);
+  const fixes = fixFirst(breakdown.byCode ?? []);
+  if (fixes.length) {
+    lines.push('  fix first:');
+    fixes.slice(0, LISTED_ROWS).forEach((item, i) => {
+      lines.push(
+        `    ${i + 1}. ${fixFirstCount(item)}: ${item.fix} [${item.code}, ${item.severity}]` +
+          (item.resolves
+            ? `; ${count(item.resolves)} ${item.resolves === 1 ? 'becomes' : 'become'} compliant with this fix alone`
+            : ''),
+      );
+    });
+  }
+  const subscriptions = breakdown.bySubscription ?? [];
+  if (subscriptions.length > 1) {
+    const before = previous?.bySubscription
+      ? new Map(previous.bySubscription.map((r) => [r.subscriptionId.toLowerCase(), r.noncompliant]))
+      : null;
+    lines.push(
+      `  by subscription (${subscriptions.length > LISTED_ROWS ? `${LISTED_ROWS} of ${count(subscriptions.length)}, ` : ''}most noncompliant first):`,
+    );
+    for (const r of subscriptions.slice(0, LISTED_ROWS)) {
+      const name = r.other ? 'all other subscriptions' : (r.subscriptionName ?? r.subscriptionId);
+      const was = before && !r.other ? before.get(r.subscriptionId) : undefined;
+      const change =
+        !before || r.other ? '' : was === undefined ? ' (new)' : ` (${signed(r.noncompliant - was)})`;
+      lines.push(
+        `    ${name.padEnd(36)} ${count(r.pools).padStart(7)} pools  ${count(r.noncompliant).padStart(6)} noncompliant${change}  ${count(r.unknown).padStart(5)} unknown  ${compliancePercentCell(r).padStart(6)} compliant`,
+      );
+    }
+  }
+  const owners = breakdown.byOwner ?? [];
+  if (owners.length) {
+    lines.push(
+      `  by owner (${owners.length > LISTED_ROWS ? `${LISTED_ROWS} of ${count(owners.length)}, ` : ''}most noncompliant first):`,
+    );
+    for (const r of owners.slice(0, LISTED_ROWS)) {
+      const name = r.other ? 'all other owners' : (r.owner ?? '(no owner tag)');
+      lines.push(
+        `    ${name.padEnd(36)} ${count(r.pools).padStart(7)} pools  ${count(r.noncompliant).padStart(6)} noncompliant  ${count(r.unknown).padStart(5)} unknown  ${compliancePercentCell(r).padStart(6)} compliant`,
+      );
+    }
   }
   const bad = report.pools.filter((p) => p.status === 'noncompliant' || p.status === 'unknown');
   if (bad.length) {
@@ -45,9 +91,7 @@ export function summaryText(report: Report): string {
       `  pools to look at (${bad.length}${bad.length > LISTED_POOLS ? `, first ${LISTED_POOLS}` : ''}):`,
     );
     for (const pool of bad.slice(0, LISTED_POOLS)) {
-      const codesOfPool = pool.findings.filter(
-        (f) => f.severity === 'high' || f.code === 'OS_SKU_UNRECOGNIZED' || f.code === 'SCOPE_UNREADABLE',
-      );
+      const codesOfPool = pool.findings.filter((f) => f.severity === 'high' || f.undecided);
       lines.push(
         `    ${pool.status.padEnd(12)} ${pool.subscriptionName ?? pool.subscriptionId}/${pool.resourceGroup}/${pool.cluster}/${pool.pool}: ${codesOfPool.map((f) => f.code).join(', ')}`,
       );
@@ -58,4 +102,8 @@ export function summaryText(report: Report): string {
     for (const e of report.errors) lines.push(`    ${e.scope}: ${e.code}: ${e.message}`);
   }
   return lines.join('\n');
+}
+
+function signed(n: number): string {
+  return n > 0 ? `+${count(n)}` : n < 0 ? `−${count(-n)}` : '±0';
 }

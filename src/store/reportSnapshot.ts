@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { constants as zlibConstants, deflateRaw, inflateRaw } from 'node:zlib';
 
 import type { ClusterResult, PoolResult } from '../core/types';
-import type { Entity } from './entityCodec';
+import { checkEntity, type Entity, packJson } from './entityCodec';
+import { FRAME_STATUS_INDEX, type PoolFrameIndexEntry } from './reportSnapshotReader';
 import { KEY_SEPARATOR } from './tableKeys';
 
 const deflate = promisify(deflateRaw);
@@ -16,6 +17,9 @@ export const inflate = promisify(inflateRaw);
 export const SNAPSHOT_PART_BYTES = 64 * 1024;
 export const SNAPSHOT_PARTS_PER_ENTITY = 10;
 export const SNAPSHOT_ENTITY_BYTES = SNAPSHOT_PART_BYTES * SNAPSHOT_PARTS_PER_ENTITY;
+
+/** Pools per frame of the pools stream: a page of the report inflates and parses one or two frames. */
+const POOLS_PER_FRAME = 1000;
 
 export const MIN_ZLIB_CHUNK = 64;
 export const MAX_DEFLATE_CHUNK = 1024 * 1024;
@@ -72,6 +76,8 @@ export class ReportSnapshotWriter {
   private readonly pendingBytes = { pools: 0, clusters: 0 };
   private readonly chunks = { pools: 0, clusters: 0 };
   private readonly counts = { pools: 0, clusters: 0 };
+  private readonly streamBytes = { pools: 0, clusters: 0 };
+  private readonly poolFrames: PoolFrameIndexEntry[] = [];
   private writes: Promise<void> = Promise.resolve();
   private poolsSorted = true;
   private firstPoolKey: string | null = null;
@@ -92,7 +98,14 @@ export class ReportSnapshotWriter {
       this.firstPoolKey ??= key;
       this.lastPoolKey = key;
     }
-    await this.add('pools', pools);
+    // Frames of a bounded size, each indexed with its status counts, so a page of the report reads only its frames.
+    for (let at = 0; at < pools.length; at += POOLS_PER_FRAME) {
+      const frame = pools.slice(at, at + POOLS_PER_FRAME);
+      const counts: PoolFrameIndexEntry['s'] = [0, 0, 0, 0];
+      for (const pool of frame) counts[FRAME_STATUS_INDEX[pool.status]] += 1;
+      const { offset, length } = await this.add('pools', frame);
+      this.poolFrames.push({ n: frame.length, s: counts, o: offset, l: length });
+    }
   }
 
   async addClusters(clusters: readonly ClusterResult[]): Promise<void> {
@@ -103,7 +116,7 @@ export class ReportSnapshotWriter {
     this.flush('pools', true);
     this.flush('clusters', true);
     await this.writes;
-    await this.put({
+    const manifest: Entity = {
       partitionKey: this.runId,
       rowKey: ['manifest', this.writer].join(KEY_SEPARATOR),
       pools: this.counts.pools,
@@ -114,11 +127,18 @@ export class ReportSnapshotWriter {
       ...(this.firstPoolKey !== null && this.lastPoolKey !== null
         ? { firstPoolId: this.firstPoolKey, lastPoolId: this.lastPoolKey }
         : {}),
-    });
+    };
+    packJson(manifest, 'poolFrames', this.poolFrames);
+    await this.put(checkEntity(manifest, `Snapshot manifest of run ${this.runId}`));
   }
 
-  private async add(kind: 'pools' | 'clusters', values: readonly unknown[]): Promise<void> {
-    if (values.length === 0) return;
+  /** Frames the values into the kind's stream; returns where the frame starts in it and its length in bytes. */
+  private async add(
+    kind: 'pools' | 'clusters',
+    values: readonly unknown[],
+  ): Promise<{ offset: number; length: number }> {
+    const offset = this.streamBytes[kind];
+    if (values.length === 0) return { offset, length: 0 };
     this.counts[kind] += values.length;
     const json = Buffer.from(JSON.stringify(values), 'utf8');
     // Output chunks of up to 1 MiB: few round trips to the main thread, and no large buffer kept behind a slice.
@@ -131,9 +151,11 @@ export class ReportSnapshotWriter {
     header.writeUInt32BE(json.length, 4);
     this.pending[kind].push(header, frame);
     this.pendingBytes[kind] += 8 + frame.length;
+    this.streamBytes[kind] += 8 + frame.length;
     this.flush(kind, false);
     // One entity in flight at a time keeps memory flat; a failed write surfaces here.
     await this.writes;
+    return { offset, length: 8 + frame.length };
   }
 
   private flush(kind: 'pools' | 'clusters', all: boolean): void {

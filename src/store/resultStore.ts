@@ -11,11 +11,17 @@ import {
   inflate,
   MIN_ZLIB_CHUNK,
   ReportSnapshotWriter,
+  SNAPSHOT_ENTITY_BYTES,
   snapshotIndex,
   type SnapshotManifest,
   sortByIdIgnoringCase,
   splitFrames,
 } from './reportSnapshot';
+import {
+  type PoolFrameIndexEntry,
+  ReportSnapshotReader,
+  type SnapshotManifestRow,
+} from './reportSnapshotReader';
 import { requireRunId } from './runStore';
 import type { StoreStats, TableClientFactory } from './tableClientFactory';
 import { KEY_SEPARATOR, KEY_SEPARATOR_END, resourceIdKey, stableHash } from './tableKeys';
@@ -256,6 +262,50 @@ export class ResultStore {
       pools: poolsSorted ? pools : sortByIdIgnoringCase(pools),
       clusters: sortByIdIgnoringCase(clusters),
     };
+  }
+
+  /**
+   * The run's report snapshot opened for paging: its manifests only (a page then reads the chunk entities its
+   * frames lie in). Null for a running run, or when the snapshot is missing, incomplete, written before frames
+   * were indexed, or not in the report's order: read the whole report with getReport then.
+   */
+  async openReportSnapshot(run: RunRecord): Promise<ReportSnapshotReader | null> {
+    if (run.status === 'running' || !isRunId(run.id)) return null;
+    const manifests: SnapshotManifestRow[] = [];
+    const filter = odata`PartitionKey eq ${run.id} and RowKey ge ${`manifest${KEY_SEPARATOR}`} and RowKey lt ${`manifest${KEY_SEPARATOR_END}`}`;
+    for await (const entity of this.reports.listEntities({ queryOptions: { filter } })) {
+      this.stats.entitiesRead += 1;
+      const [, writer = ''] = (entity.rowKey as string).split(KEY_SEPARATOR);
+      manifests.push({
+        writer,
+        pools: Number(entity.pools),
+        clusters: Number(entity.clusters),
+        clusterChunks: Number(entity.clusterChunks),
+        poolsSorted: entity.poolsSorted === true,
+        firstPoolId: typeof entity.firstPoolId === 'string' ? entity.firstPoolId : null,
+        lastPoolId: typeof entity.lastPoolId === 'string' ? entity.lastPoolId : null,
+        poolFrames: unpackJson<PoolFrameIndexEntry[]>(entity, 'poolFrames') ?? null,
+      });
+    }
+    const readChunk = async (writer: string, kind: 'pools' | 'clusters', index: number): Promise<Buffer> => {
+      const rowKey = ['chunk', writer, kind, snapshotIndex(index)].join(KEY_SEPARATOR);
+      const entity = await this.reports.getEntity(run.id, rowKey);
+      this.stats.entitiesRead += 1;
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < Number(entity.parts); i++) {
+        const part = entity[`bin_${i}`];
+        if (!(part instanceof Uint8Array))
+          throw new Error(`Snapshot chunk ${run.id}/${rowKey} lacks part ${i}`);
+        parts.push(part);
+      }
+      return Buffer.concat(parts);
+    };
+    return ReportSnapshotReader.open(
+      manifests,
+      { pools: run.summary.pools, clusters: run.summary.clusters },
+      readChunk,
+      SNAPSHOT_ENTITY_BYTES,
+    );
   }
 
   /** The run's pool results, in storage order (by shard, then key); getReport sorts them. */

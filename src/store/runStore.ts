@@ -15,6 +15,7 @@ import {
   type StoredEntity,
   unpackJson,
 } from './entityCodec';
+import { summaryFromProperties, summaryProperties } from './summaryEntity';
 import type { StoreStats, TableClientFactory } from './tableClientFactory';
 import { isConditionFailed, isEntityExists, isNotFound } from './tableErrors';
 import { invertedTimeKey, KEY_SEPARATOR, KEY_SEPARATOR_END } from './tableKeys';
@@ -65,7 +66,7 @@ function toEntity(run: RunRecord): Entity {
   if (run.shards !== undefined) entity.shards = run.shards;
   if (run.emailRequested !== undefined) entity.emailRequested = run.emailRequested;
   packJson(entity, 'matrix', run.matrix);
-  packJson(entity, 'summary', run.summary);
+  Object.assign(entity, summaryProperties('summary', run.summary));
   packJson(entity, 'errors', run.errors);
   packJson(entity, 'progress', run.progress);
   packJson(entity, 'scope', run.scope);
@@ -82,15 +83,16 @@ function toRunRecord(entity: StoredEntity): RunRecord {
     finishedAt: optionalString(entity, 'finishedAt'),
     cloud: requireString(entity, 'cloud') as RunRecord['cloud'],
     matrix: matrixRefFromStored(unpackJson<unknown>(entity, 'matrix')),
-    summary: unpackJson<Summary>(entity, 'summary') ?? {
-      subscriptions: 0,
-      clusters: 0,
-      pools: 0,
-      compliant: 0,
-      noncompliant: 0,
-      exempt: 0,
-      unknown: 0,
-    },
+    summary: summaryFromProperties(entity, 'summary') ??
+      unpackJson<Summary>(entity, 'summary') ?? {
+        subscriptions: 0,
+        clusters: 0,
+        pools: 0,
+        compliant: 0,
+        noncompliant: 0,
+        exempt: 0,
+        unknown: 0,
+      },
     errors: unpackJson<ScopeError[]>(entity, 'errors') ?? [],
     progress: unpackJson<RunProgress>(entity, 'progress') ?? {
       pagesRead: 0,

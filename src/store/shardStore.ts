@@ -5,6 +5,7 @@ import { odata, type TableClient } from '@azure/data-tables';
 import type { RunProgress, RunScope } from '../core/run';
 import type { ScopeError, Summary } from '../core/types';
 import { optionalString, packJson, type StoredEntity, unpackJson } from './entityCodec';
+import { summaryFromProperties, summaryProperties } from './summaryEntity';
 import type { StoreStats, TableClientFactory } from './tableClientFactory';
 import { isConditionFailed, isEntityExists, isNotFound } from './tableErrors';
 
@@ -58,7 +59,7 @@ function toShard(runId: string, entity: StoredEntity & { etag?: string }): Shard
     shards: Number(entity.shards),
     scope: unpackJson<RunScope>(entity, 'scope') ?? { subscriptions: [], managementGroups: null },
     status,
-    summary: unpackJson<Summary>(entity, 'summary') ?? null,
+    summary: summaryFromProperties(entity, 'summary') ?? null,
     progress: unpackJson<RunProgress>(entity, 'progress') ?? null,
     errors: unpackJson<ScopeError[]>(entity, 'errors') ?? [],
     scopesRead: typeof entity.scopesRead === 'number' ? entity.scopesRead : 0,
@@ -166,7 +167,7 @@ export class ShardStore {
       fatal: outcome.fatal,
       finishedAt: outcome.finishedAt,
     };
-    packJson(entity, 'summary', outcome.summary);
+    Object.assign(entity, summaryProperties('summary', outcome.summary));
     packJson(entity, 'progress', outcome.progress);
     packJson(entity, 'errors', outcome.errors);
     try {

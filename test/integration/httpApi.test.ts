@@ -8,14 +8,23 @@ import { App } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import type { Report } from '../../src/core/types';
 import { openApiText } from '../../src/http/openApi';
-import { healthSchema, reportPageSchema, runRecordSchema, runsResponseSchema } from '../../src/http/schemas';
+import {
+  healthSchema,
+  HTML_PAGE_SIZE,
+  reportPageSchema,
+  runRecordSchema,
+  runsResponseSchema,
+  trendResponseSchema,
+} from '../../src/http/schemas';
 import { type ApiHandlers, type RunningServer, serveHttp } from '../../src/http/serveHttp';
 import { callHandler, type CallOptions, type CallResult } from '../support/httpCall';
 
 const estate = generateEstate({ seed: 7, pools: 3000, subscriptions: 40, poolsPerCluster: 1.5 });
 let local: LocalAzure;
 let service: App;
-let handlers: Required<Pick<ApiHandlers, 'report' | 'runs' | 'run' | 'startAudit' | 'health' | 'openApi'>>;
+let handlers: Required<
+  Pick<ApiHandlers, 'report' | 'runs' | 'trend' | 'run' | 'startAudit' | 'health' | 'openApi'>
+>;
 let first: Report;
 let latest: Report;
 
@@ -34,6 +43,7 @@ beforeAll(async () => {
   handlers = {
     report: all.report,
     runs: all.runs,
+    trend: all.trend,
     run: all.run,
     startAudit: all.startAudit,
     health: all.health,
@@ -226,7 +236,7 @@ describe('GET /api/report in other formats', () => {
     const nonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1];
     expect(nonce).toBeTruthy();
     expect(csp).toBe(
-      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
     );
     expect(a.text).toContain(`<script nonce="${nonce}">`);
     expect(a.text).toContain(`<style nonce="${nonce}">`);
@@ -236,7 +246,43 @@ describe('GET /api/report in other formats', () => {
     expect(a.text).toContain(`id="count-pools" data-count="${latest.summary.pools}"`);
     expect(a.text).toContain(`id="count-noncompliant" data-count="${latest.summary.noncompliant}"`);
     expect(a.text).toContain('<svg id="trend-chart"');
-    expect(a.text.match(/<tr data-status=/g)).toHaveLength(3000);
+    expect(a.text.match(/<tr data-status=/g)).toHaveLength(HTML_PAGE_SIZE);
+  });
+
+  it('serves the HTML table a page at a time, attention first, filtered under the JSON API names', async () => {
+    const json = (
+      await call('report', { url: '/api/report?status=noncompliant&code=FIPS_DISABLED' })
+    ).json<Report>();
+    const html = await call('report', {
+      url: '/api/report?format=html&status=noncompliant&code=FIPS_DISABLED&page=2',
+    });
+    expect(html.status).toBe(200);
+    expect(html.text).toContain(`<b id="matched-count">${json.pools.length.toLocaleString('en-US')}</b>`);
+    expect(html.text).toContain(`<b id="first-shown">${HTML_PAGE_SIZE + 1}</b>`);
+    expect(html.text.match(/<tr data-status="noncompliant">/g)).toHaveLength(
+      Math.min(HTML_PAGE_SIZE, json.pools.length - HTML_PAGE_SIZE),
+    );
+  });
+
+  it('ignores the empty choices of the filter form and searches free text', async () => {
+    const pool = latest.pools.find((p) => p.status === 'unknown') ?? latest.pools[0]!;
+    const res = await call('report', {
+      url: `/api/report?format=html&status=&code=&subscriptionId=&osType=&owner=&page=&q=${encodeURIComponent(`${pool.cluster} ${pool.pool}`)}`,
+    });
+    expect(res.status).toBe(200);
+    expect(res.text).toContain(`<b>${pool.cluster} / ${pool.pool}</b>`);
+    const json = (
+      await call('report', { url: `/api/report?q=${encodeURIComponent(`${pool.cluster} ${pool.pool}`)}` })
+    ).json<Report>();
+    expect(json.pools.map((p) => p.id)).toContain(pool.id);
+  });
+
+  it('refuses page on anything but the HTML report', async () => {
+    for (const url of ['/api/report?page=2', '/api/report?format=csv&page=2']) {
+      const res = await call('report', { url });
+      expect(res.status).toBe(400);
+      expect(res.json<{ detail: string }>().detail).toContain('page pages the HTML report only');
+    }
   });
 
   it.each([
@@ -323,6 +369,42 @@ describe('runs, health and the OpenAPI document', () => {
       (await call('runs', { url: '/api/runs?since=2200-01-01T00:00:00Z' })).json(),
     );
     expect(none.runs).toEqual([]);
+  });
+
+  it("carries each run's counts by code and by subscription, counted as the run went", async () => {
+    const { runs } = runsResponseSchema.parse((await call('runs', { url: '/api/runs' })).json());
+    for (const run of runs) {
+      const bySubscription = run.summary.bySubscription!;
+      expect(bySubscription).toHaveLength(run.summary.subscriptions);
+      expect(bySubscription.reduce((n, r) => n + r.noncompliant, 0)).toBe(run.summary.noncompliant);
+      expect(run.summary.byCode!.length).toBeGreaterThan(0);
+      expect(run.summary.compliancePercent).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('serves each run by subscription and by finding code as flat rows for charts, oldest run first', async () => {
+    const bySubscription = await call('trend', { url: '/api/trend' });
+    expect(bySubscription.status).toBe(200);
+    const body = trendResponseSchema.parse(bySubscription.json());
+    expect(body.by).toBe('subscription');
+    expect(body.rows).toHaveLength(2 * latest.summary.subscriptions);
+    expect(body.rows[0]!.runId).toBe(first.run.id);
+    expect(body.rows[body.rows.length - 1]!.runId).toBe(latest.run.id);
+    const latestRows = body.rows.filter((r) => r.runId === latest.run.id) as { noncompliant: number }[];
+    expect(latestRows.reduce((n, r) => n + r.noncompliant, 0)).toBe(latest.summary.noncompliant);
+
+    const byCode = trendResponseSchema.parse(
+      (await call('trend', { url: '/api/trend?by=code&top=1' })).json(),
+    );
+    expect(byCode.rows.map((r) => (r as { code: string }).code)).toEqual(
+      latest.summary.byCode!.map((c) => c.code),
+    );
+    // No owner tag configured: no owner rows, rather than invented ones.
+    expect(
+      trendResponseSchema.parse((await call('trend', { url: '/api/trend?by=owner' })).json()).rows,
+    ).toEqual([]);
+    const bad = await call('trend', { url: '/api/trend?by=cluster' });
+    expect(bad.status).toBe(400);
   });
 
   it("serves one run's record, and 404 with a problem for a run that is not stored", async () => {

@@ -6,6 +6,7 @@ import { type AzuriteInstance, startAzurite } from '../../emulators/azurite';
 import { matrixRefOf } from '../../src/core/matrixSources';
 import type { RunRecord } from '../../src/core/run';
 import { newRunId } from '../../src/core/runId';
+import { summarizeRun } from '../../src/core/summarizeRun';
 import type { ClusterResult, Finding, PoolResult, PoolStatus } from '../../src/core/types';
 import { renderReportHtml } from '../../src/render/reportHtml';
 import { EntityTooLargeError } from '../../src/store/entityCodec';
@@ -126,6 +127,8 @@ function makeRun(id: string, overrides: Partial<RunRecord> = {}): RunRecord {
       noncompliant: 1,
       exempt: 0,
       unknown: 1,
+      // Every run this version stores carries it (summarizeRun and the audit's counter add it).
+      compliancePercent: 50,
     },
     errors: [],
     progress: { pagesRead: 1, clustersRead: 2, poolsJudged: 3 },
@@ -208,7 +211,8 @@ describe('runs', () => {
     const report = await store.getReport(id);
     expect(report).toBeDefined();
     const { html } = renderReportHtml(report!);
-    const hrefs = [...html.matchAll(/<a\s[^>]*href="([^"]*)"/g)].map((m) => m[1]!);
+    const matrix = html.slice(html.indexOf('<section id="matrix">'));
+    const hrefs = [...matrix.matchAll(/<a\s[^>]*href="([^"]*)"/g)].map((m) => m[1]!);
     expect(hrefs).toEqual(run!.matrix.sourceDetails.map((s) => s.url));
     for (const href of hrefs) expect(new URL(href).protocol).toBe('https:');
   });
@@ -235,6 +239,62 @@ describe('runs', () => {
     const huge = makeRun(id, { errors: Array.from({ length: 6 }, () => errors).flat() });
     await expect(store.runs.putRun(huge)).rejects.toThrow(EntityTooLargeError);
     await expect(store.runs.putRun(huge)).rejects.toThrow(/does not fit in one table entity/);
+  });
+
+  it('stores the breakdowns with the run and reads them back', async () => {
+    const store = await freshStore();
+    const id = newRunId(new Date('2026-11-02T00:00:00Z'), 'dddddd');
+    const pools = Array.from({ length: 300 }, (_, i) => makePool(i));
+    const run = makeRun(id, { summary: summarizeRun(pools, []) });
+    expect(run.summary.byCode?.length).toBeGreaterThan(0);
+    expect(run.summary.bySubscription?.length).toBeGreaterThan(1);
+    await store.runs.putRun(run);
+    expect(await store.runs.getRun(id)).toStrictEqual(run);
+    expect((await collect(store.runs.listRuns({ top: 1 })))[0]?.summary).toStrictEqual(run.summary);
+  });
+
+  it('keeps a run record within the entity limit when 10,000 subscriptions and owners break it down', async () => {
+    const store = await freshStore();
+    const id = newRunId(new Date('2026-11-03T00:00:00Z'), 'eeeeee');
+    const rows = Array.from({ length: 10_000 }, (_, i) => ({
+      subscriptionId: randomBytes(16).toString('hex'),
+      subscriptionName: `subscription-${randomBytes(8).toString('hex')}`,
+      pools: 10,
+      compliant: 10 - (i % 7),
+      noncompliant: i % 7,
+      exempt: 0,
+      unknown: 0,
+    }));
+    const owners = rows.map((r, i) => ({ ...r, owner: `owner-${randomBytes(12).toString('hex')}-${i}` }));
+    const total = rows.reduce((n, r) => n + r.pools, 0);
+    const summary = {
+      ...makeRun(id).summary,
+      pools: total,
+      compliant: rows.reduce((n, r) => n + r.compliant, 0),
+      noncompliant: rows.reduce((n, r) => n + r.noncompliant, 0),
+      unknown: 0,
+      bySubscription: rows,
+      byOwner: owners.map(({ subscriptionId: _s, subscriptionName: _n, ...o }) => o),
+    };
+    await store.runs.putRun(makeRun(id, { summary }));
+    const read = (await store.runs.getRun(id))!.summary;
+    // Rows that did not fit were folded into one `other` row: no pool is lost from the counts.
+    for (const breakdown of [read.bySubscription!, read.byOwner!]) {
+      expect(breakdown.length).toBeLessThan(10_000);
+      expect(breakdown[breakdown.length - 1]).toMatchObject({ other: true });
+      expect(breakdown.reduce((n, r) => n + r.pools, 0)).toBe(total);
+      expect(breakdown.reduce((n, r) => n + r.noncompliant, 0)).toBe(summary.noncompliant);
+    }
+  });
+
+  it('reads a run stored before breakdowns, and gives it the compliance percentage of its counts', async () => {
+    const store = await freshStore();
+    const id = newRunId(new Date('2026-11-04T00:00:00Z'), 'ffffff');
+    const { compliancePercent: _percent, ...olderSummary } = makeRun(id).summary;
+    await store.runs.putRun(makeRun(id, { summary: olderSummary }));
+    const read = await store.runs.getRun(id);
+    expect(read?.summary).toStrictEqual({ ...olderSummary, compliancePercent: 50 });
+    expect(read?.summary.byCode).toBeUndefined();
   });
 
   it('lists runs newest first, with top and since', async () => {

@@ -273,6 +273,11 @@ describe('loadConfig settings', () => {
   it('reads the node image age limit', () => {
     expect(loadConfig({ AUDIT_NODE_IMAGE_MAX_AGE_DAYS: '14' }, noFile).nodeImageMaxAgeInDays).toBe(14);
   });
+
+  it('reads the owner tag, off by default', () => {
+    expect(loadConfig({}, noFile).ownerTag).toBeNull();
+    expect(loadConfig({ AUDIT_OWNER_TAG: ' cost owner ' }, noFile).ownerTag).toBe('cost owner');
+  });
 });
 
 describe('loadConfig errors', () => {
@@ -308,6 +313,8 @@ describe('loadConfig errors', () => {
     ['EMAIL_TO', { EMAIL_ENDPOINT: 'https://my-acs.communication.azure.com', EMAIL_SENDER: 'a@contoso.com' }],
     ['EMAIL_MODE', { EMAIL_MODE: 'sometimes' }],
     ['REPORT_BASE_URL', { REPORT_BASE_URL: 'fips-auditor' }],
+    ['AUDIT_OWNER_TAG', { AUDIT_OWNER_TAG: 'team/owner' }],
+    ['AUDIT_OWNER_TAG', { AUDIT_OWNER_TAG: 'x'.repeat(513) }],
   ])('reports a bad %s by name with an example (%j)', (name, env) => {
     const error = configError(env, noFile);
     expect(error.problems).toHaveLength(1);

@@ -1,6 +1,7 @@
 // diffRuns and shouldSendDigest: what changed since the previous good run, and whether that is worth an email.
 
-import { compliancePercent, diffRuns, hasChanges, previousGoodRun } from '../../src/core/diffRuns';
+import { compliancePercent } from '../../src/core/compliancePercent';
+import { diffRuns, hasChanges, previousGoodRun } from '../../src/core/diffRuns';
 import { shouldSendDigest } from '../../src/core/shouldSendDigest';
 import type { RunStatus } from '../../src/core/types';
 import {

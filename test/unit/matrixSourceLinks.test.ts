@@ -27,8 +27,15 @@ interface Anchor {
   text: string;
 }
 
-/** Every `<a href="…">…</a>` of a page, with the href unescaped as a browser reads it. */
-function anchorsOf(html: string): Anchor[] {
+/** The matrix section of a report page, or the whole of a digest (whose only links there are the sources'). */
+function matrixSection(html: string): string {
+  const start = html.indexOf('<section id="matrix">');
+  return start < 0 ? html : html.slice(start, html.indexOf('</section>', start));
+}
+
+/** Every `<a href="…">…</a>` of the page's matrix section, with the href unescaped as a browser reads it. */
+function anchorsOf(page: string): Anchor[] {
+  const html = matrixSection(page);
   return [...html.matchAll(/<a\s[^>]*href="([^"]*)"[^>]*>(.*?)<\/a>/g)].map((m) => ({
     href: m[1]!
       .replace(/&amp;/g, '&')

@@ -38,7 +38,7 @@ describe('renderReportCsv', () => {
     expect(csv.slice(1).split('\r\n')[0]).toBe(CSV_COLUMNS.map((c) => c.name).join(','));
   });
 
-  it('keeps the position of every column and appends the exemption details at the end', () => {
+  it('keeps the position of every column and appends the exemption details and the owner at the end', () => {
     expect(CSV_COLUMNS.map((c) => c.name)).toEqual([
       'subscriptionName',
       'subscriptionId',
@@ -69,6 +69,8 @@ describe('renderReportCsv', () => {
       'exemptionCodes',
       'exemptionCreatedBy',
       'exemptionCreatedAt',
+      // The cluster's AUDIT_OWNER_TAG value.
+      'owner',
     ]);
   });
 

@@ -1,6 +1,8 @@
 // The HTML page: everything from Azure escaped, one nonce'd script and style, nothing loaded from anywhere.
 
 import { HOSTILE_SUBSCRIPTION_NAME } from '../../emulators/estateGenerator';
+import { fixFirst, fixFirstCount } from '../../src/core/fixFirst';
+import { summarizeRun } from '../../src/core/summarizeRun';
 import { escapeHtml, safeHref } from '../../src/render/escapeHtml';
 import { renderReportHtml, reportContentSecurityPolicy, trendChartSvg } from '../../src/render/reportHtml';
 import { fixtureReport, handPool } from '../support/reportFixture';
@@ -68,7 +70,7 @@ describe('renderReportHtml', () => {
     expect(html).toContain(`<style nonce="${NONCE}">`);
     expect(markupOf(html)).not.toMatch(/<[^>]*\s(style|on[a-z]+)=/i);
     expect(reportContentSecurityPolicy(NONCE)).toBe(
-      `default-src 'none'; script-src 'nonce-${NONCE}'; style-src 'nonce-${NONCE}'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      `default-src 'none'; script-src 'nonce-${NONCE}'; style-src 'nonce-${NONCE}'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
     );
   });
 
@@ -147,6 +149,87 @@ describe('renderReportHtml', () => {
   });
 });
 
+describe('the fix-first page', () => {
+  const report = fixtureReport({ pools: 240 });
+  const page = (options: Parameters<typeof renderReportHtml>[1] = {}) =>
+    renderReportHtml(report, { nonce: NONCE, ...options }).html;
+
+  it('opens with the findings to fix first, their counts, fixes and how many each makes compliant', () => {
+    const html = page();
+    const top = fixFirst(report.summary.byCode!)[0]!;
+    const section = html.slice(html.indexOf('<section id="fix-first">'), html.indexOf('</section>'));
+    expect(html.indexOf('<section id="fix-first">')).toBeLessThan(html.indexOf('<section id="pools">'));
+    expect(section).toContain(
+      `<span class="count">${fixFirstCount(top)}</span>: enable the FIPS image: <code>az aks nodepool update … --enable-fips-image</code>`,
+    );
+    expect(section).toContain(`${top.resolves} become compliant with this fix alone.`);
+    expect(section).toContain(`href="?format=html&amp;code=${top.code}"`);
+  });
+
+  it('sets remediation commands as code, never as literal backticks, each with a copy button', () => {
+    const html = page();
+    const fixes = [...html.matchAll(/<div class="fix">(.*?)<\/div>/g)].map((m) => m[1]!);
+    expect(fixes.length).toBeGreaterThan(0);
+    for (const fix of fixes) expect(fix).not.toContain('`');
+    expect(html).toMatch(/<details><summary>[^<]+<\/summary><div class="fix">Fix: [^<]*<code>az aks /);
+    expect(html).toContain('</code><button type="button" class="copy" hidden>copy</button>');
+  });
+
+  it('says "no node pools judged" rather than a percentage when nothing was judged', () => {
+    const unknownOnly = fixtureReport({ pools: 3 });
+    const pools = unknownOnly.pools.map((p) => ({ ...p, status: 'unknown' as const }));
+    const html = renderReportHtml(
+      { ...unknownOnly, pools, summary: summarizeRun(pools, unknownOnly.clusters) },
+      { nonce: NONCE },
+    ).html;
+    expect(html).toContain('<b>no node pools judged</b>');
+    expect(html).not.toMatch(/\d%\s*compliant/);
+  });
+
+  it('keeps the filters, the run and the function key in every link of the page, and pages', () => {
+    const key = 'Zm9vYmFyLWtleS0xMjM0NTY3ODkw';
+    const html = page({
+      pools: report.pools.slice(100, 200),
+      page: { number: 2, size: 100, matched: 240 },
+      filters: { status: ['noncompliant', 'unknown'], q: 'aks  ubuntu' },
+      runId: report.run.id,
+      functionKey: key,
+    });
+    const query = `runId=${report.run.id}&amp;format=html&amp;status=noncompliant&amp;status=unknown&amp;q=aks+ubuntu`;
+    expect(html).toContain(`<a rel="prev" href="?${query}&amp;code=${key}">`);
+    expect(html).toContain(`<a rel="next" href="?${query}&amp;page=3&amp;code=${key}">`);
+    expect(html).toContain(
+      `id="export-csv" href="?${query.replace('format=html', 'format=csv')}&amp;code=${key}"`,
+    );
+    expect(html).toContain(`<input type="hidden" name="code" value="${key}">`);
+    expect(html).toContain(
+      '<b id="first-shown">101</b>–<b id="last-shown">200</b> of <b id="matched-count">240</b>',
+    );
+    expect(html).toContain('value="aks ubuntu"');
+    expect(html).toContain('id="server-filter"');
+  });
+
+  it('lays the pools out as cards under 700 px', () => {
+    const html = page();
+    expect(html).toContain('@media (max-width:700px){');
+    expect(html).toMatch(/table\.pools thead\{display:none\}/);
+    expect(html).toContain('<td data-label="Findings">');
+  });
+
+  it('shows each subscription with its change since the previous run, and a new one as new', () => {
+    const previousSummary = {
+      ...report.summary,
+      bySubscription: report.summary
+        .bySubscription!.slice(1)
+        .map((r) => ({ ...r, noncompliant: r.noncompliant - 2 })),
+    };
+    const html = page({ previous: { runId: '20261128T060000Z-aaaaaa', summary: previousSummary } });
+    const table = html.slice(html.indexOf('<section id="by-subscription">'));
+    expect(table).toContain('data-label="Change"><span class="small">new</span></td>');
+    expect(table).toContain('data-label="Change"><span class="up">+2</span></td>');
+  });
+});
+
 describe('trendChartSvg', () => {
   it('draws a polyline per series and a dot per run and series', () => {
     const points = [1, 2, 3].map((i) => ({
@@ -155,14 +238,56 @@ describe('trendChartSvg', () => {
       status: 'succeeded' as const,
       compliant: 10 * i,
       noncompliant: 5,
+      exempt: 1,
       unknown: i,
     }));
     const svg = trendChartSvg(points);
-    expect(svg.match(/<polyline/g)).toHaveLength(3);
-    expect(svg.match(/<circle/g)).toHaveLength(9);
+    expect(svg.match(/<polyline/g)).toHaveLength(4);
+    expect(svg.match(/<circle/g)).toHaveLength(12);
   });
 
   it('says so when there are no runs', () => {
     expect(trendChartSvg([])).toContain('No completed runs yet');
+  });
+
+  it('draws one run as dots on its day, with round ticks and a note', () => {
+    const svg = trendChartSvg([
+      {
+        runId: '20261129T060000Z-000001',
+        startedAt: '2026-11-29T06:00:00Z',
+        status: 'succeeded',
+        compliant: 93,
+        noncompliant: 185,
+        exempt: 4,
+        unknown: 2,
+      },
+    ]);
+    expect(svg.match(/<circle/g)).toHaveLength(4);
+    expect(svg).not.toContain('<polyline');
+    expect([...svg.matchAll(/class="label y-tick"[^>]*>([\d,]+)</g)].map((m) => m[1])).toEqual([
+      '0',
+      '50',
+      '100',
+      '150',
+      '200',
+    ]);
+    expect([...svg.matchAll(/class="label x-tick"[^>]*>([^<]+)</g)].map((m) => m[1])).toEqual(['2026-11-29']);
+    expect(svg).toContain('One run so far');
+  });
+
+  it('places runs by time, not by index', () => {
+    const at = (day: string) => ({
+      runId: `202611${day}T060000Z-000001`,
+      startedAt: `2026-11-${day}T06:00:00Z`,
+      status: 'succeeded' as const,
+      compliant: 1,
+      noncompliant: 1,
+      exempt: 0,
+      unknown: 0,
+    });
+    const svg = trendChartSvg([at('01'), at('02'), at('30')]);
+    const xs = [...svg.matchAll(/<circle class="dot compliant" cx="([\d.]+)"/g)].map((m) => Number(m[1]));
+    // Day 2 sits near day 1, not half way to day 30.
+    expect((xs[1]! - xs[0]!) / (xs[2]! - xs[0]!)).toBeCloseTo(1 / 29, 2);
   });
 });
