@@ -86,6 +86,8 @@ export interface AuditDependencies {
   onProgress?: (progress: RunProgress) => void;
   /** Called once the lease is held and the run record exists, before any clusters are read. */
   onStarted?: (run: RunRecord) => void;
+  /** The evidence step of completing a stored run (src/evidence: seal, retain); it never throws. */
+  evidence?: { onRunCompleted(runId: string, log?: (message: string) => void): Promise<unknown> };
 }
 
 export interface AuditRequest {
@@ -374,6 +376,7 @@ export async function runAudit(deps: AuditDependencies, request: AuditRequest): 
     run.finishedAt = now().toISOString();
     run.summary = outcome.summary;
     if (store) await store.upsertRun(run);
+    if (store) await deps.evidence?.onRunCompleted(run.id, log);
     log(
       `Audit ${run.id} ${status}: ${run.summary.pools} pools in ${run.summary.clusters} clusters; ` +
         `${run.summary.compliant} compliant, ${run.summary.noncompliant} noncompliant, ${run.summary.exempt} exempt, ${run.summary.unknown} unknown`,

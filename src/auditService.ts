@@ -11,6 +11,8 @@ import { RunStore } from './azure/runStore';
 import { newRunId } from './azure/tableKeys';
 import { type Config, requireStorage } from './config';
 import type { Exemption, Report, RunTrigger } from './core/types';
+import { createRunEvidence } from './evidence/createRunEvidence';
+import type { RunEvidence } from './evidence/RunEvidence';
 
 export interface AuditOptions {
   trigger: RunTrigger;
@@ -65,8 +67,15 @@ export class AuditService {
   private credentialInstance: TokenCredential | undefined;
   private storeInstance: RunStore | undefined;
   private exemptionStoreInstance: ExemptionStore | undefined;
+  private evidenceInstance: RunEvidence | undefined;
 
   constructor(readonly config: Config) {}
+
+  /** The evidence step of completing a run (seal, retain), built on first use. */
+  get evidence(): RunEvidence {
+    this.evidenceInstance ??= createRunEvidence(this);
+    return this.evidenceInstance;
+  }
 
   get credential(): TokenCredential {
     this.credentialInstance ??= createCredential(this.config);
@@ -121,6 +130,7 @@ export class AuditService {
       graph,
       images,
       store: options.store === false ? null : this.store,
+      ...(options.store === false ? {} : { evidence: this.evidence }),
       matrix: config.matrix,
       cloud: config.cloud.name,
       nodeImageMaxAgeInDays: config.nodeImageMaxAgeInDays,

@@ -312,6 +312,8 @@ export async function completeIfFinished(
       },
     };
     await store.upsertRun(completed);
+    // Still under the run's lease, so the next audit cannot complete before this run is sealed.
+    if (claim.claimed) await deps.service.evidence.onRunCompleted(runId, log);
     await store.releaseAuditLease(runId);
     if (claim.claimed) {
       log(

@@ -45,6 +45,10 @@ export type RunRecord = RunInfo & {
   scope: { subscriptions: string[] | null; managementGroups: string[] | null };
   /** Outcome of the report email, as the mailer records it. */
   email?: unknown;
+  /** The run's seal in the chain of runs, as the evidence step records it (src/evidence). */
+  chain?: unknown;
+  /** Where the run's evidence bundle was retained, or why not, as the evidence step records it. */
+  retention?: unknown;
 };
 
 /** The latest known state of one pool, kept across runs. */
@@ -200,7 +204,7 @@ function packJson(into: Record<string, unknown>, name: string, value: unknown): 
   parts.forEach((part, i) => (into[`${name}_${i}`] = part));
 }
 
-function unpackJson<T>(entity: StoredEntity, name: string): T | undefined {
+export function unpackJson<T>(entity: StoredEntity, name: string): T | undefined {
   const whole = entity[name];
   if (typeof whole === 'string') return JSON.parse(whole) as T;
   const count = entity[`${name}_parts`];
@@ -258,11 +262,13 @@ function requireRunId(runId: string): string {
   return runId;
 }
 
-function runRowKey(runId: string): string {
+/** The run's RowKey in the runs table (partition `run`). */
+export function runRowKey(runId: string): string {
   return `${invertedTimeKey(runIdTime(runId))}${KEY_SEPARATOR}${requireRunId(runId)}`;
 }
 
-function findingsPartition(runId: string, shard: number): string {
+/** The findings partition of shard `shard` (0 … FINDINGS_SHARDS - 1) of the run. */
+export function findingsPartition(runId: string, shard: number): string {
   return `${runId}-${String(shard).padStart(2, '0')}`;
 }
 
@@ -420,6 +426,8 @@ export class RunStore {
     packJson(entity, 'progress', run.progress);
     packJson(entity, 'scope', run.scope);
     if (run.email !== undefined) packJson(entity, 'email', run.email);
+    if (run.chain !== undefined) packJson(entity, 'chain', run.chain);
+    if (run.retention !== undefined) packJson(entity, 'retention', run.retention);
     checkEntity(entity, `Run ${run.id}`);
     // Replace, not merge: parts of a long value that got shorter must not linger.
     await this.runs.upsertEntity(entity, 'Replace');
@@ -1043,6 +1051,10 @@ function toRunRecord(entity: StoredEntity): RunRecord {
   };
   const email = unpackJson<unknown>(entity, 'email');
   if (email !== undefined) run.email = email;
+  const chain = unpackJson<unknown>(entity, 'chain');
+  if (chain !== undefined) run.chain = chain;
+  const retention = unpackJson<unknown>(entity, 'retention');
+  if (retention !== undefined) run.retention = retention;
   return run;
 }
 

@@ -9,11 +9,19 @@ import { AuditInProgressError, ConfigError, describeError, InputError } from '..
 import { summaryText } from '../render/summaryText';
 import { serveCommand } from '../serve/serveCommand';
 import { EMAIL_USAGE, emailAfterAudit, emailCommand } from './emailCommand';
+import { EVIDENCE_USAGE, evidenceCommand } from './evidenceCommand';
 import { EXEMPTIONS_USAGE, exemptionsCommand } from './exemptionsCommand';
 import { createProgressDisplay } from './progress';
 import { readExports } from './readExport';
+import { EXIT_EVIDENCE_MISMATCH, VERIFY_USAGE, verifyCommand } from './verifyCommand';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, noncompliant: 3 } as const;
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  noncompliant: 3,
+  evidenceMismatch: EXIT_EVIDENCE_MISMATCH,
+} as const;
 
 export interface CliIo {
   stdout: NodeJS.WriteStream;
@@ -37,8 +45,13 @@ ${EMAIL_USAGE}
   exemptions  List, add or remove time-boxed waivers (stored in Table Storage, as the API does):
 ${EXEMPTIONS_USAGE}
   serve    Serve the HTTP API on this machine with these settings.  --port N (default 7071)  --host H (default 127.0.0.1)
+  evidence Write the assessor's bundle of a stored run (report, CSV, HTML, matrix, OSCAL, manifest) as a zip:
+${EVIDENCE_USAGE}
+  verify   Recompute the chain of runs from storage; name the first stored entity that no longer matches its seal:
+${VERIFY_USAGE}
 
-Exit status: 0 completed, 1 failed, 2 bad usage or settings, 3 noncompliant with --fail-on.
+Exit status: 0 completed, 1 failed, 2 bad usage or settings, 3 noncompliant with --fail-on,
+5 verify (or evidence) found a stored run that no longer matches its seal.
 Settings are environment variables: see README.md.`;
 
 async function auditCommand(args: string[], io: CliIo): Promise<number> {
@@ -119,6 +132,10 @@ export async function main(
         return await emailCommand(args, io, new AuditService(loadConfig(io.env)));
       case 'serve':
         return await serveCommand(args, io);
+      case 'evidence':
+        return await evidenceCommand(args, io, () => new AuditService(loadConfig(io.env)));
+      case 'verify':
+        return await verifyCommand(args, io, () => new AuditService(loadConfig(io.env)));
       case 'demo': {
         // Loaded on demand: the demo needs the emulators and Azurite, which are dev dependencies.
         // eslint-disable-next-line @typescript-eslint/no-require-imports

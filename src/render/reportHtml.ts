@@ -284,11 +284,27 @@ function sortedTrend(report: Report, trend: readonly TrendPoint[]): TrendPoint[]
 
 /** Renders the page. Every value that came from Azure or storage passes through escapeHtml. */
 export function renderReportHtml(report: Report, options: ReportHtmlOptions = {}): RenderedHtml {
+  const pools = options.pools ?? report.pools;
+  const { before, after, nonce } = reportHtmlFrame(report, options, pools.length);
+  return { html: `${before}${pools.map(reportHtmlRow).join('\n')}${after}`, nonce };
+}
+
+/** One pool's row of the page's table. */
+export const reportHtmlRow: (pool: PoolResult) => string = poolRow;
+
+/**
+ * The page around its pool rows, for a writer that streams the rows (`listed` of them, joined by newlines)
+ * between `before` and `after`; `report.pools` is not read.
+ */
+export function reportHtmlFrame(
+  report: Report,
+  options: Omit<ReportHtmlOptions, 'pools'>,
+  listed: number,
+): { before: string; after: string; nonce: string } {
   const nonce = options.nonce ?? randomBytes(18).toString('base64');
   if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(nonce))
     throw new RangeError('A CSP nonce is at least 16 base64 characters');
   const { run, summary } = report;
-  const pools = options.pools ?? report.pools;
   const judged = summary.pools - summary.unknown;
   const percent = judged ? (((summary.compliant + summary.exempt) / judged) * 100).toFixed(1) : '—';
   const card = (key: keyof typeof summary, label: string) =>
@@ -338,7 +354,7 @@ export function renderReportHtml(report: Report, options: ReportHtmlOptions = {}
     .map((name) => `<th scope="col" aria-sort="none"><button type="button">${name}</button></th>`)
     .join('');
 
-  const html = `<!doctype html>
+  const before = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -365,17 +381,18 @@ ${trendChartSvg(sortedTrend(report, options.trend ?? []))}
 </section>
 <section id="pools">
 <h2>Node pools</h2>
-${filterNote(options.filters, pools.length, summary.pools)}
+${filterNote(options.filters, listed, summary.pools)}
 <div class="controls">
 <label>Status <select id="filter-status"><option value="">all</option>${statusOptions}</select></label>
 <label>Search <input id="filter-text" type="search" placeholder="subscription, cluster, code…" autocomplete="off"></label>
-<span>Showing <b id="visible-count">${pools.length}</b> of <b id="listed-count">${pools.length}</b> pools</span>
+<span>Showing <b id="visible-count">${listed}</b> of <b id="listed-count">${listed}</b> pools</span>
 </div>
 <noscript><p class="small">Sorting and filtering need JavaScript; the full table is below.</p></noscript>
 <table id="pool-table">
 <thead><tr>${columns}</tr></thead>
 <tbody>
-${pools.map(poolRow).join('\n')}
+`;
+  const after = `
 </tbody>
 </table>
 </section>
@@ -397,5 +414,5 @@ ${errors}
 </body>
 </html>
 `;
-  return { html, nonce };
+  return { before, after, nonce };
 }
