@@ -3,10 +3,12 @@
 import { app } from '@azure/functions';
 
 import { appEmail, appService } from '../appContext';
+import { hostEvidence } from '../evidence/hostEvidence';
 import { healthHandler } from '../handlers/healthHandler';
 import { API_ROUTES, REGISTERED_METHODS } from '../http/routes';
 
 const service = appService();
+const evidence = hostEvidence(service);
 const { name, route, authLevel } = API_ROUTES.health;
 app.http(name, {
   methods: REGISTERED_METHODS,
@@ -19,5 +21,6 @@ app.http(name, {
       return service.store;
     },
     emailHealth: (options) => appEmail().health(options),
+    evidenceHealth: (options) => evidence.health(options),
   }),
 });

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { RunRecord } from '../audit';
 import { CLOUDS, type Config } from '../config';
 import { describeError } from '../errors';
+import type { EvidenceHealth } from '../evidence/evidenceHealth';
 import { CACHE_CONTROL } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { API_ROUTES } from '../http/routes';
@@ -19,6 +20,8 @@ export interface HealthDependencies {
   readonly store: { getLatestRun(): Promise<RunRecord | undefined> };
   /** The digests' delivery, from the email table (getEmailHealth); read only when storage answered. */
   emailHealth(options: { now: Date }): Promise<EmailHealth>;
+  /** The chain of runs and bundle retention (src/evidence); read only when storage answered. */
+  evidenceHealth?(options: { now: Date }): Promise<EvidenceHealth>;
   now?: () => Date;
 }
 
@@ -51,6 +54,8 @@ function settingsSet(config: Config): string[] {
       config.smtp !== null && (config.smtp.password !== null || config.smtp.problem !== null),
     ],
     ['REPORT_BASE_URL', config.reportBaseUrl !== null],
+    ['AUDIT_SIGNING_KEY_ID', config.evidence.signingKeyId !== null],
+    ['AUDIT_EVIDENCE_CONTAINER', config.evidence.container !== null],
   ];
   return set.filter(([, isSet]) => isSet).map(([name]) => name);
 }
@@ -159,6 +164,18 @@ export function healthHandler(deps: HealthDependencies) {
     }
     const healthy = storage.reachable === true;
     const email = await emailSection(deps, now, healthy);
+    const evidence =
+      healthy && deps.evidenceHealth
+        ? await withTimeout(deps.evidenceHealth({ now }), STORAGE_PROBE_TIMEOUT_IN_MS).catch(
+            (error: unknown): Health['evidence'] => ({
+              status: 'degraded',
+              warnings: [
+                'Whether runs are sealed and retained is unknown: the evidence records could not be read.',
+              ],
+              detail: describeError(error),
+            }),
+          )
+        : undefined;
     const health: Health = {
       status: healthy ? 'ok' : 'degraded',
       time: now.toISOString(),
@@ -181,6 +198,7 @@ export function healthHandler(deps: HealthDependencies) {
       storage,
       latestRun,
       email,
+      ...(evidence ? { evidence } : {}),
     };
     return {
       status: healthy ? 200 : 503,

@@ -49,6 +49,22 @@ export const API_ROUTES = {
     authLevel: 'function',
     summary: "Email a run's digest now; a repeated Idempotency-Key sends once",
   },
+  runEvidence: {
+    name: 'runEvidence',
+    route: 'runs/{runId}/evidence',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'function',
+    summary:
+      "A completed run's evidence bundle (zip): report, CSV, page, matrix, OSCAL assessment results, manifest of SHA-256s",
+  },
+  runVerification: {
+    name: 'runVerification',
+    route: 'runs/{runId}/verification',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'function',
+    summary:
+      "Recomputes a run's seal from storage: intact, or the first stored entity that no longer matches",
+  },
   health: {
     name: 'health',
     route: 'health',

@@ -228,6 +228,38 @@ export const healthSchema = z.object({
     .meta({
       description: 'Email delivery of the digests: outcomes only, never recipients, keys or passwords.',
     }),
+  evidence: z
+    .object({
+      status: z.enum(['ok', 'degraded']).meta({
+        description:
+          '`degraded` when the latest completed run was not sealed, or bundles failed to be retained since the last one that was. Never turns the HTTP status into 503.',
+      }),
+      chain: z
+        .object({
+          head: z.object({ seq: z.number().int(), runId: z.string(), sealedAt: z.string() }).nullable(),
+          latestCompletedRunSealed: z.boolean().nullable(),
+        })
+        .optional(),
+      signing: z.object({ configured: z.boolean() }).optional(),
+      retention: z
+        .object({
+          configured: z.boolean(),
+          retentionDays: z.number().int(),
+          latest: z
+            .object({ runId: z.string(), state: z.enum(['retained', 'failed']), at: z.string() })
+            .nullable(),
+          lastFailure: z.object({ runId: z.string(), at: z.string(), reason: z.string() }).nullable(),
+          failuresSinceLastRetained: z.number().int().nonnegative(),
+        })
+        .optional(),
+      warnings: z.array(z.string()),
+      detail: z.string().optional(),
+    })
+    .optional()
+    .meta({
+      description:
+        'The chain of runs and the retention of evidence bundles (absent when storage did not answer).',
+    }),
 });
 
 /** POST /api/runs/{runId}/email: the send as recorded (the 200 body, and the `email` member of its 502). */

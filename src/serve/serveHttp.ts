@@ -3,6 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 import {
   type HttpHandler,
@@ -13,13 +15,16 @@ import {
 } from '@azure/functions';
 
 import { describeError } from '../errors';
+import { hostEvidence } from '../evidence/hostEvidence';
 import { emailRunHandler } from '../handlers/emailRunHandler';
+import { evidenceHandler } from '../handlers/evidenceHandler';
 import { type HealthDependencies, healthHandler } from '../handlers/healthHandler';
 import { openApiHandler } from '../handlers/openApiHandler';
 import { type ReportDependencies, reportHandler } from '../handlers/reportHandler';
 import { type RunDependencies, runHandler } from '../handlers/runHandler';
 import { type RunsDependencies, runsHandler } from '../handlers/runsHandler';
 import { type AuditStarter, startAuditHandler } from '../handlers/startAuditHandler';
+import { verificationHandler } from '../handlers/verificationHandler';
 import { problemResponse } from '../http/problem';
 import { API_ROUTES, type ApiRoute, ROUTE_PREFIX, type RouteName } from '../http/routes';
 import { hostEmail, type NotifyHost } from '../notify';
@@ -38,6 +43,7 @@ export type ApiHandlers = Partial<Record<RouteName, HttpHandler>>;
 /** The same handler factories the Functions registrations use, one per route; `extra` adds or replaces routes. */
 export function createApiHandlers(deps: ApiDependencies, extra: ApiHandlers = {}): ApiHandlers {
   const email = hostEmail(deps);
+  const evidence = hostEvidence(deps);
   return {
     report: reportHandler(deps),
     runs: runsHandler(deps),
@@ -48,12 +54,15 @@ export function createApiHandlers(deps: ApiDependencies, extra: ApiHandlers = {}
       notify: email.notify,
     }),
     emailRun: emailRunHandler({ notify: email.notify }),
+    runEvidence: evidenceHandler(evidence),
+    runVerification: verificationHandler(evidence),
     health: healthHandler({
       config: deps.config,
       get store() {
         return deps.store;
       },
       emailHealth: email.health,
+      evidenceHealth: (options) => evidence.health(options),
     }),
     openApi: openApiHandler(),
     ...extra,
@@ -156,6 +165,9 @@ async function writeResponse(
   result: HttpResponseInit | HttpResponse,
   method: string,
 ): Promise<number> {
+  if (!(result instanceof HttpResponse) && result.body instanceof Readable) {
+    return writeStream(res, result, result.body, method);
+  }
   const response = result instanceof HttpResponse ? result : new HttpResponse(result);
   const status = response.status;
   // A string body is encoded directly: through the Response stream, a 100 MB report took ~0.5 s more.
@@ -172,6 +184,25 @@ async function writeResponse(
   if (!bodyless) res.setHeader('content-length', body.length);
   res.writeHead(status);
   res.end(bodyless ? undefined : body);
+  return status;
+}
+
+/** A streamed body (the evidence zip) goes out as it is produced, with backpressure, as the Functions host streams it. */
+async function writeStream(
+  res: http.ServerResponse,
+  result: HttpResponseInit,
+  body: Readable,
+  method: string,
+): Promise<number> {
+  const status = result.status ?? 200;
+  new Headers(result.headers).forEach((value, name) => res.setHeader(name, value));
+  res.writeHead(status);
+  if (method === 'HEAD') {
+    body.destroy();
+    res.end();
+    return status;
+  }
+  await pipeline(body, res);
   return status;
 }
 
