@@ -17,4 +17,8 @@ var builtInRoles = {
   communicationAndEmailServiceOwner: '09976791-48a7-449e-bb21-39d1a415f350'
   // Resolving the SMTP password Key Vault reference.
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  // Signing each run's chain digest with the one evidence signing key (scoped to that key).
+  keyVaultCryptoUser: '12338af0-0e69-4776-bea7-57ae8d297424'
+  // Writing evidence bundles into the one WORM container (scoped to that container; its policy refuses deletes).
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 }
