@@ -106,11 +106,23 @@ export class KeyVaultLinkVerifier implements LinkSignatureVerifier {
       key.catch(() => this.keys.delete(signature.keyId));
       this.keys.set(signature.keyId, key);
     }
-    const publicKey = await key;
-    const bytes = Buffer.from(signature.value, 'base64url');
-    // Key Vault's ES256 signature is R‖S (64 bytes), as in JWS; node:crypto calls that ieee-p1363.
-    return signature.alg === 'ES256'
-      ? verify('sha256', Buffer.from(message, 'utf8'), { key: publicKey, dsaEncoding: 'ieee-p1363' }, bytes)
-      : verify('sha256', Buffer.from(message, 'utf8'), publicKey, bytes);
+    return verifyLinkSignature(await key, message, signature);
   }
+}
+
+/**
+ * Checks a signature over the link text with a public key: ES256 (ECDSA P-256 over its SHA-256, the signature
+ * as JWS and Key Vault give it, R‖S, which node:crypto calls ieee-p1363) or RS256 (PKCS#1 v1.5 over SHA-256).
+ */
+export function verifyLinkSignature(
+  publicKey: KeyObject,
+  message: string,
+  signature: LinkSignature,
+): boolean {
+  const bytes = Buffer.from(signature.value, 'base64url');
+  const data = Buffer.from(message, 'utf8');
+  if (signature.alg === 'ES256')
+    return verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, bytes);
+  if (signature.alg === 'RS256') return verify('sha256', data, publicKey, bytes);
+  return false;
 }

@@ -36,7 +36,7 @@ export interface OscalRunInput {
   /** How many pools the lazy list holds, and how many of them are noncompliant, unknown or exempt. */
   counts: { pools: number; flagged: number };
   /** The run's pools, read as often as the document needs (three times: observations, risks, findings). */
-  pools: () => AsyncIterable<PoolResult>;
+  pools: () => AsyncIterable<PoolResult> | Iterable<PoolResult>;
   /** Clusters with findings of their own, mentioned in the result's remarks. */
   clusterFindings: readonly ClusterResult[];
 }

@@ -1,6 +1,9 @@
 // The chain of runs and the evidence bundle against Azurite: seals, verification, tampering through the Tables API.
 
 import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
 import { TableClient } from '@azure/data-tables';
@@ -19,6 +22,7 @@ import { type BundleManifest, openEvidenceBundle } from '../../src/evidence/evid
 import type { EvidenceStore } from '../../src/evidence/EvidenceStore';
 import { sealRun } from '../../src/evidence/sealRun';
 import { EvidenceMismatchError, verifyChain, verifyRun } from '../../src/evidence/verifyChain';
+import { createApiHandlers, serveHttp } from '../../src/serve/serveHttp';
 import { oscalValidator, unzip } from '../support/evidenceZip';
 
 const estate = generateEstate({ seed: 31, pools: 240, subscriptions: 5 });
@@ -325,5 +329,74 @@ describe('the evidence bundle', () => {
     // Rebuilt from the same run: the same bytes.
     const again = await openEvidenceBundle(ctx.store, report.run.id);
     expect((await readAll(again.zip)).equals(zip)).toBe(true);
+  });
+});
+
+describe('the bundle and the verification over HTTP and the CLI', () => {
+  it('serves the zip streamed, the verification as JSON, and refuses a bundle of a tampered run with 422', async () => {
+    const ctx = fresh();
+    const report = await ctx.service.audit({ trigger: 'cli' });
+    const server = await serveHttp({ handlers: createApiHandlers(ctx.service), port: 0 });
+    try {
+      const response = await fetch(`${server.url}/api/runs/${report.run.id}/evidence`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('application/zip');
+      expect(response.headers.get('content-disposition')).toContain(
+        `fips-audit-evidence-${report.run.id}.zip`,
+      );
+      const files = await unzip(Buffer.from(await response.arrayBuffer()));
+      expect(files.size).toBe(6);
+      const verification = await fetch(`${server.url}/api/runs/${report.run.id}/verification`);
+      expect(await verification.json()).toMatchObject({ runId: report.run.id, status: 'intact', seq: 1 });
+
+      const entity = await somePoolEntity(ctx.prefix, report.run.id);
+      await table(ctx.prefix, 'findings').updateEntity(
+        { partitionKey: entity.partitionKey, rowKey: entity.rowKey, status: 'compliant', data: '{}' },
+        'Merge',
+      );
+      const mismatch = (await (
+        await fetch(`${server.url}/api/runs/${report.run.id}/verification`)
+      ).json()) as {
+        status: string;
+        problem: { entity: { rowKey: string } };
+      };
+      expect(mismatch).toMatchObject({
+        status: 'mismatch',
+        problem: { kind: 'edited', entity: { rowKey: entity.rowKey } },
+      });
+      const refused = await fetch(`${server.url}/api/runs/${report.run.id}/evidence`);
+      expect(refused.status).toBe(422);
+      expect(refused.headers.get('content-type')).toContain('application/problem+json');
+      expect(await refused.json()).toMatchObject({ verification: { entity: { rowKey: entity.rowKey } } });
+      expect((await fetch(`${server.url}/api/runs/20200101T000000Z-000000/evidence`)).status).toBe(404);
+      expect((await fetch(`${server.url}/api/runs/not-a-run/verification`)).status).toBe(400);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('writes the bundle of the latest completed run with the CLI, and answers --help for both commands', async () => {
+    const ctx = fresh();
+    const report = await ctx.service.audit({ trigger: 'cli' });
+    const dir = mkdtempSync(join(tmpdir(), 'fips-evidence-'));
+    try {
+      const out = join(dir, 'bundle.zip');
+      const written = await cli(['evidence', '--out', out], settings(ctx.prefix));
+      expect(written).toMatchObject({ code: 0 });
+      expect(written.stdout).toContain(report.run.id);
+      expect(existsSync(`${out}.partial`)).toBe(false);
+      const files = await unzip(readFileSync(out));
+      expect(JSON.parse(files.get('manifest.json')!.toString('utf8'))).toMatchObject({
+        runId: report.run.id,
+      });
+      expect((await cli(['evidence', '--help'], {})).code).toBe(0);
+      expect((await cli(['verify', '--help'], {})).stdout).toContain('Exit status: 0 intact; 5');
+      expect((await cli(['evidence'], settings(ctx.prefix))).code).toBe(EXIT.usage);
+      const single = await cli(['verify', '--run', report.run.id], settings(ctx.prefix));
+      expect(single.code).toBe(0);
+      expect(single.stdout).toContain(`Run ${report.run.id} is intact`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
