@@ -126,6 +126,35 @@ export const runRecordSchema = reportSchema.shape.run.extend({
     managementGroups: z.array(z.string()).nullable(),
   }),
   email: z.unknown().optional().meta({ description: 'Outcome of the report email, when one was sent.' }),
+  chain: z
+    .object({
+      seq: z.number().int().positive(),
+      digest: z.string(),
+      previousRunId: z.string().nullable(),
+      previousDigest: z.string().nullable(),
+      sealedAt: z.string(),
+      signature: z
+        .object({ alg: z.enum(['ES256', 'RS256']), keyId: z.string(), value: z.string() })
+        .nullable(),
+    })
+    .optional()
+    .meta({
+      description:
+        "The run's seal in the chain of runs (docs/evidence.md): its position, its chain digest (SHA-256), the run and digest it chains to, and its Key Vault signature when signing is on. Absent until the completed run is sealed.",
+    }),
+  retention: z
+    .object({
+      state: z.enum(['retained', 'failed']),
+      at: z.string(),
+      blobUrl: z.string().nullable(),
+      sha256: z.string().nullable(),
+      reason: z.string().nullable(),
+    })
+    .optional()
+    .meta({
+      description:
+        "Where the run's evidence bundle was retained (AUDIT_EVIDENCE_CONTAINER), or why it could not be.",
+    }),
 });
 
 export const runsResponseSchema = z.object({ runs: z.array(runRecordSchema) });
