@@ -1,9 +1,12 @@
-// Starts Azurite (table, optionally queue) in memory on free loopback ports, for tests, the demo and the benchmark.
+// Starts Azurite (table, optionally queue and blob) in memory on free loopback ports, for tests, the demo and the benchmark.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+
+import { createTestCertificate } from './tls';
 
 /** Azurite's well-known development account and its published key (not a secret). */
 export const AZURITE_ACCOUNT_NAME = 'devstoreaccount1';
@@ -16,6 +19,10 @@ export interface AzuriteInstance {
   /** Connection string of the dev account with the table (and queue) endpoints. */
   connectionString: string;
   queueEndpoint?: string;
+  /** `https://127.0.0.1:<port>/devstoreaccount1`, with `blob: true`: HTTPS and Entra ID (bearer) tokens, like a real account. */
+  blobEndpoint?: string;
+  /** The certificate the blob service presents; trust it (trustCertificate) before calling it. */
+  blobCertificatePem?: string;
   /** Kills the Azurite processes and waits until they have exited. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -23,11 +30,17 @@ export interface AzuriteInstance {
 export interface StartAzuriteOptions {
   /** Also start azurite-queue. */
   queue?: boolean;
+  /**
+   * Also start azurite-blob over HTTPS with `--oauth basic`: it accepts bearer tokens whose issuer is an Entra ID
+   * STS and whose audience is https://storage.azure.com (the managed identity emulator issues such tokens), so the
+   * app reaches it by identity as it reaches a real account; it checks no signature.
+   */
+  blob?: boolean;
   /** How long each service may take to accept connections; 20 s by default. */
   startTimeoutInMs?: number;
 }
 
-type Service = 'table' | 'queue';
+type Service = 'table' | 'queue' | 'blob';
 
 const defaultStartTimeoutInMs = 20_000;
 const stopTimeoutInMs = 5_000;
@@ -157,7 +170,11 @@ class ServiceProcess {
   }
 }
 
-async function startService(service: Service, timeoutInMs: number): Promise<ServiceProcess> {
+async function startService(
+  service: Service,
+  timeoutInMs: number,
+  extraArgs: string[] = [],
+): Promise<ServiceProcess> {
   installExitHook();
   const script = serviceScript(service);
   let lastError: unknown;
@@ -176,6 +193,7 @@ async function startService(service: Service, timeoutInMs: number): Promise<Serv
       '--silent',
       '--disableTelemetry',
       '--loose',
+      ...extraArgs,
     ];
     // cwd is Azurite's workspace; in memory it writes nothing there, but keep it out of the repository anyway.
     const child = spawn(process.execPath, args, { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -203,14 +221,37 @@ async function startService(service: Service, timeoutInMs: number): Promise<Serv
 export async function startAzurite(opts: StartAzuriteOptions = {}): Promise<AzuriteInstance> {
   const timeoutInMs = opts.startTimeoutInMs ?? defaultStartTimeoutInMs;
   const services: ServiceProcess[] = [];
+  let certificateDir: string | undefined;
   const stop = async () => {
     await Promise.all(services.map((s) => s.stop()));
+    if (certificateDir) rmSync(certificateDir, { recursive: true, force: true });
   };
   try {
     const table = await startService('table', timeoutInMs);
     services.push(table);
     const queue = opts.queue ? await startService('queue', timeoutInMs) : undefined;
     if (queue) services.push(queue);
+    let blob: ServiceProcess | undefined;
+    let blobCertificatePem: string | undefined;
+    if (opts.blob) {
+      // Azurite reads its certificate from files; they live only as long as this instance.
+      const { cert, key } = await createTestCertificate();
+      certificateDir = mkdtempSync(join(tmpdir(), 'azurite-blob-'));
+      const certPath = join(certificateDir, 'cert.pem');
+      const keyPath = join(certificateDir, 'key.pem');
+      writeFileSync(certPath, cert);
+      writeFileSync(keyPath, key, { mode: 0o600 });
+      blob = await startService('blob', timeoutInMs, [
+        '--oauth',
+        'basic',
+        '--cert',
+        certPath,
+        '--key',
+        keyPath,
+      ]);
+      services.push(blob);
+      blobCertificatePem = cert;
+    }
 
     const tableEndpoint = `http://127.0.0.1:${table.port}/${AZURITE_ACCOUNT_NAME}`;
     const queueEndpoint = queue ? `http://127.0.0.1:${queue.port}/${AZURITE_ACCOUNT_NAME}` : undefined;
@@ -218,7 +259,15 @@ export async function startAzurite(opts: StartAzuriteOptions = {}): Promise<Azur
       `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
       `TableEndpoint=${tableEndpoint};` +
       (queueEndpoint ? `QueueEndpoint=${queueEndpoint};` : '');
-    return { tableEndpoint, connectionString, ...(queueEndpoint ? { queueEndpoint } : {}), stop };
+    return {
+      tableEndpoint,
+      connectionString,
+      ...(queueEndpoint ? { queueEndpoint } : {}),
+      ...(blob && blobCertificatePem
+        ? { blobEndpoint: `https://127.0.0.1:${blob.port}/${AZURITE_ACCOUNT_NAME}`, blobCertificatePem }
+        : {}),
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -127,6 +127,19 @@ param smtpUser string = ''
 @description('Optional. SMTP password, stored in Key Vault; empty to set the secret later with az keyvault secret set.')
 param smtpPassword string = ''
 
+// ---------------------------------------------------------------- evidence (docs/evidence.md)
+
+@description('Optional. True to sign each run\'s chain digest with an EC P-256 key created in the app\'s Key Vault (AUDIT_SIGNING_KEY_ID); the app gets Key Vault Crypto User on that key only.')
+param enableEvidenceSigning bool = false
+
+@description('Optional. True to write each completed run\'s evidence bundle to a WORM container in a storage account of its own (AUDIT_EVIDENCE_CONTAINER); the app gets Storage Blob Data Contributor on that container only.')
+param enableEvidenceRetention bool = false
+
+@description('Optional. Days each evidence bundle stays immutable (AUDIT_EVIDENCE_RETENTION_DAYS), from 1 to 146000.')
+@minValue(1)
+@maxValue(146000)
+param evidenceRetentionDays int = 365
+
 // ---------------------------------------------------------------- hardening
 
 @description('Optional. True to require an Entra ID token (App Service Authentication) on every HTTP route except /api/health, reads included; each route also needs its app role, Reports.Read, Audits.Run, Reports.Send or Exemptions.Write (infra/README.md says how to define and assign them).')
@@ -177,6 +190,7 @@ var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var allTags = union(tags, { 'azd-env-name': environmentName })
 var deploymentContainerName = 'app-package-${take(resourceToken, 8)}'
+var evidenceSigningKeyName = 'audit-chain'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourceGroup}${environmentName}'
@@ -234,7 +248,7 @@ module communication 'modules/communication.bicep' = if (useAcs) {
   }
 }
 
-module keyVault 'modules/keyVault.bicep' = if (useSmtp) {
+module keyVault 'modules/keyVault.bicep' = if (useSmtp || enableEvidenceSigning) {
   name: 'keyVault'
   scope: rg
   params: {
@@ -242,6 +256,19 @@ module keyVault 'modules/keyVault.bicep' = if (useSmtp) {
     location: location
     tags: allTags
     smtpPassword: smtpPassword
+    signingKeyName: enableEvidenceSigning ? evidenceSigningKeyName : ''
+  }
+}
+
+module evidenceStorage 'modules/evidenceStorage.bicep' = if (enableEvidenceRetention) {
+  name: 'evidenceStorage'
+  scope: rg
+  params: {
+    name: '${abbrs.storageAccount}ev${resourceToken}'
+    location: location
+    tags: allTags
+    skuName: storageSkuName
+    retentionDays: evidenceRetentionDays
   }
 }
 
@@ -277,6 +304,9 @@ var auditAppSettings = {
   EMAIL_TO: emailTo
   EMAIL_ALLOWED_RECIPIENTS: emailAllowedRecipients
   EMAIL_MODE: effectiveEmailMode
+  AUDIT_SIGNING_KEY_ID: enableEvidenceSigning ? keyVault!.outputs.SIGNING_KEY_ID : ''
+  AUDIT_EVIDENCE_CONTAINER: enableEvidenceRetention ? evidenceStorage!.outputs.AUDIT_EVIDENCE_CONTAINER : ''
+  AUDIT_EVIDENCE_RETENTION_DAYS: string(evidenceRetentionDays)
 }
 
 // The pipeline queue connection AUDIT_QUEUE, by identity: every audit's plan and shards go through it (the app
@@ -359,6 +389,10 @@ module rbac 'modules/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.APPLICATIONINSIGHTS_NAME
     communicationServiceName: useAcs ? communication!.outputs.NAME : ''
     keyVaultName: useSmtp ? keyVault!.outputs.NAME : ''
+    signingKeyVaultName: enableEvidenceSigning ? keyVault!.outputs.NAME : ''
+    signingKeyName: enableEvidenceSigning ? evidenceSigningKeyName : ''
+    evidenceStorageAccountName: enableEvidenceRetention ? evidenceStorage!.outputs.NAME : ''
+    evidenceContainerName: enableEvidenceRetention ? evidenceStorage!.outputs.CONTAINER_NAME : ''
   }
 }
 
@@ -385,6 +419,8 @@ output DEPLOYED_EMAIL_PROVIDER string = effectiveEmailProvider
 output EMAIL_ENDPOINT string = useAcs ? communication!.outputs.EMAIL_ENDPOINT : ''
 output EMAIL_SENDER string = useAcs || useSmtp ? (!empty(emailSender) ? emailSender : (useAcs ? communication!.outputs.EMAIL_SENDER : '')) : ''
 output DEPLOYED_HOSTING_PLAN string = effectiveHostingPlan
+output AUDIT_SIGNING_KEY_ID string = enableEvidenceSigning ? keyVault!.outputs.SIGNING_KEY_ID : ''
+output AUDIT_EVIDENCE_CONTAINER string = enableEvidenceRetention ? evidenceStorage!.outputs.AUDIT_EVIDENCE_CONTAINER : ''
 output REPORT_BASE_URL string = functionApp.outputs.REPORT_BASE_URL
 output SERVICE_API_NAME string = functionApp.outputs.NAME
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.NAME

@@ -13,9 +13,13 @@ import { AcsEmailSender, type EmailSender, SmtpEmailSender } from './azure/email
 import { buildDateOnly, NodeImageLookup, type NodeImageLookupStats } from './azure/nodeImageLookup';
 import { ResourceGraphSource, type ResourceGraphStats } from './azure/resourceGraphSource';
 import { type Config, requireStorage } from './config';
-import type { RunProgress, RunRecord, RunScope } from './core/run';
+import { COMPLETED_STATUSES, type RunProgress, type RunRecord, type RunScope } from './core/run';
 import type { Exemption, Report } from './core/types';
+import { createRunEvidence } from './evidence/createRunEvidence';
+import { type HostEvidence, hostEvidence } from './evidence/hostEvidence';
+import type { RunEvidence } from './evidence/runEvidence';
 import { emailRunHandler } from './handlers/emailRunHandler';
+import { evidenceHandler } from './handlers/evidenceHandler';
 import { exemptionApiHandlers, type ExemptionsDependencies } from './handlers/exemptionsHandler';
 import { healthHandler } from './handlers/healthHandler';
 import { openApiHandler } from './handlers/openApiHandler';
@@ -24,6 +28,7 @@ import { runHandler } from './handlers/runHandler';
 import { runsHandler } from './handlers/runsHandler';
 import { startAuditHandler } from './handlers/startAuditHandler';
 import { trendHandler } from './handlers/trendHandler';
+import { verificationHandler } from './handlers/verificationHandler';
 import type { RouteName } from './http/routes';
 import { type EmailHealth, getEmailHealth } from './notify/emailHealth';
 import {
@@ -89,6 +94,8 @@ export interface AppOptions {
   onProgress?: (runId: string, progress: RunProgress) => void;
   /** The app's clock (tests). */
   now?: () => Date;
+  /** Replaces the evidence step of completing a run (tests: a seal that fails). */
+  evidence?: RunEvidence;
   /** In-process queue tuning (tests): how soon a failed delivery is retried. */
   retryDelayInMs?: number;
 }
@@ -114,6 +121,8 @@ export class App {
   private emailStoreInstance: EmailStore | undefined;
   private notifierInstance: RunNotifier | undefined;
   private exemptionStoreInstance: ExemptionStore | undefined;
+  private evidenceInstance: RunEvidence | undefined;
+  private hostEvidenceInstance: HostEvidence | undefined;
   readonly log: (message: string) => void;
   readonly now: () => Date;
   /** The Azure readers this process opened, one per shard: their counters feed `readerStats` (the benchmark). */
@@ -130,6 +139,18 @@ export class App {
   get credential(): TokenCredential {
     this.credentialInstance ??= this.options.credential ?? createCredential(this.config);
     return this.credentialInstance;
+  }
+
+  /** The evidence step of completing a run (seal into the chain of runs, retain the bundle); see src/evidence. */
+  get evidence(): RunEvidence {
+    this.evidenceInstance ??= this.options.evidence ?? createRunEvidence(this);
+    return this.evidenceInstance;
+  }
+
+  /** The evidence store, signature verifier and health the evidence routes and commands read. */
+  get hostEvidence(): HostEvidence {
+    this.hostEvidenceInstance ??= hostEvidence(this);
+    return this.hostEvidenceInstance;
   }
 
   /** The Table Storage clients; throws ConfigError when no storage is configured. */
@@ -288,12 +309,15 @@ export class App {
         start: (request) => this.pipeline.start(request),
       }),
       emailRun: emailRunHandler({ notify, config: this.config }),
+      runEvidence: evidenceHandler({ evidence: () => this.hostEvidence, config: this.config }),
+      runVerification: verificationHandler({ evidence: () => this.hostEvidence, config: this.config }),
       health: healthHandler({
         config: this.config,
         store: reader,
         lease: { get: () => new LeaseStore(this.tables).get() },
         schedule: { get: () => new ScheduleStore(this.tables).get() },
         emailHealth: (options) => this.emailHealth(options),
+        evidenceHealth: (options) => this.hostEvidence.health(options),
       }),
       openApi: openApiHandler({ config: this.config }),
       ...exemptions,
@@ -382,12 +406,16 @@ export class App {
   }
 
   /**
-   * The one completion hook: the run's digest, or its "audit could not complete" alert, exactly once. A send that
+   * The one completion hook: a completed run is sealed into the chain of runs (and its bundle retained), then its
+   * digest, or its "audit could not complete" alert, goes out exactly once. A send that
    * fails is recorded (email table, run record, health, next digest) and ends here; a failure to record it throws,
    * so the queue delivers the completing message again and the redelivery takes the unfinished send over.
    */
   private async onRunCompleted(run: RunRecord, info: { redelivered: boolean }): Promise<void> {
-    if (this.options.email === false || this.options.store === false || !this.config.storage) return;
+    if (this.options.store === false || !this.config.storage) return;
+    // Sealed first, so the digest goes out about a run whose evidence is fixed; sealing never throws.
+    if (COMPLETED_STATUSES.includes(run.status)) await this.evidence.onRunCompleted(run.id, this.log);
+    if (this.options.email === false) return;
     // An on-demand audit is mailed only when its request asked (POST /api/audits with "email": true).
     if (run.trigger === 'http' && !run.emailRequested) return;
     if (!this.config.emailProvider && !run.emailRequested) return;

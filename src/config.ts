@@ -72,6 +72,16 @@ export interface PipelineQueueSettings {
   connection: QueueConnection | null;
 }
 
+/** The assessor's evidence: signing the chain of runs, and retaining each run's bundle (docs/evidence.md). */
+export interface EvidenceSettings {
+  /** AUDIT_SIGNING_KEY_ID: a Key Vault key, version included, that signs each run's chain digest; null for none. */
+  signingKeyId: string | null;
+  /** AUDIT_EVIDENCE_CONTAINER: the Blob container URL each completed run's bundle is written to; null for none. */
+  container: string | null;
+  /** AUDIT_EVIDENCE_RETENTION_DAYS: how long the container's immutability policy keeps a bundle (the infra sets it). */
+  retentionDays: number;
+}
+
 export type StorageSettings =
   { kind: 'connectionString'; connectionString: string } | { kind: 'endpoint'; endpoint: string };
 
@@ -135,6 +145,7 @@ export interface Config {
   queue: PipelineQueueSettings;
   /** How long the audit lease lasts without renewal (AUDIT_LEASE_TTL_SECONDS); a dead run is taken over after it. */
   leaseTtlInMs: number;
+  evidence: EvidenceSettings;
 }
 
 /** Every setting the app reads, with an example value for error messages and docs. */
@@ -174,6 +185,9 @@ export const SETTINGS = {
     '@Microsoft.KeyVault(SecretUri=https://my-vault.vault.usgovcloudapi.net/secrets/smtp-password)',
   REPORT_BASE_URL: 'https://fips-auditor.azurewebsites.us',
   AUDIT_SERVE_KEY: 'q8ZtV3rX6mN2pL9wK4sB7dF1gH5jY0cE',
+  AUDIT_SIGNING_KEY_ID: 'https://my-vault.vault.azure.net/keys/audit-chain/0123456789abcdef0123456789abcdef',
+  AUDIT_EVIDENCE_CONTAINER: 'https://myevidencestore.blob.core.windows.net/evidence',
+  AUDIT_EVIDENCE_RETENTION_DAYS: '365',
 } as const;
 export type SettingName = keyof typeof SETTINGS;
 
@@ -666,6 +680,30 @@ export function loadConfig(
     }
   }
 
+  const signingKeyId = get('AUDIT_SIGNING_KEY_ID') ?? null;
+  if (signingKeyId && !isKeyVaultKeyId(signingKeyId)) {
+    bad(
+      'AUDIT_SIGNING_KEY_ID',
+      `must be a Key Vault key identifier with its version, https://<vault>.<vault DNS suffix>/keys/<name>/<32 hex digits>; got "${signingKeyId}"`,
+    );
+  }
+  const evidenceContainer = get('AUDIT_EVIDENCE_CONTAINER')?.replace(/\/+$/, '') ?? null;
+  if (evidenceContainer && !isContainerUrl(evidenceContainer)) {
+    bad(
+      'AUDIT_EVIDENCE_CONTAINER',
+      `must be the https URL of a Blob container, https://<account>.blob.<suffix>/<container> (3-63 lowercase letters, digits and single hyphens); got "${evidenceContainer}"`,
+    );
+  }
+  const retentionText = get('AUDIT_EVIDENCE_RETENTION_DAYS') ?? '365';
+  const retentionDays = Number(retentionText);
+  // Azure's time-based retention policy allows 1 to 146,000 days.
+  if (!/^\d+$/.test(retentionText) || retentionDays < 1 || retentionDays > 146_000) {
+    bad(
+      'AUDIT_EVIDENCE_RETENTION_DAYS',
+      `must be a whole number of days from 1 to 146000; got "${retentionText}"`,
+    );
+  }
+
   if (problems.length) {
     throw new ConfigError(`Invalid settings:\n  - ${problems.join('\n  - ')}`, problems);
   }
@@ -701,6 +739,7 @@ export function loadConfig(
     sharding: Object.freeze({ mode: shardingMode, shardSize }),
     queue: Object.freeze({ name: shardQueue, connection: queue && Object.freeze(queue) }),
     leaseTtlInMs: leaseTtlSeconds * 1000,
+    evidence: Object.freeze({ signingKeyId, container: evidenceContainer, retentionDays }),
   });
 }
 
@@ -713,6 +752,36 @@ export function requireQueue(config: Config): StorageSettings {
     );
   }
   return config.queue.connection;
+}
+
+const KEY_VAULT_KEY_ID = /^https:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?\/keys\/[A-Za-z0-9-]{1,127}\/[0-9a-f]{32}$/;
+
+/**
+ * A Key Vault (or Managed HSM) key identifier with its version: signatures name the exact key version, so a
+ * rotated key never makes older signatures unverifiable.
+ */
+export function isKeyVaultKeyId(value: string): boolean {
+  return KEY_VAULT_KEY_ID.test(value);
+}
+
+const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+
+/** `https://<account>.blob.<suffix>/<container>`, or the path style of emulators, `https://<host>:<port>/<account>/<container>`. */
+export function isContainerUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'https:' || url.search || url.hash || url.username || url.password) return false;
+  const segments = url.pathname.split('/').filter((s) => s !== '');
+  const container = segments[segments.length - 1];
+  return (
+    (segments.length === 1 || (segments.length === 2 && url.port !== '')) &&
+    !!container &&
+    CONTAINER_NAME.test(container)
+  );
 }
 
 /** Storage is optional for `audit --no-store`; everything that stores asks for it through here. */

@@ -19,4 +19,8 @@ var builtInRoles = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   // The audit pipeline queue (the app creates it and sends; the queue trigger reads and deletes).
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  // Signing each run's chain digest with the one evidence signing key (scoped to that key).
+  keyVaultCryptoUser: '12338af0-0e69-4776-bea7-57ae8d297424'
+  // Writing evidence bundles into the one WORM container (scoped to that container; its policy refuses deletes).
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 }

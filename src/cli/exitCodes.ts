@@ -19,6 +19,8 @@ export const EXIT = {
   gate: 3,
   /** The audit was incomplete (run status `partial`: some scope could not be read), with or without --fail-on. */
   incomplete: 4,
+  /** `verify` or `evidence` found a stored run that no longer matches its seal (or a completed run not sealed). */
+  evidenceMismatch: 5,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -34,6 +36,7 @@ export const EXIT_STATUS_HELP = `Exit status:
   2  bad usage or settings: nothing was done
   3  a --fail-on gate tripped on a succeeded run (noncompliant or unknown pools)
   4  the audit was incomplete (run status partial: some scope could not be read), with or without --fail-on
+  5  verify or evidence found a stored run that no longer matches its seal
 A failed or incomplete audit never exits 0 or 3.`;
 
 /**

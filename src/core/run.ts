@@ -27,6 +27,10 @@ export type RunRecord = RunInfo & {
   scope: RunScope;
   /** Outcome of the report email, as the mailer records it. */
   email?: unknown;
+  /** The run's seal in the chain of runs, as the evidence step records it (src/evidence). */
+  chain?: unknown;
+  /** Where the run's evidence bundle was retained, or why not, as the evidence step records it. */
+  retention?: unknown;
   /**
    * The generation of the audit lease the run was started under. Every write of the run checks that the lease
    * still has it, so a worker that lost the lease (stalled, or taken over) cannot write over a newer run.

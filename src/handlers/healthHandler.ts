@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { CLOUDS, type Config } from '../config';
 import type { RunRecord } from '../core/run';
 import { describeError } from '../errors';
+import type { EvidenceHealth } from '../evidence/evidenceHealth';
 import { CACHE_CONTROL } from '../http/conditional';
 import { routeHandler } from '../http/handle';
 import { API_ROUTES } from '../http/routes';
@@ -25,6 +26,8 @@ export interface HealthDependencies {
   schedule: { get(): Promise<ScheduleState> };
   /** The digests' delivery, from the email table (getEmailHealth); read only when storage answered. */
   emailHealth(options: { now: Date }): Promise<EmailHealth>;
+  /** The chain of runs and bundle retention (src/evidence); read only when storage answered. */
+  evidenceHealth?(options: { now: Date }): Promise<EvidenceHealth>;
   now?: () => Date;
 }
 
@@ -58,6 +61,8 @@ function settingsSet(config: Config): string[] {
       config.smtp !== null && (config.smtp.password !== null || config.smtp.problem !== null),
     ],
     ['REPORT_BASE_URL', config.reportBaseUrl !== null],
+    ['AUDIT_SIGNING_KEY_ID', config.evidence.signingKeyId !== null],
+    ['AUDIT_EVIDENCE_CONTAINER', config.evidence.container !== null],
   ];
   return set.filter(([, isSet]) => isSet).map(([name]) => name);
 }
@@ -244,6 +249,18 @@ export function healthHandler(deps: HealthDependencies) {
     }
     const healthy = storage.reachable === true;
     const email = await emailSection(deps, now, healthy);
+    const evidence =
+      healthy && deps.evidenceHealth
+        ? await withTimeout(deps.evidenceHealth({ now }), STORAGE_PROBE_TIMEOUT_IN_MS).catch(
+            (error: unknown): Health['evidence'] => ({
+              status: 'degraded',
+              warnings: [
+                'Whether runs are sealed and retained is unknown: the evidence records could not be read.',
+              ],
+              detail: describeError(error),
+            }),
+          )
+        : undefined;
     const health: Health = {
       // The HTTP status follows storage alone (liveness); the body says `degraded` for audit trouble too.
       status: healthy && audits.status === 'ok' ? 'ok' : 'degraded',
@@ -268,6 +285,7 @@ export function healthHandler(deps: HealthDependencies) {
       latestRun,
       audits,
       email,
+      ...(evidence ? { evidence } : {}),
     };
     return {
       status: healthy ? 200 : 503,

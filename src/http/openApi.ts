@@ -31,6 +31,7 @@ import {
   startAuditResponseSchema,
   trendQuerySchema,
   trendResponseSchema,
+  verificationResponseSchema,
 } from './schemas';
 
 type JsonObject = Record<string, unknown>;
@@ -420,6 +421,51 @@ export function buildOpenApiDocument(): JsonObject {
           },
         }),
       },
+      [path(API_ROUTES.runEvidence)]: {
+        get: operation(API_ROUTES.runEvidence, 'GET', {
+          description:
+            "The assessor's bundle of a completed run, streamed as a zip: report.json (the report, schemaVersion 1), pools.csv, report.html, fips-matrix.json (the matrix the run was judged with), oscal-assessment-results.json (OSCAL Assessment Results) and manifest.json (the SHA-256 of every other file, the run ID, its chain digest and signature). The run is verified against its seal before the first byte; the same run always gives the same files (docs/evidence.md).",
+          parameters: parameters(runPathSchema, 'path'),
+          responses: {
+            '200': {
+              description: 'The bundle.',
+              headers: {
+                'Content-Disposition': {
+                  description: 'attachment; filename="fips-audit-evidence-<runId>.zip"',
+                  schema: { type: 'string' },
+                },
+              },
+              content: {
+                'application/zip': { schema: { type: 'string', contentMediaType: 'application/zip' } },
+              },
+            },
+            '400': problem('Not a run ID, or a query parameter was given (this route takes none).'),
+            '404': problem('No such run.'),
+            '422': problem(
+              'The run has not completed (running or failed), or it no longer matches its seal: `verification` names the stored entity, and no bundle is made.',
+            ),
+            ...STORAGE_RESPONSES,
+          },
+        }),
+      },
+      [path(API_ROUTES.runVerification)]: {
+        get: operation(API_ROUTES.runVerification, 'GET', {
+          description:
+            "Recomputes the run's seal from storage: its chain link, the links before and after it, its signature (with the Key Vault key's public part) and the digest of every entity stored for it.",
+          parameters: parameters(runPathSchema, 'path'),
+          responses: {
+            '200': {
+              description:
+                '`status` is `intact`, `mismatch` (with the first entity that no longer matches) or `unsealed`.',
+              headers: { 'Cache-Control': { schema: { type: 'string' } } },
+              content: { 'application/json': { schema: ref('Verification') } },
+            },
+            '400': problem('Not a run ID, or a query parameter was given (this route takes none).'),
+            '404': problem('No such run.'),
+            ...STORAGE_RESPONSES,
+          },
+        }),
+      },
       [path(API_ROUTES.health)]: {
         get: operation(API_ROUTES.health, 'GET', {
           parameters: [],
@@ -469,6 +515,7 @@ export function buildOpenApiDocument(): JsonObject {
         ExemptionList: jsonSchema(exemptionsListSchema),
         ExemptionHistory: jsonSchema(exemptionHistorySchema),
         Health: jsonSchema(healthSchema),
+        Verification: jsonSchema(verificationResponseSchema),
         Problem: jsonSchema(problemSchema),
       },
     },

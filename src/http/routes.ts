@@ -16,7 +16,7 @@ export type AppRole = (typeof APP_ROLES)[keyof typeof APP_ROLES];
 
 /** What each role lets its holder do, for problem details and docs. */
 export const APP_ROLE_ACTIONS: Record<AppRole, string> = {
-  'Reports.Read': 'reading reports, runs, exemptions and the OpenAPI document',
+  'Reports.Read': 'reading reports, runs and their evidence, exemptions and the OpenAPI document',
   'Audits.Run': 'starting audits',
   'Reports.Send': "emailing a run's digest on request",
   'Exemptions.Write': 'creating, replacing and deleting exemptions',
@@ -89,6 +89,24 @@ export const API_ROUTES = {
     authLevel: 'function',
     roles: { POST: APP_ROLES.reportsSend },
     summary: "Email a run's digest now; a repeated Idempotency-Key sends once",
+  },
+  runEvidence: {
+    name: 'runEvidence',
+    route: 'runs/{runId}/evidence',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'function',
+    roles: READ,
+    summary:
+      "A completed run's evidence bundle (zip): report, CSV, page, matrix, OSCAL assessment results, manifest of SHA-256s",
+  },
+  runVerification: {
+    name: 'runVerification',
+    route: 'runs/{runId}/verification',
+    methods: ['GET', 'HEAD'],
+    authLevel: 'function',
+    roles: READ,
+    summary:
+      "Recomputes a run's seal from storage: intact, or the first stored entity that no longer matches",
   },
   health: {
     name: 'health',

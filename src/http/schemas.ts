@@ -207,6 +207,35 @@ export const runRecordSchema = reportSchema.shape.run.extend({
     .boolean()
     .optional()
     .meta({ description: 'The run was started with `"email": true`: it is mailed once it completes.' }),
+  chain: z
+    .object({
+      seq: z.number().int().positive(),
+      digest: z.string(),
+      previousRunId: z.string().nullable(),
+      previousDigest: z.string().nullable(),
+      sealedAt: z.string(),
+      signature: z
+        .object({ alg: z.enum(['ES256', 'RS256']), keyId: z.string(), value: z.string() })
+        .nullable(),
+    })
+    .optional()
+    .meta({
+      description:
+        "The run's seal in the chain of runs (docs/evidence.md): its position, its chain digest (SHA-256), the run and digest it chains to, and its Key Vault signature when signing is on. Absent until the completed run is sealed.",
+    }),
+  retention: z
+    .object({
+      state: z.enum(['retained', 'failed']),
+      at: z.string(),
+      blobUrl: z.string().nullable(),
+      sha256: z.string().nullable(),
+      reason: z.string().nullable(),
+    })
+    .optional()
+    .meta({
+      description:
+        "Where the run's evidence bundle was retained (AUDIT_EVIDENCE_CONTAINER), or why it could not be.",
+    }),
 });
 
 export const runsResponseSchema = z.object({ runs: z.array(runRecordSchema) });
@@ -333,6 +362,38 @@ export const healthSchema = z.object({
     .meta({
       description: 'Email delivery of the digests: outcomes only, never recipients, keys or passwords.',
     }),
+  evidence: z
+    .object({
+      status: z.enum(['ok', 'degraded']).meta({
+        description:
+          '`degraded` when the latest completed run was not sealed, or bundles failed to be retained since the last one that was. Never turns the HTTP status into 503.',
+      }),
+      chain: z
+        .object({
+          head: z.object({ seq: z.number().int(), runId: z.string(), sealedAt: z.string() }).nullable(),
+          latestCompletedRunSealed: z.boolean().nullable(),
+        })
+        .optional(),
+      signing: z.object({ configured: z.boolean() }).optional(),
+      retention: z
+        .object({
+          configured: z.boolean(),
+          retentionDays: z.number().int(),
+          latest: z
+            .object({ runId: z.string(), state: z.enum(['retained', 'failed']), at: z.string() })
+            .nullable(),
+          lastFailure: z.object({ runId: z.string(), at: z.string(), reason: z.string() }).nullable(),
+          failuresSinceLastRetained: z.number().int().nonnegative(),
+        })
+        .optional(),
+      warnings: z.array(z.string()),
+      detail: z.string().optional(),
+    })
+    .optional()
+    .meta({
+      description:
+        'The chain of runs and the retention of evidence bundles (absent when storage did not answer).',
+    }),
 });
 
 /** POST /api/runs/{runId}/email: the send as recorded (the 200 body, and the `email` member of its 502). */
@@ -375,4 +436,47 @@ export const problemSchema = z.object({
     .optional()
     .meta({ description: '403: the app setting that refused the request, e.g. EMAIL_ALLOWED_RECIPIENTS.' }),
   limit: z.number().int().optional().meta({ description: '403: the limit that was reached.' }),
+});
+
+const storedEntitySchema = z.object({
+  table: z.string().meta({ description: 'The table, AUDIT_TABLE_PREFIX included.' }),
+  partitionKey: z.string(),
+  rowKey: z.string(),
+});
+
+/** The 200 body of GET /api/runs/{runId}/verification. */
+export const verificationResponseSchema = z.object({
+  runId: z.string(),
+  status: z.enum(['intact', 'mismatch', 'unsealed']).meta({
+    description:
+      "`intact`: the run's link, its place in the chain, its signature and every entity stored for it match its seal; `mismatch`: `problem` names the first entity that does not; `unsealed`: the run has no seal (failed, still running, completed before the chain began, or its seal failed and no later run has caught up).",
+  }),
+  seq: z
+    .number()
+    .int()
+    .positive()
+    .nullable()
+    .meta({ description: "The run's position in the chain of runs." }),
+  digest: z.string().nullable().meta({ description: "The run's chain digest (SHA-256, hex)." }),
+  signature: z.enum(['valid', 'none', 'unchecked']).nullable(),
+  entities: z.number().int().nonnegative().nullable().meta({ description: 'Stored entities checked.' }),
+  problem: z
+    .object({
+      runId: z.string(),
+      kind: z.enum([
+        'edited',
+        'missing',
+        'unexpected',
+        'listEdited',
+        'linkEdited',
+        'chainBroken',
+        'signatureInvalid',
+        'signatureMissing',
+        'unsealed',
+      ]),
+      entity: storedEntitySchema,
+      detail: z.string(),
+    })
+    .nullable(),
+  checkedAt: z.string(),
 });

@@ -580,16 +580,42 @@ function pager(page: TablePage, shown: number, links: LinkBuilder, withIds = tru
 
 /** Renders the page. Every value that came from Azure or storage passes through escapeHtml. */
 export function renderReportHtml(report: Report, options: ReportHtmlOptions = {}): RenderedHtml {
+  const pools = options.pools ?? report.pools;
+  const showOwner = showsOwner(report.summary, pools);
+  const { before, after, nonce } = reportHtmlFrame(report, options, { listed: pools.length, showOwner });
+  return { html: `${before}${pools.map((p) => poolRow(p, showOwner)).join('\n')}${after}`, nonce };
+}
+
+/** Whether the table has an Owner column: the run was broken down by owner, or a listed pool has one. */
+export function showsOwner(summary: Summary, pools: readonly PoolResult[] = []): boolean {
+  return summary.byOwner !== undefined || pools.some((p) => p.owner !== undefined);
+}
+
+/** One pool's row of the page's table (`showOwner` as the frame was made with). */
+export function reportHtmlRow(pool: PoolResult, showOwner: boolean): string {
+  return poolRow(pool, showOwner);
+}
+
+/**
+ * The page around its pool rows, for a writer that streams the rows (`listed` of them, joined by newlines, made
+ * with reportHtmlRow) between `before` and `after`: the evidence bundle writes a 100,000-pool page this way.
+ * `report.pools` and `options.pools` are not read.
+ */
+export function reportHtmlFrame(
+  report: Report,
+  options: Omit<ReportHtmlOptions, 'pools'>,
+  table: { listed: number; showOwner: boolean },
+): { before: string; after: string; nonce: string } {
   const nonce = options.nonce ?? randomBytes(18).toString('base64');
   if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(nonce))
     throw new RangeError('A CSP nonce is at least 16 base64 characters');
   const { run, summary } = report;
-  const pools = options.pools ?? report.pools;
+  const { listed, showOwner } = table;
   const filters = canonicalFilters(options.filters ?? {});
   const page: TablePage = options.page ?? {
     number: 1,
-    size: Math.max(1, pools.length),
-    matched: pools.length,
+    size: Math.max(1, listed),
+    matched: listed,
   };
   const links = new LinkBuilder(
     {
@@ -629,7 +655,6 @@ export function renderReportHtml(report: Report, options: ReportHtmlOptions = {}
         )
         .join('')}</tbody></table>`
     : '<p id="run-errors">Every scope was read: this run has no errors.</p>';
-  const showOwner = summary.byOwner !== undefined || pools.some((p) => p.owner !== undefined);
   const columns = ['Status', 'Node pool', 'OS', 'Node image', ...(showOwner ? ['Owner'] : []), 'Findings']
     .map((name) => `<th scope="col">${name}</th>`)
     .join('');
@@ -639,7 +664,7 @@ export function renderReportHtml(report: Report, options: ReportHtmlOptions = {}
       ? `<p class="warn" id="partial-note"><b>Partial run:</b> ${count(report.errors.length)} scope(s) could not be read; their pools are reported unknown (see <a href="#errors">Errors</a>).</p>`
       : '';
 
-  const html = `<!doctype html>
+  const before = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -670,15 +695,16 @@ ${ownerTable(summary, links)}
 ${filterForm(summary, filters, links)}
 ${filtered ? `<p class="note" id="server-filter">Filtered (${e(filterText(filters))}): ${count(page.matched)} of the run's ${count(summary.pools)} pools match; the counts above are the whole run's.</p>` : ''}
 <p class="small" id="exports">Noncompliant and unknown pools first. Download ${filtered ? 'these' : 'all'} ${count(page.matched)} pools: <a id="export-csv" href="${e(links.to({ format: 'csv' }))}">CSV</a> · <a id="export-json" href="${e(links.to({ format: 'json' }))}">JSON</a></p>
-${pager(page, pools.length, links)}
+${pager(page, listed, links)}
 <table id="pool-table" class="pools">
 <thead><tr>${columns}</tr></thead>
 <tbody>
-${pools.map((p) => poolRow(p, showOwner)).join('\n')}
+`;
+  const after = `
 </tbody>
 </table>
-${pools.length === 0 ? '<p id="no-pools">No node pool matches these filters.</p>' : ''}
-${page.matched > pools.length ? pager(page, pools.length, links, false) : ''}
+${listed === 0 ? '<p id="no-pools">No node pool matches these filters.</p>' : ''}
+${page.matched > listed ? pager(page, listed, links, false) : ''}
 </section>
 <section id="trend">
 <h2>Trend</h2>
@@ -703,5 +729,5 @@ ${errors}
 </body>
 </html>
 `;
-  return { html, nonce };
+  return { before, after, nonce };
 }

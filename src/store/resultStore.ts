@@ -38,7 +38,8 @@ export const FINDINGS_SHARDS = 16;
 const POOL_PREFIX = `p${KEY_SEPARATOR}`;
 const CLUSTER_PREFIX = `c${KEY_SEPARATOR}`;
 
-function findingsPartition(runId: string, shard: number): string {
+/** The findings partition of shard `shard` (0 … FINDINGS_SHARDS - 1) of the run: part of the stored format. */
+export function findingsPartition(runId: string, shard: number): string {
   return `${runId}-${String(shard).padStart(2, '0')}`;
 }
 

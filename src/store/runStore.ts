@@ -46,7 +46,8 @@ export function requireRunId(runId: string): string {
   return runId;
 }
 
-function runRowKey(runId: string): string {
+/** The run's RowKey in the runs table (partition `run`). */
+export function runRowKey(runId: string): string {
   return `${invertedTimeKey(runIdTime(runId))}${KEY_SEPARATOR}${requireRunId(runId)}`;
 }
 
@@ -71,6 +72,8 @@ function toEntity(run: RunRecord): Entity {
   packJson(entity, 'progress', run.progress);
   packJson(entity, 'scope', run.scope);
   if (run.email !== undefined) packJson(entity, 'email', run.email);
+  if (run.chain !== undefined) packJson(entity, 'chain', run.chain);
+  if (run.retention !== undefined) packJson(entity, 'retention', run.retention);
   return checkEntity(entity, `Run ${run.id}`);
 }
 
@@ -103,6 +106,10 @@ function toRunRecord(entity: StoredEntity): RunRecord {
   };
   const email = unpackJson<unknown>(entity, 'email');
   if (email !== undefined) run.email = email;
+  const chain = unpackJson<unknown>(entity, 'chain');
+  if (chain !== undefined) run.chain = chain;
+  const retention = unpackJson<unknown>(entity, 'retention');
+  if (retention !== undefined) run.retention = retention;
   if (typeof entity.leaseGeneration === 'number') run.leaseGeneration = entity.leaseGeneration;
   if (typeof entity.stage === 'string') run.stage = entity.stage as RunStage;
   if (typeof entity.shards === 'number') run.shards = entity.shards;

@@ -77,17 +77,17 @@ export async function submitTransactions(
  * what is in flight (so nothing writes behind the caller's back), then throws the first error.
  */
 export async function forEachLimited<T>(
-  items: T[],
+  items: readonly T[],
   limit: number,
-  fn: (item: T) => Promise<void>,
+  fn: (item: T, index: number) => Promise<void>,
 ): Promise<void> {
   let next = 0;
   let failed = false;
   const worker = async () => {
     while (!failed && next < items.length) {
-      const item = items[next++] as T;
+      const index = next++;
       try {
-        await fn(item);
+        await fn(items[index] as T, index);
       } catch (error) {
         failed = true;
         throw error;

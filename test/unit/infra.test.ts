@@ -37,8 +37,12 @@ const ALLOWED_ROLES: Readonly<Record<string, string>> = {
   '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
   '09976791-48a7-449e-bb21-39d1a415f350': 'Communication and Email Service Owner',
   '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User',
-  // Only with auditSharding=subscriptions, on the storage account: the shard queue (infra/README.md#roles).
+  // On the storage account: the audit pipeline queue (infra/README.md#roles).
   '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor',
+  // Only on the evidence signing key, and only with enableEvidenceSigning.
+  '12338af0-0e69-4776-bea7-57ae8d297424': 'Key Vault Crypto User',
+  // Only on the evidence WORM container, and only with enableEvidenceRetention.
+  'ba92f5b4-2d11-453d-a403-e96b0029c9fe': 'Storage Blob Data Contributor',
 };
 
 /** Roles that must never appear in infra/, whatever the allow-list says. */
@@ -478,6 +482,8 @@ function functionRegistrations(): FunctionRegistration[] {
       .replace(/\/\*[\s\S]*?\*\//g, '')
       .replace(/^\s*\/\/.*$/gm, '');
     return [...source.matchAll(/\bapp\.(\w+)\(\s*/g)].flatMap((match): FunctionRegistration[] => {
+      // app.setup configures the worker (HTTP streams); it registers no function.
+      if (match[1] === 'setup') return [];
       const after = source.slice(match.index + match[0].length);
       const literal = /^(['"`])([^'"`]+)\1\s*,\s*\{/.exec(after);
       if (literal) {
