@@ -572,12 +572,10 @@ describe('estate generator', () => {
     expect(graph.skip_token).toBeNull();
   });
 
-  test('a 100,000-pool estate generates quickly', () => {
-    const startedAtInMs = Date.now();
+  // How long it takes is the benchmark's business (npm run bench), never a timed assertion here.
+  test('a 100,000-pool estate has exactly the pools and subscriptions asked for', () => {
     const big = generateEstate({ seed: 1, pools: 100_000 });
-    const elapsedInMs = Date.now() - startedAtInMs;
     expect(big.clusters.reduce((n, c) => n + c.properties.agentPoolProfiles.length, 0)).toBe(100_000);
     expect(big.subscriptions).toHaveLength(2000);
-    expect(elapsedInMs).toBeLessThan(15_000);
   });
 });

@@ -551,7 +551,6 @@ describe('POST /api/audits', () => {
     // Slow ARM down so the audit is still running while the test looks at it.
     local.arm.latencyInMs = 150;
     try {
-      const started = Date.now();
       const res = await call('startAudit', {
         method: 'POST',
         url: '/api/audits',
@@ -559,7 +558,6 @@ describe('POST /api/audits', () => {
         body: JSON.stringify({ subscriptions }),
       });
       expect(res.status).toBe(202);
-      expect(Date.now() - started).toBeLessThan(5_000);
       const body = res.json<{
         runId: string;
         status: string;
