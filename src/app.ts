@@ -11,7 +11,11 @@ import {
 } from './azure/azureClients';
 import { AcsEmailSender, type EmailSender, SmtpEmailSender } from './azure/emailSender';
 import { buildDateOnly, NodeImageLookup, type NodeImageLookupStats } from './azure/nodeImageLookup';
-import { ResourceGraphSource, type ResourceGraphStats } from './azure/resourceGraphSource';
+import {
+  emptyResourceGraphStats,
+  ResourceGraphSource,
+  type ResourceGraphStats,
+} from './azure/resourceGraphSource';
 import { type Config, requireStorage } from './config';
 import { COMPLETED_STATUSES, type RunProgress, type RunRecord, type RunScope } from './core/run';
 import type { Exemption, Report } from './core/types';
@@ -261,17 +265,7 @@ export class App {
 
   /** What the Azure readers of this process did, summed over every shard: requests, pages, throttling. */
   readerStats(): { graph: ResourceGraphStats; images: NodeImageLookupStats } {
-    const graph: ResourceGraphStats = {
-      requests: 0,
-      pages: 0,
-      rows: 0,
-      throttled: 0,
-      retries: 0,
-      pacedWaits: 0,
-      pacedWaitInMs: 0,
-      shrunkPages: 0,
-      timeouts: 0,
-    };
+    const graph = emptyResourceGraphStats();
     const images: NodeImageLookupStats = { requests: 0, keys: 0, failures: 0, forbiddenSubscriptions: 0 };
     for (const reader of this.readers) {
       for (const key of Object.keys(graph) as (keyof ResourceGraphStats)[])

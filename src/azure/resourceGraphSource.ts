@@ -133,8 +133,9 @@ export const managementGroupScope = (id: string) => `/providers/Microsoft.Manage
 
 const subscriptionScope = (id: string) => `/subscriptions/${id}`;
 
-export class ResourceGraphSource {
-  readonly stats: ResourceGraphStats = {
+/** Counters at zero: one reader's start, or the sum of several. */
+export function emptyResourceGraphStats(): ResourceGraphStats {
+  return {
     requests: 0,
     pages: 0,
     rows: 0,
@@ -145,6 +146,10 @@ export class ResourceGraphSource {
     shrunkPages: 0,
     timeouts: 0,
   };
+}
+
+export class ResourceGraphSource {
+  readonly stats: ResourceGraphStats = emptyResourceGraphStats();
   private quotaRemaining: number | null = null;
   private quotaResetsAt = 0;
   private readonly retry: RetryPolicy;
