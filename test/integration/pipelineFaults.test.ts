@@ -222,6 +222,21 @@ describe('a run is never left running', () => {
       for await (const state of other.stores.poolStates.listPoolStates())
         expect(state.lastRunId).toBe(takeover.id);
       expect(await leaseOf(other)).toMatchObject({ holderRunId: null });
+      // A late redelivery of the stalled run's shard, under its old generation, is dropped without a write.
+      const before = { ...other.tables.stats };
+      await other.pipeline.handle(
+        {
+          v: 2,
+          kind: 'shard',
+          runId: stalledRunId,
+          generation: abandoned.leaseGeneration!,
+          shard: 0,
+          shards: 1,
+        },
+        { messageId: 'late-redelivery', dequeueCount: 2 },
+      );
+      expect(other.tables.stats.entitiesWritten).toBe(before.entitiesWritten);
+      expect(await other.stores.reports.getRun(stalledRunId)).toEqual(abandoned);
       stalled.close();
       other.close();
     },
