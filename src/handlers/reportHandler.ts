@@ -156,6 +156,7 @@ export function reportHandler(deps: ReportDependencies) {
         frames: snapshot,
         clusters: () => {
           clusters ??= snapshot.clusters();
+          // eslint-disable-next-line no-restricted-syntax -- nothing is left running: every caller awaits `clusters`; this only forgets a failed read so the next call reads again
           clusters.catch(() => (clusters = undefined));
           return clusters;
         },

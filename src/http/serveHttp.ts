@@ -373,6 +373,7 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
       if (left > 0) answering.set(socket, left);
       else answering.delete(socket);
     });
+    // eslint-disable-next-line no-restricted-syntax -- Node's request listener cannot await: this promise is the request's handling and ends with its response
     handle(req, res).catch((error: unknown) => {
       // handle() catches everything itself; this is the last line, so a bug there costs one connection only.
       log(`The adapter could not answer a request: ${describeError(error)}`);
@@ -412,6 +413,7 @@ export async function serveHttp(options: ServeOptions): Promise<RunningServer> {
     }
     res.setHeader('connection', 'close');
     const detail = 'Only Expect: 100-continue is supported; send the request without Expect.';
+    // eslint-disable-next-line no-restricted-syntax -- the listener cannot await: this promise writes the response itself
     problem(res, req.method ?? 'GET', 417, detail).catch(() => res.destroy());
   });
   // CONNECT is handed over as a bare socket; without this listener Node closes it with no answer at all.

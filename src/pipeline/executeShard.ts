@@ -68,8 +68,9 @@ function emptyOutcome(
 /**
  * The shard stage. A stale message (run no longer running, other lease generation) or a shard already finished
  * (a redelivery) is not audited again; either way the run is completed if this was its last shard. Azure refusing
- * the identity fails the shard (and so the run) without retries; a lost lease stops the shard without another
- * write; anything else throws, so the queue delivers the shard again.
+ * the identity fails the shard (and so the run) without retries; a lease another run took (or the run released)
+ * stops the shard without another write. A lease that merely expired unrenewed throws without another write, and
+ * anything else throws once the failure is noted, so the queue delivers the shard again.
  */
 export async function executeShard(
   ctx: PipelineContext,
@@ -160,6 +161,9 @@ export async function executeShard(
   } catch (error) {
     if (error instanceof LeaseLostError) {
       log(`Stopped: ${error.message}`);
+      // Only expired (storage unreachable, or the worker stalled): delivered again, the shard goes on under the
+      // same lease if nobody took it, or is dropped once the run was taken over. Writing nothing meanwhile.
+      if (error.expired) throw error;
       return;
     }
     await ctx.stores.shards
@@ -201,6 +205,7 @@ export async function failShard(
   } catch (error) {
     if (error instanceof LeaseLostError) {
       ctx.log(`Stopped the poison path of run ${message.runId}: ${error.message}`);
+      if (error.expired) throw error;
       return;
     }
     throw error;

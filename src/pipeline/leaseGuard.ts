@@ -6,12 +6,18 @@ import type { LeaseStore } from '../store/leaseStore';
 /** The lease's default length; a dead run is taken over this long after its last renewal (about 2 minutes). */
 export const DEFAULT_LEASE_TTL_IN_MS = 120_000;
 
-/** The lease was taken over or released: the run that held it must stop writing at once. */
+/**
+ * The run can no longer prove it holds the lease: the worker must stop writing at once. `expired` says whether
+ * that is all that is known (the lease could not be renewed before it expired: storage unreachable, or the worker
+ * stalled): nobody may have taken it, so the stage is retried, and its next delivery either holds the same lease
+ * again or finds the run taken over. Otherwise another run holds it, or the run released it: the stage ends.
+ */
 export class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
   constructor(
     readonly runId: string,
     reason: string,
+    readonly expired: boolean,
   ) {
     super(`Run ${runId} no longer holds the audit lease (${reason}); it stops writing`);
   }
@@ -70,8 +76,7 @@ export class LeaseGuard {
   async check(): Promise<void> {
     this.throwIfLost();
     if (this.now().getTime() > this.confirmedUntil - this.options.ttlInMs / 4) await this.renew();
-    if (this.now().getTime() >= this.confirmedUntil)
-      this.markLost('it could not be renewed before it expired');
+    if (this.now().getTime() >= this.confirmedUntil) this.markExpired();
     this.throwIfLost();
   }
 
@@ -87,13 +92,12 @@ export class LeaseGuard {
           ttlInMs: this.options.ttlInMs,
           now: startedAt,
         });
-        if (outcome === 'lost') this.markLost('another run took it over, or it was released');
+        if (outcome === 'lost') this.markLost('another run took it over, or it was released', false);
         else this.confirmedUntil = startedAt.getTime() + this.options.ttlInMs;
       } catch (error) {
         // Storage may be briefly down: the lease stays ours until it expires, and check() stops writes then.
         this.log(`Could not renew the lease of run ${this.runId}: ${describeError(error)}`);
-        if (this.now().getTime() >= this.confirmedUntil)
-          this.markLost('it could not be renewed before it expired');
+        if (this.now().getTime() >= this.confirmedUntil) this.markExpired();
       } finally {
         this.renewing = undefined;
       }
@@ -101,9 +105,13 @@ export class LeaseGuard {
     return this.renewing;
   }
 
-  private markLost(reason: string): void {
+  private markExpired(): void {
+    this.markLost('it could not be renewed before it expired', true);
+  }
+
+  private markLost(reason: string, expired: boolean): void {
     if (this.lost) return;
-    this.lost = new LeaseLostError(this.runId, reason);
+    this.lost = new LeaseLostError(this.runId, reason, expired);
     this.log(this.lost.message);
     this.stop();
     this.controller.abort(this.lost);

@@ -163,6 +163,8 @@ export async function planRun(ctx: PipelineContext, message: PlanMessage, delive
   } catch (error) {
     if (error instanceof LeaseLostError) {
       ctx.log(`Stopped planning run ${run.id}: ${error.message}`);
+      // Only expired: planned again on the next delivery, under the same lease if nobody took it.
+      if (error.expired) throw error;
       return;
     }
     ctx.log(`Planning run ${run.id} failed; the queue will deliver it again: ${describeError(error)}`);

@@ -21,6 +21,8 @@ export interface DrainOptions {
   retryDelayInSeconds?: number;
   timeoutInMs?: number;
   logs?: string[];
+  /** Messages left on the main queue, invisible until later (a deferred scheduled audit's retry): not waited for. */
+  leave?: number;
 }
 
 function context(name: string, dequeueCount: number, id: string, logs?: string[]): InvocationContext {
@@ -35,7 +37,9 @@ function context(name: string, dequeueCount: number, id: string, logs?: string[]
 /**
  * Receives, decodes (base64 JSON, as the trigger does), calls the handler and deletes on success; on failure
  * makes the message visible again, and after `maxDequeueCount` deliveries moves it to the poison queue, whose
- * handler runs the same way. Returns when both queues are empty and no worker holds a message.
+ * handler runs the same way. A poison message that fails `maxDequeueCount` times is dropped: the host moves it to
+ * the poison queue's own poison queue (`…-poison-poison`), which nothing reads. Returns when both queues are empty
+ * and no worker holds a message.
  */
 export async function drainQueue(host: HostedQueue, options: DrainOptions = {}): Promise<void> {
   await host.queue.createIfNotExists();
@@ -56,8 +60,12 @@ export async function drainQueue(host: HostedQueue, options: DrainOptions = {}):
         await handle(entry, context(name, item.dequeueCount, item.messageId, options.logs));
         await client.deleteMessage(item.messageId, item.popReceipt);
       } catch {
-        if (client === host.queue && item.dequeueCount >= host.maxDequeueCount) {
-          await host.poison.sendMessage(item.messageText);
+        if (item.dequeueCount >= host.maxDequeueCount) {
+          if (client === host.queue) await host.poison.sendMessage(item.messageText);
+          else
+            options.logs?.push(
+              `A poison message failed on every delivery and is dropped: ${item.messageText}`,
+            );
           await client.deleteMessage(item.messageId, item.popReceipt);
         } else {
           await client.updateMessage(
@@ -84,7 +92,9 @@ export async function drainQueue(host: HostedQueue, options: DrainOptions = {}):
         continue;
       }
       const [main, poison] = await Promise.all([host.queue.getProperties(), host.poison.getProperties()]);
-      const waiting = (main.approximateMessagesCount ?? 0) + (poison.approximateMessagesCount ?? 0);
+      const waiting =
+        Math.max(0, (main.approximateMessagesCount ?? 0) - (options.leave ?? 0)) +
+        (poison.approximateMessagesCount ?? 0);
       idle = waiting === 0 && busy === 0 ? idle + 1 : 0;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
