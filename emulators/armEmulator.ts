@@ -17,6 +17,8 @@
 // - `hangGraph`: Resource Graph requests are accepted and never answered, until the emulator closes.
 // - `queue`: one-shot 429/500/503 faults, for one request each (see OneShotFault).
 // - `failUpgradeProfiles`: pools whose upgrade profile always answers 500.
+// - `malformedClusters`: clusters (IDs, any case) whose Resource Graph row carries `agentPoolProfiles` as a JSON
+//   string instead of an array, a row the auditor cannot read (a dynamic column serialised as text).
 // `resetFaults()` turns every switch off; `stats` counts requests by endpoint, 401s, hung and too-large answers.
 // Limits it enforces like the service: 1,000 rows a page, the per-identity quota (429 RateLimiting with the
 // x-ms-user-quota-* headers), 10,000 subscriptions a tenant-wide query (x-ms-tenant-subscription-limit-hit), and no
@@ -78,6 +80,8 @@ export interface ArmFaults {
   graphStatus: 500 | 502 | 503 | 504 | null;
   /** Resource Graph requests are accepted and never answered (until the emulator closes). */
   hangGraph: boolean;
+  /** Cluster IDs (any case) whose Resource Graph row has `agentPoolProfiles` as a JSON string, not an array. */
+  malformedClusters: Set<string>;
 }
 
 export interface ArmStats {
@@ -225,6 +229,7 @@ export class ArmEmulator {
     forbidUpgradeProfiles: false,
     graphStatus: null,
     hangGraph: false,
+    malformedClusters: new Set(),
   };
   readonly stats: ArmStats = {
     graphRequests: 0,
@@ -336,6 +341,7 @@ export class ArmEmulator {
     this.faults.forbidUpgradeProfiles = false;
     this.faults.graphStatus = null;
     this.faults.hangGraph = false;
+    this.faults.malformedClusters.clear();
   }
 
   private isHidden(subscription: string): boolean {
@@ -763,12 +769,22 @@ export class ArmEmulator {
       const start = Math.max(0, offset - total);
       if (start < list.length && rows.length < top) {
         for (let i = start; i < list.length && rows.length < top; i++) {
-          rows.push(list[i] as unknown as Record<string, unknown>);
+          rows.push(this.servedRow(list[i]!));
         }
       }
       total += list.length;
     }
     return { rows, total };
+  }
+
+  /** A cluster's row as Resource Graph serves it: as generated, or malformed when the test asked for it. */
+  private servedRow(cluster: ClusterRow): Record<string, unknown> {
+    const row = cluster as unknown as Record<string, unknown>;
+    if (![...this.faults.malformedClusters].some((id) => id.toLowerCase() === cluster.id.toLowerCase())) {
+      return row;
+    }
+    const profiles = JSON.stringify(cluster.properties.agentPoolProfiles);
+    return { ...row, properties: { ...cluster.properties, agentPoolProfiles: profiles } };
   }
 
   /** `resourcecontainers` rows of type microsoft.resources/subscriptions, with the columns the table has. */
