@@ -3,6 +3,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpHandler } from '@azure/functions';
 
+import { storageLabel, tableStorageError } from './azure/accessFailureMessages';
 import {
   accessContextOf,
   createCredential,
@@ -343,7 +344,12 @@ export class App {
       ensureTables: () =>
         (ready ??= tables.ensureTables(PIPELINE_TABLES).catch((error: unknown) => {
           ready = undefined;
-          throw error;
+          // The first call of every run: a storage account that cannot be used is said with its fix here.
+          throw tableStorageError(
+            error,
+            accessContextOf(this.config),
+            storageLabel(requireStorage(this.config)),
+          );
         })),
     };
   }
