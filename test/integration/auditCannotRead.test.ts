@@ -103,6 +103,25 @@ const poolsOfSubscription = (subscription: string) =>
 
 const occurrences = (text: string, part: string) => text.split(part).length - 1;
 
+/**
+ * A machine with no Azure sign-in at all: no managed identity, and the chain pinned to the developer credentials
+ * with none of their tools (az, azd, pwsh) on the PATH, so nothing of it leaves the machine. Returns the undo.
+ */
+function removeEveryCredential(): () => void {
+  const saved = { ...process.env };
+  const emptyPath = mkdtempSync(join(tmpdir(), 'no-tools-'));
+  delete process.env.IDENTITY_ENDPOINT;
+  delete process.env.IDENTITY_HEADER;
+  process.env.AZURE_TOKEN_CREDENTIALS = 'dev';
+  process.env.PATH = emptyPath;
+  return () => {
+    for (const name of ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_TOKEN_CREDENTIALS', 'PATH']) {
+      process.env[name] = saved[name];
+    }
+    rmSync(emptyPath, { recursive: true, force: true });
+  };
+}
+
 /** Resolves once the clock has moved on to the next whole second. */
 async function nextSecond(): Promise<void> {
   const second = Math.floor(Date.now() / 1000);
@@ -132,21 +151,7 @@ const cases: Case[] = [
     title: 'no credential at all (no managed identity, no az, azd or pwsh on the PATH)',
     status: 'failed',
     exit: EXIT.failed,
-    arrange: () => {
-      const saved = { ...process.env };
-      const emptyPath = mkdtempSync(join(tmpdir(), 'no-tools-'));
-      // Nothing of this chain leaves the machine: the developer credentials, and none of their tools installed.
-      delete process.env.IDENTITY_ENDPOINT;
-      delete process.env.IDENTITY_HEADER;
-      process.env.AZURE_TOKEN_CREDENTIALS = 'dev';
-      process.env.PATH = emptyPath;
-      return () => {
-        for (const name of ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_TOKEN_CREDENTIALS', 'PATH']) {
-          process.env[name] = saved[name];
-        }
-        rmSync(emptyPath, { recursive: true, force: true });
-      };
-    },
+    arrange: removeEveryCredential,
     error: {
       scope: '/',
       code: 'CredentialUnavailable',
@@ -367,6 +372,8 @@ const cases: Case[] = [
 beforeAll(async () => {
   restoreEnv = isolateIdentityEnv();
   local = await startLocalAzure(estate, { queue: true });
+  // No per-identity Resource Graph quota: these cases are about failures, and pacing would only slow them down.
+  local.arm.quota = null;
   acs = await AcsEmailEmulator.start({ retryAfterInSeconds: 0, runningPolls: 0 });
   trustCertificate(acs.certificatePem);
   emptyTenant = await ArmEmulator.start({
@@ -578,7 +585,10 @@ describe('every surface says what the audit could not read', () => {
       expect(code).toBe(EXIT.failed);
       expect(stdout).toBe('');
       expect(stderr).toBe(
-        `Audit failed: RestError: POST ${proxy.rewrite(tableEndpoint)}/Tables did not answer within 1000 ms\n`,
+        `Audit failed: StorageUnavailableError: Table Storage (${proxy.rewrite(tableEndpoint)}), where every run is recorded, ` +
+          `did not answer (POST ${proxy.rewrite(tableEndpoint)}/Tables did not answer within 1000 ms), so nothing was audited. ` +
+          'To fix: check that this machine (or the Function App) can reach the storage account: its firewall, private endpoint and DNS; ' +
+          'then run the audit again. AUDIT_TABLES_TIMEOUT_SECONDS sets how long each attempt waits.\n',
       );
       // Nothing was read from Azure without a place to record it.
       expect(local.arm.stats.graphRequests).toBe(graphBefore);
@@ -602,6 +612,46 @@ describe('every surface says what the audit could not read', () => {
       for (const text of [stdout, stderr, JSON.stringify(health)]) expect(text).not.toMatch(/\d\s?%/);
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('no credential at all, with runs stored through the identity (AUDIT_TABLES_ENDPOINT): said once, with the fix, nothing read', async () => {
+    // Any https URL serves: the chain fails before a request is sent. The ARM emulator's counts prove none was.
+    const env = settingsOf({ AUDIT_TABLES_ENDPOINT: `${local.arm.endpoint}/devstoreaccount1` });
+    delete env.AUDIT_TABLES_CONNECTION_STRING;
+    const requestsBefore = Object.values(local.arm.stats.requestsByEndpoint).reduce((a, b) => a + b, 0);
+    const mailsBefore = acs.messages.length;
+    const undo = removeEveryCredential();
+    try {
+      const { code, stdout, stderr } = await cli(['audit', '--fail-on', 'noncompliant,unknown'], env);
+      expect(code).toBe(EXIT.failed);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(
+        /^Audit failed: AzureAccessError: No Azure credential is available, so the audit read nothing\. The credential chain tried: \(1\) /,
+      );
+      expect(occurrences(stderr, 'Azure CLI could not be found')).toBe(1);
+      expect(stderr).not.toContain('ChainedTokenCredential');
+      for (const words of [
+        'on a workstation run `az login`',
+        'AZURE_CLIENT_ID',
+        'AZURE_CLOUD=AzureUSGovernment',
+      ]) {
+        expect(stderr).toContain(words);
+      }
+      const down = await callHandler(new App(loadConfig(env)).httpHandlers().health, { url: '/api/health' });
+      expect(down.status).toBe(503);
+      const health = healthSchema.parse(down.json());
+      expect(health).toMatchObject({ status: 'degraded', storage: { reachable: false }, latestRun: null });
+      expect(health.storage.detail).toMatch(
+        /^Table Storage could not be read: AzureAccessError: No Azure credential is available/,
+      );
+      expect(Object.values(local.arm.stats.requestsByEndpoint).reduce((a, b) => a + b, 0)).toBe(
+        requestsBefore,
+      );
+      expect(acs.messages.length).toBe(mailsBefore);
+      for (const text of [stdout, stderr, JSON.stringify(health)]) expect(text).not.toMatch(/\d\s?%/);
+    } finally {
+      undo();
     }
   });
 });
