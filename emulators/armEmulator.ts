@@ -25,6 +25,19 @@
 // response over 16,777,216 bytes (400 BadRequest, detail ResponsePayloadTooLarge with the service's message, as
 // reported in microsoft/ARI#199 and Azure/cosmos-explorer#1877); `responseLimitInBytes` lowers it for tests.
 // It answers only the KQL it understands (emulators/resourceGraphQuery.ts) and refuses the rest with 400.
+//
+// The cases of README "When the audit cannot read", and how to play each (test/integration/auditCannotRead.test.ts):
+// - no credential at all: not here; see the identity emulator's header;
+// - 401 from ARM: `rejectAllTokens` (or the identity emulator's `wrongAudience` for InvalidAuthenticationTokenAudience);
+// - 403 from ARM: `forbidAll` (every scope), `failingSubscriptions` (some subscriptions);
+// - persistent 500s: `graphStatus = 500` (the app's AUDIT_ARM_MAX_ATTEMPTS bounds the retries);
+// - a hung Resource Graph call: `hangGraph` (with AUDIT_ARM_TIMEOUT_SECONDS); a hung Table call: emulators/tcpProxy.ts
+//   `hang` in front of Azurite (with AUDIT_TABLES_TIMEOUT_SECONDS);
+// - one malformed cluster row: `malformedClusters`;
+// - a configured subscription silently absent: `hiddenSubscriptions`; a management group with no readable
+//   subscription: `hideManagementGroup(id)`; no readable subscription at all: every subscription hidden;
+// - an empty but readable tenant: an emulator started with `generateEstate({ pools: 0, … })`.
+// `quota = null` turns the per-identity Resource Graph quota off (no pacing) at any time.
 
 import { createHash, randomUUID } from 'node:crypto';
 import type http from 'node:http';
