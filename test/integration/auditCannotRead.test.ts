@@ -345,6 +345,33 @@ const cases: Case[] = [
     unreadablePools: poolsOfSubscription(SUB_C),
   },
   {
+    title: 'every configured subscription silently absent (nothing read, so failed, not partial)',
+    status: 'failed',
+    exit: EXIT.failed,
+    previousRun: true,
+    settings: () => ({ AUDIT_SUBSCRIPTIONS: ALL_SUBSCRIPTIONS }),
+    arrange: () => {
+      for (const s of [SUB_A, SUB_B, SUB_C]) local.arm.faults.hiddenSubscriptions.add(s);
+      return () => local.arm.faults.hiddenSubscriptions.clear();
+    },
+    error: {
+      scope: `/subscriptions/${SUB_A}`,
+      code: 'SCOPE_UNREADABLE',
+      says: [`Give the identity the Reader role on /subscriptions/${SUB_A}.`],
+    },
+    reason: 'the identity can read none of the audited scopes',
+    check: (report) => {
+      expect(report.errors.map((e) => e.code)).toEqual([
+        'SCOPE_UNREADABLE',
+        'SCOPE_UNREADABLE',
+        'SCOPE_UNREADABLE',
+        'NothingRead',
+      ]);
+      // Its pools are still reported from their last known state, all unknown.
+      expect(report.summary.unknown).toBe(report.summary.pools);
+    },
+  },
+  {
     title: 'no scope configured and no subscription readable',
     status: 'failed',
     exit: EXIT.failed,
