@@ -17,12 +17,27 @@
 // - `hangGraph`: Resource Graph requests are accepted and never answered, until the emulator closes.
 // - `queue`: one-shot 429/500/503 faults, for one request each (see OneShotFault).
 // - `failUpgradeProfiles`: pools whose upgrade profile always answers 500.
+// - `malformedClusters`: clusters (IDs, any case) whose Resource Graph row carries `agentPoolProfiles` as a JSON
+//   string instead of an array, a row the auditor cannot read (a dynamic column serialised as text).
 // `resetFaults()` turns every switch off; `stats` counts requests by endpoint, 401s, hung and too-large answers.
 // Limits it enforces like the service: 1,000 rows a page, the per-identity quota (429 RateLimiting with the
 // x-ms-user-quota-* headers), 10,000 subscriptions a tenant-wide query (x-ms-tenant-subscription-limit-hit), and no
 // response over 16,777,216 bytes (400 BadRequest, detail ResponsePayloadTooLarge with the service's message, as
 // reported in microsoft/ARI#199 and Azure/cosmos-explorer#1877); `responseLimitInBytes` lowers it for tests.
 // It answers only the KQL it understands (emulators/resourceGraphQuery.ts) and refuses the rest with 400.
+//
+// The cases of README "When the audit cannot read", and how to play each (test/integration/auditCannotRead.test.ts):
+// - no credential at all: not here; see the identity emulator's header;
+// - 401 from ARM: `rejectAllTokens` (or the identity emulator's `wrongAudience` for InvalidAuthenticationTokenAudience);
+// - 403 from ARM: `forbidAll` (every scope), `failingSubscriptions` (some subscriptions);
+// - persistent 500s: `graphStatus = 500` (the app's AUDIT_ARM_MAX_ATTEMPTS bounds the retries);
+// - a hung Resource Graph call: `hangGraph` (with AUDIT_ARM_TIMEOUT_SECONDS); a hung Table call: emulators/tcpProxy.ts
+//   `hang` in front of Azurite (with AUDIT_TABLES_TIMEOUT_SECONDS);
+// - one malformed cluster row: `malformedClusters`;
+// - a configured subscription silently absent: `hiddenSubscriptions`; a management group with no readable
+//   subscription: `hideManagementGroup(id)`; no readable subscription at all: every subscription hidden;
+// - an empty but readable tenant: an emulator started with `generateEstate({ pools: 0, … })`.
+// `quota = null` turns the per-identity Resource Graph quota off (no pacing) at any time.
 
 import { createHash, randomUUID } from 'node:crypto';
 import type http from 'node:http';
@@ -78,6 +93,8 @@ export interface ArmFaults {
   graphStatus: 500 | 502 | 503 | 504 | null;
   /** Resource Graph requests are accepted and never answered (until the emulator closes). */
   hangGraph: boolean;
+  /** Cluster IDs (any case) whose Resource Graph row has `agentPoolProfiles` as a JSON string, not an array. */
+  malformedClusters: Set<string>;
 }
 
 export interface ArmStats {
@@ -225,6 +242,7 @@ export class ArmEmulator {
     forbidUpgradeProfiles: false,
     graphStatus: null,
     hangGraph: false,
+    malformedClusters: new Set(),
   };
   readonly stats: ArmStats = {
     graphRequests: 0,
@@ -336,6 +354,7 @@ export class ArmEmulator {
     this.faults.forbidUpgradeProfiles = false;
     this.faults.graphStatus = null;
     this.faults.hangGraph = false;
+    this.faults.malformedClusters.clear();
   }
 
   private isHidden(subscription: string): boolean {
@@ -763,12 +782,22 @@ export class ArmEmulator {
       const start = Math.max(0, offset - total);
       if (start < list.length && rows.length < top) {
         for (let i = start; i < list.length && rows.length < top; i++) {
-          rows.push(list[i] as unknown as Record<string, unknown>);
+          rows.push(this.servedRow(list[i]!));
         }
       }
       total += list.length;
     }
     return { rows, total };
+  }
+
+  /** A cluster's row as Resource Graph serves it: as generated, or malformed when the test asked for it. */
+  private servedRow(cluster: ClusterRow): Record<string, unknown> {
+    const row = cluster as unknown as Record<string, unknown>;
+    if (![...this.faults.malformedClusters].some((id) => id.toLowerCase() === cluster.id.toLowerCase())) {
+      return row;
+    }
+    const profiles = JSON.stringify(cluster.properties.agentPoolProfiles);
+    return { ...row, properties: { ...cluster.properties, agentPoolProfiles: profiles } };
   }
 
   /** `resourcecontainers` rows of type microsoft.resources/subscriptions, with the columns the table has. */

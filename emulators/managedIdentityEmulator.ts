@@ -9,6 +9,11 @@
 //   answers 401 InvalidAuthenticationTokenAudience.
 // MSAL caches managed identity tokens per process, resource and client ID: a test that switches modes must use a
 // resource or AZURE_CLIENT_ID no earlier test of the same file has used, or run first.
+//
+// "No credential at all" (a workstation with no Azure sign-in) is played without this emulator: unset
+// IDENTITY_ENDPOINT and IDENTITY_HEADER, set AZURE_TOKEN_CREDENTIALS=dev and PATH to an empty directory, so the
+// chain's developer credentials find no az, azd or pwsh and nothing leaves the machine (removeEveryCredential in
+// test/integration/auditCannotRead.test.ts). `refuse` plays an app whose managed identity is off or not assigned.
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';

@@ -3,6 +3,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpHandler } from '@azure/functions';
 
+import { storageLabel, tableStorageError } from './azure/accessFailureMessages';
 import {
   accessContextOf,
   createCredential,
@@ -16,6 +17,7 @@ import {
   ResourceGraphSource,
   type ResourceGraphStats,
 } from './azure/resourceGraphSource';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './azure/retryPolicy';
 import { type Config, requireStorage } from './config';
 import { COMPLETED_STATUSES, type RunProgress, type RunRecord, type RunScope } from './core/run';
 import type { Exemption, Report } from './core/types';
@@ -164,6 +166,7 @@ export class App {
       this.tablesInstance = new TableClientFactory({
         tablePrefix: this.config.tablePrefix,
         storage,
+        requestTimeoutInMs: this.config.requests.tablesTimeoutInMs,
         ...(storage.kind === 'endpoint' ? { credential: this.credential } : {}),
       });
     }
@@ -359,7 +362,12 @@ export class App {
       ensureTables: () =>
         (ready ??= tables.ensureTables(PIPELINE_TABLES).catch((error: unknown) => {
           ready = undefined;
-          throw error;
+          // The first call of every run: a storage account that cannot be used is said with its fix here.
+          throw tableStorageError(
+            error,
+            accessContextOf(this.config),
+            storageLabel(requireStorage(this.config)),
+          );
         })),
     };
   }
@@ -420,6 +428,32 @@ export class App {
     this.log(`Digest of run ${run.id}: ${describeOutcome(outcome)}`);
   }
 
+  /** AUDIT_ARM_TIMEOUT_SECONDS, as the clients take it. */
+  private get armTimeoutInMs(): number {
+    return this.config.requests.armTimeoutInMs;
+  }
+
+  /** The retry policy of every ARM and Resource Graph read, with AUDIT_ARM_MAX_ATTEMPTS. */
+  private get armRetry(): RetryPolicy {
+    return { ...DEFAULT_RETRY_POLICY, maxAttempts: this.config.requests.armMaxAttempts };
+  }
+
+  /** A Resource Graph reader of `scope`, bounded by the configured timeout and attempts. */
+  private resourceGraphSource(
+    scope: RunScope,
+    options: { log: (message: string) => void; signal: AbortSignal },
+  ): ResourceGraphSource {
+    return new ResourceGraphSource({
+      client: createResourceGraphClient(this.config, this.credential, { timeoutInMs: this.armTimeoutInMs }),
+      subscriptions: scope.subscriptions,
+      managementGroups: scope.managementGroups,
+      log: options.log,
+      signal: options.signal,
+      access: accessContextOf(this.config),
+      retry: this.armRetry,
+    });
+  }
+
   private openScope(scope: RunScope, options: { log: (message: string) => void; signal: AbortSignal }) {
     if (this.options.input) {
       return {
@@ -428,17 +462,10 @@ export class App {
       };
     }
     const access = accessContextOf(this.config);
-    const source = new ResourceGraphSource({
-      client: createResourceGraphClient(this.config, this.credential),
-      subscriptions: scope.subscriptions,
-      managementGroups: scope.managementGroups,
-      log: options.log,
-      signal: options.signal,
-      access,
-    });
+    const source = this.resourceGraphSource(scope, options);
     const freshness = new NodeImageLookup(
-      createLatestImageFetcher(this.config, this.credential),
-      { signal: options.signal, access },
+      createLatestImageFetcher(this.config, this.credential, { timeoutInMs: this.armTimeoutInMs }),
+      { signal: options.signal, access, retry: this.armRetry },
       options.log,
     );
     this.readers.push({ graph: source, images: freshness });
@@ -465,15 +492,7 @@ export class App {
       },
       openScope: (scope, options) => this.openScope(scope, options),
       listSubscriptions: async (scope, options) => {
-        const source = new ResourceGraphSource({
-          client: createResourceGraphClient(config, this.credential),
-          subscriptions: scope.subscriptions,
-          managementGroups: scope.managementGroups,
-          log: options.log,
-          signal: options.signal,
-          access: accessContextOf(config),
-        });
-        const coverage = await source.readCoverage();
+        const coverage = await this.resourceGraphSource(scope, options).readCoverage();
         return { subscriptions: coverage.subscriptions, errors: coverage.failures };
       },
       loadExemptions: () => this.loadExemptions(),

@@ -2,6 +2,8 @@
 
 import { readFileSync } from 'node:fs';
 
+import { ARM_REQUEST_TIMEOUT_IN_MS, TABLE_REQUEST_TIMEOUT_IN_MS } from './azure/requestTimeoutPolicy';
+import { DEFAULT_RETRY_POLICY } from './azure/retryPolicy';
 import { applyMatrixOverride, builtInMatrix, type FipsMatrix, MatrixError } from './core/fipsMatrix';
 import type { CloudName } from './core/types';
 import { ConfigError } from './errors';
@@ -146,6 +148,22 @@ export interface Config {
   /** How long the audit lease lasts without renewal (AUDIT_LEASE_TTL_SECONDS); a dead run is taken over after it. */
   leaseTtlInMs: number;
   evidence: EvidenceSettings;
+  /** How long the audit waits on Azure, and how often it tries again (see requestBounds). */
+  requests: RequestBounds;
+}
+
+/**
+ * Bounds on every request the audit makes: a hung call fails (and is retried) after its timeout, and a scope whose
+ * reads keep failing transiently is given up after `armMaxAttempts`. The defaults follow the services' own limits
+ * (src/azure/requestTimeoutPolicy.ts); lower them to fail faster, e.g. in a pipeline.
+ */
+export interface RequestBounds {
+  /** AUDIT_ARM_TIMEOUT_SECONDS: one ARM or Resource Graph request, token included. */
+  armTimeoutInMs: number;
+  /** AUDIT_ARM_MAX_ATTEMPTS: attempts per Resource Graph page or upgrade profile for transient failures. */
+  armMaxAttempts: number;
+  /** AUDIT_TABLES_TIMEOUT_SECONDS: one attempt of one Table Storage request (the SDK retries it). */
+  tablesTimeoutInMs: number;
 }
 
 /** Every setting the app reads, with an example value for error messages and docs. */
@@ -172,6 +190,9 @@ export const SETTINGS = {
   AUDIT_QUEUE__credential: 'managedidentity',
   AUDIT_QUEUE__clientId: '00000000-0000-0000-0000-0000000000aa',
   AUDIT_LEASE_TTL_SECONDS: '120',
+  AUDIT_ARM_TIMEOUT_SECONDS: '75',
+  AUDIT_ARM_MAX_ATTEMPTS: '6',
+  AUDIT_TABLES_TIMEOUT_SECONDS: '40',
   EMAIL_ENDPOINT: 'https://my-acs.communication.azure.com',
   EMAIL_CONNECTION_STRING: 'endpoint=https://my-acs.communication.azure.com/;accesskey=<key>',
   EMAIL_SENDER: 'DoNotReply@contoso.com',
@@ -665,6 +686,37 @@ export function loadConfig(
     );
   }
 
+  /** A whole number from a setting within [min, max], or the default; reports the setting when it is not one. */
+  const wholeNumber = (
+    name: SettingName,
+    fallback: number,
+    min: number,
+    max: number,
+    unit: string,
+  ): number => {
+    const text = get(name) ?? String(fallback);
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < min || value > max) {
+      bad(name, `must be a whole number of ${unit} from ${min} to ${max}; got "${text}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const requests: RequestBounds = {
+    armTimeoutInMs:
+      wholeNumber('AUDIT_ARM_TIMEOUT_SECONDS', ARM_REQUEST_TIMEOUT_IN_MS / 1000, 1, 600, 'seconds') * 1000,
+    armMaxAttempts: wholeNumber(
+      'AUDIT_ARM_MAX_ATTEMPTS',
+      DEFAULT_RETRY_POLICY.maxAttempts,
+      1,
+      10,
+      'attempts',
+    ),
+    tablesTimeoutInMs:
+      wholeNumber('AUDIT_TABLES_TIMEOUT_SECONDS', TABLE_REQUEST_TIMEOUT_IN_MS / 1000, 1, 300, 'seconds') *
+      1000,
+  };
+
   const matrixFile = get('AUDIT_MATRIX_FILE') ?? null;
   let matrix = builtInMatrix;
   if (matrixFile) {
@@ -740,6 +792,7 @@ export function loadConfig(
     queue: Object.freeze({ name: shardQueue, connection: queue && Object.freeze(queue) }),
     leaseTtlInMs: leaseTtlSeconds * 1000,
     evidence: Object.freeze({ signingKeyId, container: evidenceContainer, retentionDays }),
+    requests: Object.freeze(requests),
   });
 }
 

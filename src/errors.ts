@@ -93,6 +93,21 @@ export class AzureAccessError extends Error {
   }
 }
 
+/**
+ * Table Storage, where every run is recorded, cannot be used: it did not answer, could not be reached, or refused
+ * the identity. Nothing was audited (a run that cannot be recorded is not started); `message` says how to fix it.
+ */
+export class StorageUnavailableError extends Error {
+  override readonly name = 'StorageUnavailableError';
+  constructor(
+    message: string,
+    readonly code: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options);
+  }
+}
+
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;
   if (typeof value === 'string') return new Error(value);

@@ -1,7 +1,7 @@
 // The texts a user reads when the audit cannot read Azure: what was tried, and how to fix it.
 
 import type { CloudName } from '../core/types';
-import { AzureAccessError } from '../errors';
+import { AzureAccessError, StorageUnavailableError } from '../errors';
 import { type AzureFailure, classifyAzureError } from './classifyAzureError';
 
 /** What the messages need to know of the configuration (see azureClients.accessContextOf). */
@@ -177,4 +177,58 @@ export function retriesExhaustedMessage(
     `${what} failed ${attempts} time${attempts === 1 ? '' : 's'} in ${Math.round(elapsedInMs / 1000)} s (last: ${last}: ${failure.message}); ` +
     'the scope is reported unreadable for this run and read again by the next one.'
   );
+}
+
+/**
+ * A Table Storage failure as the error the user reads, or the error as it is when it is none of these: a missing
+ * or refused credential (AzureAccessError, with the fixes for the identity), no answer in time, no connection, or
+ * a 403 (StorageUnavailableError, with the fix). `storage` names the account without any key (see storageLabel).
+ */
+export function tableStorageError(
+  error: unknown,
+  context: AccessContext | undefined,
+  storage: string,
+): unknown {
+  const access = asAzureAccessError(error, context, storage);
+  if (access) return access;
+  if (error instanceof StorageUnavailableError) return error;
+  const failure = classifyAzureError(error);
+  const what = `Table Storage (${storage}), where every run is recorded,`;
+  switch (failure.kind) {
+    case 'timeout':
+      return new StorageUnavailableError(
+        `${what} did not answer (${failure.message}), so nothing was audited. ` +
+          'To fix: check that this machine (or the Function App) can reach the storage account: its firewall, private endpoint and DNS; ' +
+          'then run the audit again. AUDIT_TABLES_TIMEOUT_SECONDS sets how long each attempt waits.',
+        failure.code,
+        { cause: error },
+      );
+    case 'network':
+      return new StorageUnavailableError(
+        `${what} could not be reached (${failure.code}: ${failure.message}), so nothing was audited. ` +
+          'To fix: check AUDIT_TABLES_ENDPOINT or AUDIT_TABLES_CONNECTION_STRING, and the network path to the storage account (firewall, private endpoint, DNS).',
+        failure.code,
+        { cause: error },
+      );
+    case 'authorizationFailed':
+      return new StorageUnavailableError(
+        `${what} refused the identity (${failure.status ?? 403} ${failure.code}: ${failure.message}), so nothing was audited. ` +
+          'To fix: give the identity the Storage Table Data Contributor role on the storage account (`az role assignment create --assignee <principal ID> --role "Storage Table Data Contributor" --scope <storage account ID>`).',
+        failure.code,
+        { cause: error },
+      );
+    default:
+      return error;
+  }
+}
+
+/** The storage account a setting names, for messages: the endpoint URL, never a key or SAS. */
+export function storageLabel(
+  storage: { kind: 'endpoint'; endpoint: string } | { kind: 'connectionString'; connectionString: string },
+): string {
+  if (storage.kind === 'endpoint') return storage.endpoint;
+  const endpoint = /(?:^|;)\s*TableEndpoint=([^;?]+)/i.exec(storage.connectionString)?.[1]?.trim();
+  const account = /(?:^|;)\s*AccountName=([^;]+)/i.exec(storage.connectionString)?.[1]?.trim();
+  if (endpoint) return endpoint;
+  return account ? `account ${account} of AUDIT_TABLES_CONNECTION_STRING` : 'AUDIT_TABLES_CONNECTION_STRING';
 }

@@ -3,6 +3,8 @@
 import type { HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
 
+import { storageLabel, tableStorageError } from '../azure/accessFailureMessages';
+import { accessContextOf } from '../azure/azureClients';
 import { CLOUDS, type Config } from '../config';
 import type { RunRecord } from '../core/run';
 import { describeError } from '../errors';
@@ -241,7 +243,10 @@ export function healthHandler(deps: HealthDependencies) {
         audits = await auditsSection(deps, run, now);
       } catch (error) {
         storage.reachable = false;
-        storage.detail = `Table Storage could not be read: ${describeError(error)}`;
+        const said = config.storage
+          ? tableStorageError(error, accessContextOf(config), storageLabel(config.storage))
+          : error;
+        storage.detail = `Table Storage could not be read: ${describeError(said)}`;
       }
     } else {
       storage.detail =

@@ -4,11 +4,13 @@ import type { HttpResponseInit } from '@azure/functions';
 
 import {
   AuditInProgressError,
+  AzureAccessError,
   ConfigError,
   describeError,
   InputError,
   NotFoundError,
   RefusedError,
+  StorageUnavailableError,
   UpstreamError,
 } from '../errors';
 
@@ -134,7 +136,12 @@ export function toProblem(error: unknown, context: { invocationId?: string } = {
       correlation,
     );
   }
-  if (error instanceof UpstreamError || isRestError(error)) {
+  if (
+    error instanceof UpstreamError ||
+    error instanceof StorageUnavailableError ||
+    error instanceof AzureAccessError ||
+    isRestError(error)
+  ) {
     return problemResponse(
       502,
       `${describeError(error)}. Try again later; if it persists, check the app's access to Azure.`,

@@ -2,6 +2,7 @@
 
 import { mergeSummaries } from '../core/breakdownCounter';
 import { unreadablePool } from '../core/evaluatePool';
+import { everyScopeFailed } from '../core/everyScopeFailed';
 import type { RunProgress, RunScope } from '../core/run';
 import { summarizeRun } from '../core/summarizeRun';
 import type { PoolResult, ScopeError, Summary } from '../core/types';
@@ -136,7 +137,12 @@ export async function executeShard(
         summary: result.summary,
         progress: result.progress,
         errors: result.errors,
-        scopesRead: result.readAnything ? 1 : 0,
+        // An empty page over scopes that all failed is no read: Resource Graph filters, it does not refuse.
+        scopesRead:
+          result.readAnything &&
+          !(result.progress.clustersRead === 0 && everyScopeFailed(shard.scope, result.errors))
+            ? 1
+            : 0,
         fatal: false,
         finishedAt: ctx.now().toISOString(),
       };

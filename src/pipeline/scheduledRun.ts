@@ -34,6 +34,8 @@ export async function startScheduledRun(ctx: PipelineContext, scheduledAt: Date)
   }
   const now = ctx.now();
   if (now.getTime() - scheduledAt.getTime() > SCHEDULE_DEADLINE_IN_MS) {
+    // On a fresh deployment nothing has made the tables yet: the miss must still be recorded (health reads it).
+    await ctx.stores.ensureTables();
     await schedule.recordMissed(scheduledAt, now);
     ctx.log(
       `The scheduled audit of ${scheduledAt.toISOString()} never found the audit lease free before its deadline; it is missed`,

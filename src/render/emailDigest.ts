@@ -4,7 +4,16 @@ import { BreakdownCounter } from '../core/breakdownCounter';
 import { compliancePercentCell, compliancePercentText } from '../core/compliancePercent';
 import type { RunDiff } from '../core/diffRuns';
 import { fixFirst, fixFirstCount, type FixFirstItem } from '../core/fixFirst';
-import type { Finding, PoolResult, Report, RunStatus, StatusCounts, Summary } from '../core/types';
+import type {
+  Finding,
+  PoolResult,
+  Report,
+  RunStatus,
+  ScopeError,
+  StatusCounts,
+  Summary,
+} from '../core/types';
+import { unreadableScopes } from '../core/unreadableScopes';
 import { codeSpans } from './codeSpans';
 import { escapeHtml, safeHref } from './escapeHtml';
 import { matrixSourceLinkHtml } from './matrixSourceLinks';
@@ -91,6 +100,14 @@ function day(iso: string): string {
 
 function minute(iso: string | null): string {
   return iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : '—';
+}
+
+/** Unreadable scopes named at the top of a partial run's digest, so it reads as the alert it doubles as. */
+export const DIGEST_TOP_SCOPES = 5;
+
+/** The scopes a partial run's digest names first, with how to fix each (the full list is further down). */
+function unreadableAtTop(report: Report): ScopeError[] {
+  return unreadableScopes(report.errors).slice(0, DIGEST_TOP_SCOPES);
 }
 
 function percentText(summary: Summary): string {
@@ -555,7 +572,14 @@ export function renderDigestHtml(
   if (run.status === 'partial') {
     top.push(
       `<tr><td bgcolor="${COLORS.warnBg}" style="background-color:${COLORS.warnBg};border-bottom:2px solid ${COLORS.warnLine};padding:12px 16px;${FONT}font-size:14px;line-height:20px;">` +
-        `<b>Partial run:</b> ${plural(report.errors.length, 'scope')} could not be read. Their pools are reported unknown, and none of them is counted as resolved. See “Scopes that could not be read” below.</td></tr>`,
+        `<b>Partial run:</b> ${plural(report.errors.length, 'scope')} could not be read. Their pools are reported unknown, and none of them is counted as resolved. See “Scopes that could not be read” below.` +
+        unreadableAtTop(report)
+          .map(
+            (e) =>
+              `<br><code style="${CODE_STYLE}">${escapeHtml(e.scope)}</code> <b>${escapeHtml(e.code)}</b>: ${escapeHtml(e.message)}`,
+          )
+          .join('') +
+        `</td></tr>`,
     );
   }
   top.push(
@@ -683,6 +707,7 @@ export function renderDigestText(
   if (run.status === 'partial') {
     lines.push(
       `PARTIAL RUN: ${plural(report.errors.length, 'scope')} could not be read. Their pools are reported unknown, and none of them is counted as resolved.`,
+      ...unreadableAtTop(report).map((e) => `  ${plain(e.scope)}: ${plain(e.code)}: ${plain(e.message)}`),
       '',
     );
   }

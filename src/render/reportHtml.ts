@@ -21,6 +21,7 @@ import { codeSpans } from './codeSpans';
 import { escapeHtml } from './escapeHtml';
 import { matrixSourceLinkHtml } from './matrixSourceLinks';
 import { canonicalFilters, type ReportFilters } from './reportJson';
+import { runStatusBannerHtml } from './runStatusBanner';
 
 /** One stored run's counts, a point of the trend chart. */
 export interface TrendPoint {
@@ -115,6 +116,7 @@ code{font:12px/1.4 ui-monospace,SFMono-Regular,Consolas,monospace;background:#f6
 .badge.exempt{background:var(--ex)}.badge.partial,.badge.running{background:#9a6700}
 .note{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:6px 10px;margin:10px 0}
 .warn{background:#ffebe9;border:1px solid var(--bad);border-radius:6px;padding:6px 10px;margin:10px 0}
+.banner p{margin:4px 0}.banner ul{margin:4px 0;padding-left:20px}.banner li{margin:0 0 4px;overflow-wrap:anywhere}
 ol.fixes{margin:0;padding-left:22px}ol.fixes li{margin:0 0 8px}
 .fixes .count{font-weight:700;font-size:15px}.fixes .resolves{color:var(--ok)}
 .grid{display:flex;flex-wrap:wrap;gap:24px}.grid>section{flex:1 1 420px;min-width:0}
@@ -659,10 +661,8 @@ export function reportHtmlFrame(
     .map((name) => `<th scope="col">${name}</th>`)
     .join('');
   const filtered = Object.keys(filters).length > 0;
-  const partial =
-    run.status === 'partial'
-      ? `<p class="warn" id="partial-note"><b>Partial run:</b> ${count(report.errors.length)} scope(s) could not be read; their pools are reported unknown (see <a href="#errors">Errors</a>).</p>`
-      : '';
+  // First thing on every page of a run that could not read everything: its figures must not be read as the estate's.
+  const banner = runStatusBannerHtml(run, report.errors);
 
   const before = `<!doctype html>
 <html lang="en">
@@ -678,7 +678,7 @@ export function reportHtmlFrame(
 <header>
 <h1>AKS FIPS 140 audit</h1>
 <p class="meta">Run <code id="run-id">${e(run.id)}</code> · <span class="badge ${e(run.status)}" id="run-status">${e(run.status)}</span> · ${e(run.trigger)} · ${e(run.cloud)} · started ${e(formatTime(run.startedAt))} · finished ${e(formatTime(run.finishedAt))}</p>
-${partial}
+${banner}
 <p class="headline" id="headline"><b>${e(compliancePercentText(summary))}</b> · ${count(judged)} judged node pools (exempt count as compliant) · ${count(summary.unknown)} unknown, not judged</p>
 <dl class="cards" id="summary">
 ${card('pools', 'Node pools')}${card('noncompliant', 'Noncompliant')}${card('unknown', 'Unknown')}${card('exempt', 'Exempt')}${card('compliant', 'Compliant')}${card('clusters', 'Clusters')}${card('subscriptions', 'Subscriptions')}

@@ -4,6 +4,7 @@ import { BreakdownCounter } from '../core/breakdownCounter';
 import { compliancePercentCell, compliancePercentText } from '../core/compliancePercent';
 import { fixFirst, fixFirstCount } from '../core/fixFirst';
 import type { Report, Summary } from '../core/types';
+import { unreadableScopes } from '../core/unreadableScopes';
 
 const LISTED_POOLS = 20;
 /** Fix-first items and breakdown rows listed. */
@@ -12,7 +13,7 @@ const LISTED_ROWS = 10;
 const count = (n: number): string => n.toLocaleString('en-US');
 
 function firstError(report: Report): string {
-  const error = report.errors[0];
+  const error = unreadableScopes(report.errors)[0];
   return error ? ` ${error.code}: ${error.message}` : '';
 }
 
@@ -97,9 +98,13 @@ export function summaryText(report: Report, previous?: Summary | null): string {
       );
     }
   }
-  if (report.errors.length) {
-    lines.push(`  scopes that could not be read (${report.errors.length}):`);
-    for (const e of report.errors) lines.push(`    ${e.scope}: ${e.code}: ${e.message}`);
+  // A failed run's first line already gave its first error (with its fix): said once, not again here.
+  const failed = run.status === 'failed' || run.status === 'abandoned';
+  const first = failed ? unreadableScopes(report.errors)[0] : undefined;
+  const rest = report.errors.filter((e) => e !== first);
+  if (rest.length) {
+    lines.push(`  ${first ? 'also' : 'scopes that'} could not be read (${rest.length}):`);
+    for (const e of rest) lines.push(`    ${e.scope}: ${e.code}: ${e.message}`);
   }
   return lines.join('\n');
 }

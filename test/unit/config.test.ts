@@ -274,6 +274,20 @@ describe('loadConfig settings', () => {
     expect(loadConfig({ AUDIT_NODE_IMAGE_MAX_AGE_DAYS: '14' }, noFile).nodeImageMaxAgeInDays).toBe(14);
   });
 
+  it('bounds the waits on Azure as the services do by default, and as set', () => {
+    expect(loadConfig({}, noFile).requests).toEqual({
+      armTimeoutInMs: 75_000,
+      armMaxAttempts: 6,
+      tablesTimeoutInMs: 40_000,
+    });
+    expect(
+      loadConfig(
+        { AUDIT_ARM_TIMEOUT_SECONDS: '5', AUDIT_ARM_MAX_ATTEMPTS: '1', AUDIT_TABLES_TIMEOUT_SECONDS: '3' },
+        noFile,
+      ).requests,
+    ).toEqual({ armTimeoutInMs: 5_000, armMaxAttempts: 1, tablesTimeoutInMs: 3_000 });
+  });
+
   it('reads the owner tag, off by default', () => {
     expect(loadConfig({}, noFile).ownerTag).toBeNull();
     expect(loadConfig({ AUDIT_OWNER_TAG: ' cost owner ' }, noFile).ownerTag).toBe('cost owner');
@@ -315,6 +329,10 @@ describe('loadConfig errors', () => {
     ['REPORT_BASE_URL', { REPORT_BASE_URL: 'fips-auditor' }],
     ['AUDIT_OWNER_TAG', { AUDIT_OWNER_TAG: 'team/owner' }],
     ['AUDIT_OWNER_TAG', { AUDIT_OWNER_TAG: 'x'.repeat(513) }],
+    ['AUDIT_ARM_TIMEOUT_SECONDS', { AUDIT_ARM_TIMEOUT_SECONDS: '0' }],
+    ['AUDIT_ARM_TIMEOUT_SECONDS', { AUDIT_ARM_TIMEOUT_SECONDS: '1.5' }],
+    ['AUDIT_ARM_MAX_ATTEMPTS', { AUDIT_ARM_MAX_ATTEMPTS: '11' }],
+    ['AUDIT_TABLES_TIMEOUT_SECONDS', { AUDIT_TABLES_TIMEOUT_SECONDS: 'forty' }],
   ])('reports a bad %s by name with an example (%j)', (name, env) => {
     const error = configError(env, noFile);
     expect(error.problems).toHaveLength(1);

@@ -260,6 +260,17 @@ describe('a partial run', () => {
     expect(rendered.text.split('\n')[2]).toMatch(/^PARTIAL RUN: 1 scope could not be read/);
   });
 
+  it('names each unreadable scope with its code and fix at the top, where it reads as the alert', () => {
+    const firstRow = /max-width:680px;[^>]*>\n(<tr>.*?<\/tr>)/.exec(rendered.html)?.[1];
+    expect(firstRow).toContain(
+      `<b>AuthorizationFailed</b>: The client does not have authorization to read the scope.`,
+    );
+    expect(firstRow).toContain(`${scope}</code>`);
+    expect(rendered.text.split('\n')[3]).toBe(
+      `  ${scope}: AuthorizationFailed: The client does not have authorization to read the scope.`,
+    );
+  });
+
   it('never reports the pools of the unreadable scope as resolved, and lists the scope', () => {
     expect(diff.resolved).toEqual([]);
     expect(rendered.text).not.toContain('Resolved (');

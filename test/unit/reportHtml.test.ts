@@ -3,6 +3,7 @@
 import { HOSTILE_SUBSCRIPTION_NAME } from '../../emulators/estateGenerator';
 import { fixFirst, fixFirstCount } from '../../src/core/fixFirst';
 import { summarizeRun } from '../../src/core/summarizeRun';
+import type { Report } from '../../src/core/types';
 import { escapeHtml, safeHref } from '../../src/render/escapeHtml';
 import { renderReportHtml, reportContentSecurityPolicy, trendChartSvg } from '../../src/render/reportHtml';
 import { fixtureReport, handPool } from '../support/reportFixture';
@@ -289,5 +290,80 @@ describe('trendChartSvg', () => {
     const xs = [...svg.matchAll(/<circle class="dot compliant" cx="([\d.]+)"/g)].map((m) => Number(m[1]));
     // Day 2 sits near day 1, not half way to day 30.
     expect((xs[1]! - xs[0]!) / (xs[2]! - xs[0]!)).toBeCloseTo(1 / 29, 2);
+  });
+});
+
+describe('the banner of a run that could not read everything', () => {
+  const base = fixtureReport({ pools: 30, hostileNames: false });
+  const hidden = {
+    scope: '/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333',
+    code: 'SCOPE_UNREADABLE',
+    message:
+      'Subscription 0b1f6471-1bf0-4dda-aec3-111122223333 is in AUDIT_SUBSCRIPTIONS but Resource Graph does not list it for this identity. Give the identity the Reader role on /subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333.',
+  };
+  const hostile = {
+    scope: '/subscriptions/<img src=x onerror=alert(1)>',
+    code: 'E<1>',
+    message: '</li><script>x()</script> run `az login`',
+  };
+  const nothingRead = { scope: '/', code: 'NothingRead', message: 'No scope of this audit could be read.' };
+  const bannerOf = (html: string) =>
+    /<section class="warn banner" id="run-banner"[\s\S]*?<\/section>/.exec(html)?.[0];
+
+  it.each<[string, Report['run']['status'], RegExp]>([
+    ['a partial', 'partial', /<b>Audit incomplete:<\/b> 2 scopes could not be read\./],
+    ['a failed', 'failed', /<b>Audit failed:<\/b> it could not read what it was asked to audit/],
+    ['an abandoned', 'abandoned', /<b>Audit abandoned:<\/b> its worker stopped/],
+  ])(
+    'opens the page of %s run, before the headline, naming each scope, its code and its fix',
+    (_what, status, lead) => {
+      const report = {
+        ...base,
+        run: { ...base.run, status },
+        errors: [hidden, hostile, ...(status === 'failed' ? [nothingRead] : [])],
+      };
+      const { html } = renderReportHtml(report, { nonce: NONCE });
+      const banner = bannerOf(html);
+      expect(banner).toMatch(lead);
+      expect(html.indexOf('id="run-banner"')).toBeLessThan(html.indexOf('id="headline"'));
+      expect(banner).toContain(
+        `<code class="scope">${hidden.scope}</code> <b>SCOPE_UNREADABLE</b>: Subscription`,
+      );
+      expect(banner).toContain(
+        'Give the identity the Reader role on /subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333.',
+      );
+      // Escaped: the hostile scope and message are text, the backticked command is code.
+      expect(banner).toContain('&lt;img src=x onerror=alert(1)&gt;');
+      expect(banner).toContain('&lt;/li&gt;&lt;script&gt;x()&lt;/script&gt; run <code>az login</code>');
+      expect(markupOf(banner ?? '')).not.toMatch(/<(script|img)/);
+      // The NothingRead summary names no scope: it is not listed as one.
+      expect(banner).not.toContain('NothingRead');
+    },
+  );
+
+  it('is on every page of the table, not only the first', () => {
+    const report = { ...base, run: { ...base.run, status: 'partial' as const }, errors: [hidden] };
+    const { html } = renderReportHtml(report, {
+      nonce: NONCE,
+      pools: report.pools.slice(10, 20),
+      page: { number: 2, size: 10, matched: report.pools.length },
+    });
+    expect(bannerOf(html)).toContain('<b>Audit incomplete:</b> 1 scope could not be read.');
+  });
+
+  it('lists at most ten scopes and says where the rest are', () => {
+    const many = Array.from({ length: 13 }, (_, i) => ({ ...hidden, scope: `/subscriptions/sub-${i}` }));
+    const { html } = renderReportHtml(
+      { ...base, run: { ...base.run, status: 'partial' }, errors: many },
+      { nonce: NONCE },
+    );
+    const banner = bannerOf(html) ?? '';
+    expect(banner.match(/<li>/g)).toHaveLength(10);
+    expect(banner).toContain('…and 3 more under <a href="#errors">Errors</a>.');
+  });
+
+  it('is absent from a succeeded run', () => {
+    const { html } = renderReportHtml({ ...base, errors: [] }, { nonce: NONCE });
+    expect(html).not.toContain('run-banner');
   });
 });

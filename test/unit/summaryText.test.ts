@@ -77,3 +77,21 @@ it('gives the share of judged pools that are compliant or exempt', () => {
     `${share}% compliant (exempt pools count as compliant; unknown pools are not judged)`,
   );
 });
+
+it('says a failed run’s first error once: on the first line, not again in the list', () => {
+  const credential = {
+    scope: '/',
+    code: 'CredentialUnavailable',
+    message: 'No Azure credential is available.',
+  };
+  const once = summaryText(report('failed', [credential]));
+  expect(once.split('No Azure credential is available.').length - 1).toBe(1);
+  expect(once).not.toContain('could not be read (');
+  const nothingRead = { scope: '/', code: 'NothingRead', message: 'No scope of this audit could be read.' };
+  const several = summaryText(report('failed', [unreadable, credential, nothingRead]));
+  expect(several).toMatch(/^AUDIT FAILED: .* AuthorizationFailed: no Reader role\n/);
+  expect(several).toContain(
+    `  also could not be read (2):\n    /: CredentialUnavailable: No Azure credential is available.\n    /: NothingRead: No scope of this audit could be read.`,
+  );
+  expect(several.split('no Reader role').length - 1).toBe(1);
+});
