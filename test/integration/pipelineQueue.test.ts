@@ -53,9 +53,9 @@ function functionApp(options: { sharded: boolean; tablePrefix?: string; queueNam
       ...local.env,
       AUDIT_TABLE_PREFIX: options.tablePrefix ?? `pipe${counter}t${Date.now().toString(36)}`,
       AUDIT_SHARD_QUEUE: queueName,
-      // Every 5 minutes: the timer's latest occurrence is always recent, whatever the hour the suite runs at
-      // (with a daily schedule it would be more than 20 hours old, hence missed, before the day's run time).
-      AUDIT_SCHEDULE: '0 */5 * * * *',
+      // Hourly: the timer's latest occurrence is always recent, whatever the hour the suite runs at (with a
+      // daily schedule it would be more than 20 hours old, hence missed, in the hours before the day's run).
+      AUDIT_SCHEDULE: '0 0 * * * *',
       EMAIL_CONNECTION_STRING: acs.connectionString,
       EMAIL_SENDER: 'DoNotReply@contoso.com',
       EMAIL_TO: 'compliance@contoso.com',

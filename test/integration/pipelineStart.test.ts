@@ -58,6 +58,9 @@ function functionApp(options: { clockOffsetInMs?: number; shared?: FunctionApp }
       AUDIT_TABLE_PREFIX: shared?.tablePrefix ?? `start${counter}t${Date.now().toString(36)}`,
       AUDIT_SHARD_QUEUE: queueName,
       AUDIT_LEASE_TTL_SECONDS: String(LEASE_TTL_SECONDS),
+      // Hourly: the timer's latest occurrence is always recent, whatever the hour the suite runs at (with a
+      // daily schedule it would be more than 20 hours old, hence missed, in the hours before the day's run).
+      AUDIT_SCHEDULE: '0 0 * * * *',
     }),
     { queue: 'storage', now },
   );
