@@ -10,13 +10,13 @@ import { DefaultAzureCredential } from '@azure/identity';
 
 import { ArmEmulator } from '../emulators/armEmulator';
 import { startAzurite } from '../emulators/azurite';
-import { generateEstate } from '../emulators/estateGenerator';
 import { REAL_IDENTITY_VARIABLES } from '../emulators/localAzure';
 import { ManagedIdentityEmulator } from '../emulators/managedIdentityEmulator';
 import { App } from '../src/app';
 import { loadConfig } from '../src/config';
 import type { Summary } from '../src/core/types';
 import { serveHttp } from '../src/http/serveHttp';
+import { ESTATE_SHAPES, SHAPE_NAMES, type ShapeName, shapeEstate } from './estateShapes';
 import { naiveAudit } from './naiveAudit';
 
 const AUDIENCE = 'https://management.azure.com/';
@@ -31,6 +31,7 @@ const RSS_SAMPLE_INTERVAL_IN_MS = 20;
 const INSTANCE_HEAP_LIMIT_IN_MB = 512;
 
 interface BenchArgs {
+  shapes: ShapeName[];
   sizes: number[];
   naiveSizes: number[];
   latencyInMs: number;
@@ -138,6 +139,7 @@ export interface NaiveFigures {
 
 function parseArgs(argv: string[]): BenchArgs {
   const args: BenchArgs = {
+    shapes: ['today'],
     sizes: [1000, 10_000, 100_000],
     naiveSizes: [1000, 10_000],
     latencyInMs: 30,
@@ -160,6 +162,15 @@ function parseArgs(argv: string[]): BenchArgs {
     const flag = argv[i];
     const value = argv[i + 1];
     switch (flag) {
+      case '--shapes': {
+        const names = (value ?? '').split(',').filter(Boolean);
+        const unknown = names.filter((n) => !(SHAPE_NAMES as readonly string[]).includes(n));
+        if (names.length === 0 || unknown.length)
+          throw new RangeError(`--shapes takes some of ${SHAPE_NAMES.join(',')}; got "${String(value)}"`);
+        args.shapes = names as ShapeName[];
+        i++;
+        break;
+      }
       case '--sizes':
         args.sizes = numbers(value, flag);
         i++;
@@ -431,8 +442,9 @@ async function main(): Promise<void> {
     null;
   try {
     for (const pools of args.sizes) {
-      const subscriptions = subscriptionsFor(pools);
-      const estate = generateEstate({ seed: SEED, pools, subscriptions, poolsPerCluster: POOLS_PER_CLUSTER });
+      const shape = ESTATE_SHAPES[args.shapes[0] ?? 'today'];
+      const subscriptions = shape.subscriptions(pools);
+      const estate = shapeEstate(shape, pools, SEED);
       const identity = await ManagedIdentityEmulator.start();
       const arm = await ArmEmulator.start({
         estate,
