@@ -22,7 +22,8 @@ export interface EstateShape {
 export const ESTATE_SHAPES: Record<ShapeName, EstateShape> = {
   today: {
     name: 'today',
-    description: 'clusters of about 4 pools, one subscription per 50 pools, drawn towards a few heavy subscriptions',
+    description:
+      'clusters of about 4 pools, one subscription per 50 pools, drawn towards a few heavy subscriptions',
     poolsPerCluster: 4,
     subscriptions: (pools) => Math.max(1, Math.round(pools / 50)),
     spread: 'skewed',

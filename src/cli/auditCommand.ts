@@ -4,22 +4,15 @@ import { Option } from 'commander';
 
 import { App } from '../app';
 import { loadConfig } from '../config';
-import type { Report } from '../core/types';
 import { InputError } from '../errors';
 import type { CliCommand } from './cliCommand';
 import type { CliIo } from './cliIo';
 import { auditExitCode, auditExitReason, collectFailOn, EXIT_STATUS_HELP, type FailOn } from './exitCodes';
 import { createProgressDisplay } from './progress';
 import { readExports } from './readExport';
-import {
-  checkWritable,
-  formatOption,
-  renderReport,
-  type ReportFormat,
-  resolveFormat,
-  storedHistory,
-  writeReportFile,
-} from './reportOutput';
+import { type FramedReport, openFramedReport } from './framedReport';
+import { checkWritable, formatOption, type ReportFormat, resolveFormat, storedHistory } from './reportOutput';
+import { writeReport, writeReportToFile } from './reportWriter';
 
 export interface AuditCommandOptions {
   format?: ReportFormat;
@@ -54,10 +47,10 @@ export async function runAuditCommand(options: AuditCommandOptions, io: CliIo): 
     onProgress: (_runId, p) => progress.update(p),
     ...(input ? { input } : {}),
   });
-  let report: Report;
+  let report: FramedReport;
   try {
     const run = await app.runAudit({ trigger: 'cli' });
-    const stored = await app.getReport(run.id);
+    const stored = await openFramedReport(app.stores.reports, run.id);
     if (!stored) throw new Error(`Run ${run.id} has no report`);
     report = stored;
   } finally {
@@ -66,16 +59,19 @@ export async function runAuditCommand(options: AuditCommandOptions, io: CliIo): 
   }
 
   const history =
-    format === 'html' && options.store ? await storedHistory(app.stores.reports, report.run.id) : undefined;
-  const rendered = renderReport(format, report, history);
+    format === 'html' && options.store
+      ? await storedHistory(app.stores.reports, report.head.run.id)
+      : undefined;
   if (options.out !== undefined) {
-    const path = await writeReportFile(options.out, rendered);
+    const path = await writeReportToFile(options.out, format, report, history);
     // The report is in the file, so stdout is free for the person at the terminal.
-    io.stdout.write(`${renderReport('text', report)}\nReport (${format}): ${path}\n`);
+    await writeReport(io.stdout, 'text', report);
+    io.stdout.write(`Report (${format}): ${path}\n`);
   } else {
-    io.stdout.write(rendered);
+    // Written as it is read: a 100,000-pool report is never in memory whole (HTML aside).
+    await writeReport(io.stdout, format, report, history);
   }
-  const outcome = { status: report.run.status, summary: report.summary };
+  const outcome = { status: report.head.run.status, summary: report.head.summary };
   const reason = auditExitReason(outcome, failOn);
   if (reason) io.stderr.write(`${reason}\n`);
   return auditExitCode(outcome, failOn);

@@ -78,7 +78,10 @@ export class PoolSpool {
     const parts = await Promise.all(
       [...split].map(async ([bucket, entries]) => {
         const json = Buffer.from(JSON.stringify(entries), 'utf8');
-        const deflated = await deflate(json, { level: constants.Z_BEST_SPEED, chunkSize: SEGMENT_CHUNK_BYTES });
+        const deflated = await deflate(json, {
+          level: constants.Z_BEST_SPEED,
+          chunkSize: SEGMENT_CHUNK_BYTES,
+        });
         return { bucket, entries: entries.length, deflated, rawLength: json.length };
       }),
     );

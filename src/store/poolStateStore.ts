@@ -219,7 +219,15 @@ export class PoolStateStore {
   private async readPoolStateColumns(subscriptions: string[]): Promise<Map<string, StoredEntity>> {
     const wanted = new Set(subscriptions);
     const result = new Map<string, StoredEntity>();
-    const select = ['PartitionKey', 'RowKey', 'status', 'codes', 'firstSeen', 'noncompliantSince', 'lastSeen'];
+    const select = [
+      'PartitionKey',
+      'RowKey',
+      'status',
+      'codes',
+      'firstSeen',
+      'noncompliantSince',
+      'lastSeen',
+    ];
     const sorted = [...subscriptions].sort();
     const filters =
       sorted.length <= PER_SUBSCRIPTION_READS_UP_TO
