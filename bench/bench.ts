@@ -16,7 +16,7 @@ import { App } from '../src/app';
 import { loadConfig } from '../src/config';
 import type { Summary } from '../src/core/types';
 import { serveHttp } from '../src/http/serveHttp';
-import { ESTATE_SHAPES, SHAPE_NAMES, type ShapeName, shapeEstate } from './estateShapes';
+import { ESTATE_SHAPES, SHAPE_NAMES, shapeEstate, type ShapeName } from './estateShapes';
 import { naiveAudit } from './naiveAudit';
 
 const AUDIENCE = 'https://management.azure.com/';

@@ -8,9 +8,9 @@ import { InputError } from '../errors';
 import type { CliCommand } from './cliCommand';
 import type { CliIo } from './cliIo';
 import { auditExitCode, auditExitReason, collectFailOn, EXIT_STATUS_HELP, type FailOn } from './exitCodes';
+import { type FramedReport, openFramedReport } from './framedReport';
 import { createProgressDisplay } from './progress';
 import { readExports } from './readExport';
-import { type FramedReport, openFramedReport } from './framedReport';
 import { checkWritable, formatOption, type ReportFormat, resolveFormat, storedHistory } from './reportOutput';
 import { writeReport, writeReportToFile } from './reportWriter';
 

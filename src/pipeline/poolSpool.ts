@@ -1,7 +1,7 @@
 // Holds a shard's judged pools on disk, deflated, in buckets of subscriptions, until the shard's end updates their states.
 
-import { mkdtemp, open, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';

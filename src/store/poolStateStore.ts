@@ -240,7 +240,8 @@ export class PoolStateStore {
         const rowKey = entity.rowKey as string;
         const seen = result.get(rowKey);
         // One state per pool; were there two (a pool moved by hand), the one seen last is the one to keep.
-        if (!seen || String(entity.lastSeen ?? '') > String(seen.lastSeen ?? '')) result.set(rowKey, entity);
+        if (!seen || (optionalString(entity, 'lastSeen') ?? '') > (optionalString(seen, 'lastSeen') ?? ''))
+          result.set(rowKey, entity);
       }
     });
     return result;
