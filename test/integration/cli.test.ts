@@ -11,11 +11,11 @@ import { parse } from 'csv-parse/sync';
 
 import { generateEstate, toAzAksListExport, toGraphQueryExport } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
+import { App } from '../../src/app';
 import { type CliIo, EXIT, main } from '../../src/cli/main';
+import { loadConfig } from '../../src/config';
 import { reportSchema } from '../../src/core/reportSchema';
 import type { Report } from '../../src/core/types';
-import { App } from '../../src/app';
-import { loadConfig } from '../../src/config';
 import { CSV_COLUMNS, renderReportCsv, UTF8_BOM } from '../../src/render/reportCsv';
 import { summaryText } from '../../src/render/summaryText';
 
