@@ -50,6 +50,7 @@ export async function runAuditCommand(options: AuditCommandOptions, io: CliIo): 
   let report: FramedReport;
   try {
     const run = await app.runAudit({ trigger: 'cli' });
+    progress.log(requestsLine(app, options.store));
     const stored = await openFramedReport(app.stores.reports, run.id);
     if (!stored) throw new Error(`Run ${run.id} has no report`);
     report = stored;
@@ -75,6 +76,24 @@ export async function runAuditCommand(options: AuditCommandOptions, io: CliIo): 
   const reason = auditExitReason(outcome, failOn);
   if (reason) io.stderr.write(`${reason}\n`);
   return auditExitCode(outcome, failOn);
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** What the audit asked of Azure, for whoever watches its cost or its throttling (stderr, after the run). */
+function requestsLine(app: App, stored: boolean): string {
+  const { graph, images } = app.readerStats();
+  const parts = [
+    `Resource Graph ${count(graph.requests)} (${count(graph.throttled)} throttled)`,
+    `node image look-ups ${count(images.requests)}`,
+  ];
+  if (stored) {
+    const tables = app.tables.stats;
+    parts.push(
+      `Table Storage ${count(tables.requests)} (${count(tables.transactions)} transactions, ${count(tables.entitiesWritten)} entities written, ${count(tables.throttled)} throttled)`,
+    );
+  }
+  return `Requests: ${parts.join('; ')}`;
 }
 
 export const auditCommand: CliCommand = {
