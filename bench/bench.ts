@@ -19,7 +19,7 @@ import { loadConfig } from '../src/config';
 import type { Summary } from '../src/core/types';
 import { serveHttp } from '../src/http/serveHttp';
 import { type CliAuditMeasure, runCliAudit, shardTimes } from './cliAudit';
-import { ESTATE_SHAPES, SHAPE_NAMES, shapeEstate,type ShapeName } from './estateShapes';
+import { ESTATE_SHAPES, SHAPE_NAMES, shapeEstate, type ShapeName } from './estateShapes';
 import { naiveAudit } from './naiveAudit';
 
 const AUDIENCE = 'https://management.azure.com/';
@@ -387,15 +387,18 @@ interface Projection {
   }[];
 }
 
-/** Starts the emulators for `estate`, with the environment a user of the CLI would set (pointing at them). */
+/**
+ * Starts the emulators for `estate` and a fresh Azurite (in memory: one that kept every earlier run's tables would
+ * slow down as its heap filled, and at some point run out of it), with the environment a user of the CLI would set.
+ */
 async function withEstate<T>(
   estate: Estate,
-  azurite: { connectionString: string },
   workDir: string,
   latencyInMs: number,
   childNodeArgs: string[],
   run: (env: NodeJS.ProcessEnv, arm: ArmEmulator) => Promise<T>,
 ): Promise<T> {
+  const azurite = await startAzurite();
   const identity = await ManagedIdentityEmulator.start();
   const arm = await ArmEmulator.start({
     estate,
@@ -432,6 +435,7 @@ async function withEstate<T>(
   } finally {
     await arm.close();
     await identity.close();
+    await azurite.stop();
   }
 }
 
@@ -494,7 +498,6 @@ async function main(): Promise<void> {
       `Resource Graph quota ${GRAPH_QUOTA.queries}/${GRAPH_QUOTA.windowInMs} ms; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`,
   );
   const workDir = mkdtempSync(join(os.tmpdir(), 'aks-fips-bench-'));
-  const azurite = await startAzurite();
   const auditor: AuditorFigures[] = [];
   const naive: NaiveFigures[] = [];
   let serve: (ServeChildResult & { servedPoolsOf: number }) | null = null;
@@ -507,7 +510,7 @@ async function main(): Promise<void> {
         process.stderr.write(
           `bench: ${shapeName}, ${fmt(pools)} pools in ${fmt(estate.clusters.length)} clusters, ${fmt(estate.subscriptions.length)} subscriptions (largest: ${fmt(largestSubscription(estate))} clusters); load ${load1()}…\n`,
         );
-        await withEstate(estate, azurite, workDir, args.latencyInMs, args.childNodeArgs, async (env, arm) => {
+        await withEstate(estate, workDir, args.latencyInMs, args.childNodeArgs, async (env, arm) => {
           const { figures } = await measureAuditor(shapeName, pools, estate, env, arm);
           auditor.push(figures);
           process.stderr.write(
@@ -574,44 +577,36 @@ async function main(): Promise<void> {
       process.stderr.write(
         `bench: sharded (AUDIT_SHARD_SIZE=${SHARD_SIZE}), today's shape, ${fmt(pools)} pools, ${fmt(estate.subscriptions.length)} subscriptions…\n`,
       );
-      sharded = await withEstate(
-        estate,
-        azurite,
-        workDir,
-        args.latencyInMs,
-        args.childNodeArgs,
-        async (env, arm) => {
-          const shardedEnv = {
-            ...env,
-            AUDIT_SHARDING: 'subscriptions',
-            AUDIT_SHARD_SIZE: String(SHARD_SIZE),
-          };
-          const { figures, measure } = await measureAuditor('today', pools, estate, shardedEnv, arm);
-          const times = shardTimes(measure.log);
-          const perShard = times.map((t, i) => ({
-            shard: t.shard,
-            pools: t.pools,
-            seconds: round(t.endInS - (i === 0 ? 0 : (times[i - 1] as (typeof times)[number]).endInS)),
-          }));
-          return {
-            pools,
-            subscriptions: estate.subscriptions.length,
-            shardSize: SHARD_SIZE,
-            shards: perShard.length,
-            wallTimeInS: figures.wallTimeInS,
-            peakRssInMb: figures.peakRssInMb,
-            entitiesWritten: figures.entitiesWritten,
-            tableRequests: figures.tableRequests,
-            resourceGraphRequests: figures.resourceGraphRequests,
-            perShard,
-            loadBefore: figures.loadBefore,
-            loadAfter: figures.loadAfter,
-          };
-        },
-      );
+      sharded = await withEstate(estate, workDir, args.latencyInMs, args.childNodeArgs, async (env, arm) => {
+        const shardedEnv = {
+          ...env,
+          AUDIT_SHARDING: 'subscriptions',
+          AUDIT_SHARD_SIZE: String(SHARD_SIZE),
+        };
+        const { figures, measure } = await measureAuditor('today', pools, estate, shardedEnv, arm);
+        const times = shardTimes(measure.log);
+        const perShard = times.map((t, i) => ({
+          shard: t.shard,
+          pools: t.pools,
+          seconds: round(t.endInS - (i === 0 ? 0 : (times[i - 1] as (typeof times)[number]).endInS)),
+        }));
+        return {
+          pools,
+          subscriptions: estate.subscriptions.length,
+          shardSize: SHARD_SIZE,
+          shards: perShard.length,
+          wallTimeInS: figures.wallTimeInS,
+          peakRssInMb: figures.peakRssInMb,
+          entitiesWritten: figures.entitiesWritten,
+          tableRequests: figures.tableRequests,
+          resourceGraphRequests: figures.resourceGraphRequests,
+          perShard,
+          loadBefore: figures.loadBefore,
+          loadAfter: figures.loadAfter,
+        };
+      });
     }
   } finally {
-    await azurite.stop();
     rmSync(workDir, { recursive: true, force: true });
   }
 

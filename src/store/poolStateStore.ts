@@ -52,9 +52,9 @@ function subscriptionOfPartition(partitionKey: string): string {
 }
 
 /** Partitions a subscription of `pools` pools spreads its new pools over: 1, 2, 4 … MAX_STATE_PARTITIONS. */
-export function statePartitionsFor(pools: number): number {
+export function statePartitionsFor(pools: number, perPartition = POOLS_PER_STATE_PARTITION): number {
   let partitions = 1;
-  while (partitions < MAX_STATE_PARTITIONS && pools > partitions * POOLS_PER_STATE_PARTITION) partitions *= 2;
+  while (partitions < MAX_STATE_PARTITIONS && pools > partitions * perPartition) partitions *= 2;
   return partitions;
 }
 
@@ -62,6 +62,14 @@ export function statePartitionsFor(pools: number): number {
 function newPoolPartition(subscription: string, rowKey: string, partitions: number): string {
   if (partitions === 1) return subscription;
   return `${subscription}${KEY_SEPARATOR}${String(stableHash(rowKey) % partitions).padStart(2, '0')}`;
+}
+
+/** Every partition a pool of `subscription` with row key `rowKey` can be in, whatever spread it was stored under. */
+function candidatePartitions(subscription: string, rowKey: string): string[] {
+  const partitions = new Set([subscription]);
+  for (let spread = 2; spread <= MAX_STATE_PARTITIONS; spread *= 2)
+    partitions.add(newPoolPartition(subscription, rowKey, spread));
+  return [...partitions];
 }
 
 /** The key range holding every partition of the subscriptions from `low` to `high`: `low` … `high|…`. */
@@ -114,7 +122,11 @@ export class PoolStateStore {
   private readonly concurrency: number;
   private readonly writeOptions: { concurrency: number; stats: StoreStats };
 
-  constructor(tables: TableClientFactory) {
+  /** `poolsPerPartition`: when a subscription is spread (POOLS_PER_STATE_PARTITION; tests make it small). */
+  constructor(
+    tables: TableClientFactory,
+    private readonly options: { poolsPerPartition?: number } = {},
+  ) {
     this.pools = tables.client(POOLS_TABLE);
     this.history = tables.client(POOL_HISTORY_TABLE);
     this.stats = tables.stats;
@@ -153,7 +165,7 @@ export class PoolStateStore {
     const stateActions: TransactionAction[] = [];
     const historyActions: TransactionAction[] = [];
     for (const [subscription, rows] of bySubscription) {
-      const partitions = statePartitionsFor(rows.size);
+      const partitions = statePartitionsFor(rows.size, this.options.poolsPerPartition);
       for (const [rowKey, pool] of rows) {
         const before = existing.get(rowKey);
         const partitionKey =
@@ -264,19 +276,23 @@ export class PoolStateStore {
   async getPoolHistory(poolId: string): Promise<PoolHistoryEntry[]> {
     const subscription = subscriptionKey(poolId);
     const key = resourceIdKey(poolId);
-    // The pool's partition is one of its subscription's: the key range of the subscription, then of the pool.
-    const filter = `${subscriptionRangeFilter(subscription, subscription)} and ${odata`RowKey ge ${key + KEY_SEPARATOR} and RowKey lt ${key + KEY_SEPARATOR_END}`}`;
+    // The pool's partition is one of few: its subscription's own, or the one it hashes to under some spread. Each is
+    // a row-key range in one partition, never a scan of the subscription.
     const entries: PoolHistoryEntry[] = [];
-    for await (const entity of this.history.listEntities({ queryOptions: { filter } })) {
-      this.stats.entitiesRead += 1;
-      if (subscriptionOfPartition(entity.partitionKey as string) !== subscription) continue;
-      entries.push({
-        runId: requireString(entity, 'runId'),
-        at: requireString(entity, 'at'),
-        status: requireString(entity, 'status') as PoolStatus,
-        codes: unpackJson<string[]>(entity, 'codes') ?? [],
-      });
-    }
+    await Promise.all(
+      candidatePartitions(subscription, key).map(async (partitionKey) => {
+        const filter = odata`PartitionKey eq ${partitionKey} and RowKey ge ${key + KEY_SEPARATOR} and RowKey lt ${key + KEY_SEPARATOR_END}`;
+        for await (const entity of this.history.listEntities({ queryOptions: { filter } })) {
+          this.stats.entitiesRead += 1;
+          entries.push({
+            runId: requireString(entity, 'runId'),
+            at: requireString(entity, 'at'),
+            status: requireString(entity, 'status') as PoolStatus,
+            codes: unpackJson<string[]>(entity, 'codes') ?? [],
+          });
+        }
+      }),
+    );
     // Newest first, as the row keys order them within a partition (a pool's history is in its state's partition).
     return entries.sort((a, b) => b.at.localeCompare(a.at));
   }
