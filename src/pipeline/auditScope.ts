@@ -188,61 +188,68 @@ async function auditScopeWith(input: AuditScopeInput, spool: PoolSpool): Promise
     await spool.add(spooled);
   };
 
-  for await (const event of input.source.readClusters()) {
-    if (event.kind === 'scopeFailed') {
-      failures.push({ scope: event.scope, code: event.code, message: event.message });
-      continue;
-    }
-    progress.pagesRead += 1;
-    const fresh: ClusterRecord[] = [];
-    for (const row of event.rows) {
-      let cluster: ClusterRecord;
-      try {
-        cluster = normalizeCluster(row);
-      } catch (error) {
-        if (!(error instanceof ClusterShapeError)) throw error;
-        failures.push({ scope: rowScope(row), code: 'InvalidClusterRow', message: error.message });
+  try {
+    for await (const event of input.source.readClusters()) {
+      if (event.kind === 'scopeFailed') {
+        failures.push({ scope: event.scope, code: event.code, message: event.message });
         continue;
       }
-      const key = cluster.id.toLowerCase();
-      if (seenClusters.has(key)) continue;
-      seenClusters.add(key);
-      fresh.push(cluster);
-    }
-    const leave = window.enter(fresh.reduce((n, c) => n + c.pools.length, 0));
-    await input.freshness.prepare(
-      fresh.flatMap((cluster) => cluster.pools.map((pool) => ({ cluster, pool }))),
-    );
-    const pagePools: PoolResult[] = [];
-    const pageClusters: ClusterResult[] = [];
-    const spooled: SpooledPool[] = [];
-    for (const cluster of fresh) {
-      pageClusters.push(evaluateCluster(cluster));
-      const scope = event.scope ?? `/subscriptions/${cluster.subscriptionId}`;
-      for (const pool of cluster.pools) {
-        const result = applyExemptions(
-          evaluatePool(cluster, pool, evaluation, input.freshness.freshnessOf(cluster, pool)),
-          input.exemptions,
-          input.startedAt,
-        );
-        const name = names.get(cluster.subscriptionId.toLowerCase());
-        if (name !== undefined) result.subscriptionName = name;
-        pagePools.push(result);
-        spooled.push({ pool: result, scope });
+      progress.pagesRead += 1;
+      const fresh: ClusterRecord[] = [];
+      for (const row of event.rows) {
+        let cluster: ClusterRecord;
+        try {
+          cluster = normalizeCluster(row);
+        } catch (error) {
+          if (!(error instanceof ClusterShapeError)) throw error;
+          failures.push({ scope: rowScope(row), code: 'InvalidClusterRow', message: error.message });
+          continue;
+        }
+        const key = cluster.id.toLowerCase();
+        if (seenClusters.has(key)) continue;
+        seenClusters.add(key);
+        fresh.push(cluster);
       }
+      const leave = window.enter(fresh.reduce((n, c) => n + c.pools.length, 0));
+      await input.freshness.prepare(
+        fresh.flatMap((cluster) => cluster.pools.map((pool) => ({ cluster, pool }))),
+      );
+      const pagePools: PoolResult[] = [];
+      const pageClusters: ClusterResult[] = [];
+      const spooled: SpooledPool[] = [];
+      for (const cluster of fresh) {
+        pageClusters.push(evaluateCluster(cluster));
+        const scope = event.scope ?? `/subscriptions/${cluster.subscriptionId}`;
+        for (const pool of cluster.pools) {
+          const result = applyExemptions(
+            evaluatePool(cluster, pool, evaluation, input.freshness.freshnessOf(cluster, pool)),
+            input.exemptions,
+            input.startedAt,
+          );
+          const name = names.get(cluster.subscriptionId.toLowerCase());
+          if (name !== undefined) result.subscriptionName = name;
+          pagePools.push(result);
+          spooled.push({ pool: result, scope });
+        }
+      }
+      summary.add(pagePools, pageClusters);
+      progress.clustersRead += fresh.length;
+      progress.poolsJudged += pagePools.length;
+      // After a failed store nothing else is stored (the chain stays rejected); the failure surfaces below.
+      storing = storing.then(() => store(pagePools, pageClusters, spooled)).finally(leave);
+      storing.catch(() => (storeFailed = true));
+      input.onProgress?.({ ...progress });
+      log(
+        `Read page ${progress.pagesRead}: ${fresh.length} clusters; ${progress.clustersRead} clusters and ${progress.poolsJudged} pools judged so far`,
+      );
+      await window.ready();
+      if (storeFailed) break;
     }
-    summary.add(pagePools, pageClusters);
-    progress.clustersRead += fresh.length;
-    progress.poolsJudged += pagePools.length;
-    // After a failed store nothing else is stored (the chain stays rejected); the failure surfaces below.
-    storing = storing.then(() => store(pagePools, pageClusters, spooled)).finally(leave);
-    storing.catch(() => (storeFailed = true));
-    input.onProgress?.({ ...progress });
-    log(
-      `Read page ${progress.pagesRead}: ${fresh.length} clusters; ${progress.clustersRead} clusters and ${progress.poolsJudged} pools judged so far`,
-    );
-    await window.ready();
-    if (storeFailed) break;
+  } catch (error) {
+    // Reading or judging failed (Azure refused the identity mid-run…): let the page being stored finish, so
+    // nothing is written behind the caller's back once this returns, then fail with the first error.
+    await storing.catch(() => undefined);
+    throw error;
   }
   await storing;
 
