@@ -1,8 +1,10 @@
-// Backpressure: with Table Storage stalled or slow behind a TCP proxy, the audit stops asking Resource Graph for pages.
+// Backpressure and bounded pages: storage stalled or slowed by a TCP proxy stops the reading, large clusters make small pages.
 
+import { ArmEmulator } from '../../emulators/armEmulator';
 import { generateEstate } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
 import { TcpProxy } from '../../emulators/tcpProxy';
+import { trustCertificate } from '../../emulators/tls';
 import { createLatestImageFetcher, createResourceGraphClient } from '../../src/azure/azureClients';
 import { createCredential } from '../../src/azure/azureClients';
 import { NodeImageLookup } from '../../src/azure/nodeImageLookup';
@@ -141,4 +143,37 @@ it('holds at most its window of pages while storage stalls, and reads on as stor
   let states = 0;
   for await (const state of stores.poolStates.listPoolStates()) states += state.lastRunId === runId ? 1 : 0;
   expect(states).toBe(1200);
+});
+
+it('asks for fewer clusters a page when clusters are large, so a page holds a bounded number of pools', async () => {
+  // 20 clusters of 100 pools: with 500 pools a page, pages of 5 clusters after the first.
+  const big = generateEstate({ seed: 13, pools: 2000, subscriptions: 2, poolsPerCluster: 100 });
+  const arm = await ArmEmulator.start({
+    estate: big,
+    identity: local.identity,
+    audience: 'https://management.azure.com/',
+    quota: null,
+  });
+  trustCertificate(arm.certificatePem);
+  try {
+    const config = loadConfig({ AZURE_CLOUD: 'AzureCloud', AUDIT_ARM_ENDPOINT: arm.endpoint });
+    const logs: string[] = [];
+    const source = new ResourceGraphSource({
+      client: createResourceGraphClient(config, createCredential(config)),
+      subscriptions: null,
+      managementGroups: null,
+      pageSize: 8,
+      poolsPerPage: 500,
+      log: (m) => logs.push(m),
+    });
+    const pages: number[] = [];
+    for await (const event of source.readClusters())
+      if (event.kind === 'clusters') pages.push(event.rows.length);
+    expect(pages).toEqual([8, 5, 5, 2]);
+    expect(logs).toContain(
+      'Resource Graph /: about 100 pools a cluster; asking for 5 clusters a page (about 500 pools) instead of 8',
+    );
+  } finally {
+    await arm.close();
+  }
 });
