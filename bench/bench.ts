@@ -42,6 +42,8 @@ interface BenchArgs {
   naiveConcurrency: number;
   serve: boolean;
   sharded: boolean;
+  /** Audit the largest size of each shape a second time into the same tables: the daily case, states existing. */
+  secondRun: boolean;
   out: string;
   /** NODE_OPTIONS for the measured processes (e.g. --cpu-prof), not for Azurite. */
   childNodeArgs: string[];
@@ -127,6 +129,7 @@ function parseArgs(argv: string[]): BenchArgs {
     naiveConcurrency: 1,
     serve: true,
     sharded: true,
+    secondRun: false,
     out: join(process.cwd(), 'bench', 'results.json'),
     childNodeArgs: [],
   };
@@ -178,6 +181,9 @@ function parseArgs(argv: string[]): BenchArgs {
       case '--no-serve':
         args.serve = false;
         break;
+      case '--second-run':
+        args.secondRun = true;
+        break;
       case '--no-sharded':
         args.sharded = false;
         break;
@@ -188,7 +194,7 @@ function parseArgs(argv: string[]): BenchArgs {
         break;
       default:
         throw new RangeError(
-          `Unknown argument ${String(flag)}. Usage: bench [--shapes ${SHAPE_NAMES.join(',')}] [--sizes 1000,10000,100000] [--naive-sizes 1000|none] [--latency 30] [--naive-concurrency 1] [--no-serve] [--no-sharded] [--child-node-args "--cpu-prof"] [--out bench/results.json]`,
+          `Unknown argument ${String(flag)}. Usage: bench [--shapes ${SHAPE_NAMES.join(',')}] [--sizes 1000,10000,100000] [--naive-sizes 1000|none] [--latency 30] [--naive-concurrency 1] [--no-serve] [--no-sharded] [--second-run] [--child-node-args "--cpu-prof"] [--out bench/results.json]`,
         );
     }
   }
@@ -499,6 +505,7 @@ async function main(): Promise<void> {
   );
   const workDir = mkdtempSync(join(os.tmpdir(), 'aks-fips-bench-'));
   const auditor: AuditorFigures[] = [];
+  const secondRuns: AuditorFigures[] = [];
   const naive: NaiveFigures[] = [];
   let serve: (ServeChildResult & { servedPoolsOf: number }) | null = null;
   let sharded: ShardedFigures | null = null;
@@ -516,6 +523,14 @@ async function main(): Promise<void> {
           process.stderr.write(
             `bench:   auditor ${figures.wallTimeInS} s, peak RSS ${figures.peakRssInMb} MB (audit process ${figures.workerPeakRssInMb} MB), ${fmt(figures.entitiesWritten)} entities, ${figures.throttled429} × 429; load ${figures.loadBefore} → ${figures.loadAfter}\n`,
           );
+          if (args.secondRun && pools === args.sizes[args.sizes.length - 1]) {
+            // The next day's audit: every pool's state exists, so each is read back and compared.
+            const again = (await measureAuditor(shapeName, pools, estate, env, arm)).figures;
+            secondRuns.push(again);
+            process.stderr.write(
+              `bench:   second run ${again.wallTimeInS} s, peak RSS ${again.peakRssInMb} MB (audit process ${again.workerPeakRssInMb} MB), ${fmt(again.entitiesWritten)} entities; load ${again.loadBefore} → ${again.loadAfter}\n`,
+            );
+          }
           if (args.serve && shapeName === args.shapes[0] && pools === args.sizes[args.sizes.length - 1]) {
             process.stderr.write(`bench:   serving the latest report of ${fmt(pools)} pools as JSON…\n`);
             const served = (await runChild({ kind: 'serve', pools }, env, [])) as ServeChildResult;
@@ -653,6 +668,27 @@ async function main(): Promise<void> {
       ]),
     ),
   );
+  if (secondRuns.length) {
+    lines.push(
+      '',
+      'Second run into the same tables (every pool state exists: read back, compared, rewritten)',
+    );
+    lines.push(
+      table(
+        ['shape', 'pools', 'wall s', 'peak RSS MB', 'audit proc MB', 'Table req', 'entities', 'load 1m'],
+        secondRuns.map((a) => [
+          a.shape,
+          fmt(a.pools),
+          a.wallTimeInS,
+          a.peakRssInMb,
+          a.workerPeakRssInMb,
+          fmt(a.tableRequests),
+          fmt(a.entitiesWritten),
+          `${a.loadBefore}→${a.loadAfter}`,
+        ]),
+      ),
+    );
+  }
   const growth = args.shapes.flatMap((shape) => {
     const rows = auditor.filter((a) => a.shape === shape);
     return rows.slice(1).map((a, i) => {
@@ -780,6 +816,7 @@ async function main(): Promise<void> {
       childNodeArgs: args.childNodeArgs,
     },
     auditor,
+    secondRuns,
     growth,
     naive,
     comparison,
