@@ -1,4 +1,5 @@
-// `npm run bench`: audits emulated estates of 1,000 to 100,000 pools with storage, against the naive SDK script.
+// `npm run bench`: audits emulated estates of every shape that hurts, 1,000 to 100,000 pools, with the CLI as a
+// user runs it and storage, beside the naive SDK script; and one sharded run, for the 1,000,000-pool projection.
 
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,70 +11,50 @@ import { DefaultAzureCredential } from '@azure/identity';
 
 import { ArmEmulator } from '../emulators/armEmulator';
 import { startAzurite } from '../emulators/azurite';
-import { generateEstate } from '../emulators/estateGenerator';
+import type { Estate } from '../emulators/estateGenerator';
 import { REAL_IDENTITY_VARIABLES } from '../emulators/localAzure';
 import { ManagedIdentityEmulator } from '../emulators/managedIdentityEmulator';
 import { App } from '../src/app';
 import { loadConfig } from '../src/config';
 import type { Summary } from '../src/core/types';
 import { serveHttp } from '../src/http/serveHttp';
+import { type CliAuditMeasure, runCliAudit, shardTimes } from './cliAudit';
+import { ESTATE_SHAPES, SHAPE_NAMES, shapeEstate, type ShapeName } from './estateShapes';
 import { naiveAudit } from './naiveAudit';
 
 const AUDIENCE = 'https://management.azure.com/';
 /** Resource Graph's documented example quota: 15 queries per 5-second window per identity. */
 const GRAPH_QUOTA = { queries: 15, windowInMs: 5000 };
 const SEED = 2026;
-const POOLS_PER_CLUSTER = 4;
-/** 2,000 subscriptions at 100,000 pools: one subscription per 50 pools. */
-const POOLS_PER_SUBSCRIPTION = 50;
 const RSS_SAMPLE_INTERVAL_IN_MS = 20;
-/** V8 caps the heap at a quarter of the memory it sees: 512 MB on the Function App's 2,048 MB instance (infra). */
-const INSTANCE_HEAP_LIMIT_IN_MB = 512;
+/** Subscriptions per shard in the sharded run (AUDIT_SHARD_SIZE's default). */
+const SHARD_SIZE = 500;
+/** The projection's estate: 1,000,000 pools in today's shape (one subscription per 50 pools). */
+const PROJECTED_POOLS = 1_000_000;
+/** Table Storage's scalability target per storage account (entities a second) and Resource Graph's quota. */
+const ACCOUNT_ENTITIES_PER_SECOND = 20_000;
 
 interface BenchArgs {
+  shapes: ShapeName[];
   sizes: number[];
   naiveSizes: number[];
   latencyInMs: number;
   naiveConcurrency: number;
   serve: boolean;
+  sharded: boolean;
+  /** Audit the largest size of each shape a second time into the same tables: the daily case, states existing. */
+  secondRun: boolean;
   out: string;
-  /** Node options for the measured child processes only (e.g. --cpu-prof), not for Azurite. */
+  /** NODE_OPTIONS for the measured processes (e.g. --cpu-prof), not for Azurite. */
   childNodeArgs: string[];
-  /**
-   * The auditor's V8 heap limit: by default the one V8 gives a Function App instance of 2,048 MB (a quarter
-   * of its memory), not the 4 GB it gives this 24 GB machine; 0 leaves V8's own default.
-   */
-  heapLimitInMb: number;
 }
 
-type Job =
-  | { kind: 'auditor'; pools: number }
-  | { kind: 'naive'; pools: number; concurrency: number }
-  | { kind: 'serve'; pools: number; runId: string };
+type Job = { kind: 'naive'; pools: number; concurrency: number } | { kind: 'serve'; pools: number };
 
-/** What a child process measures about itself. */
 interface ChildMeasure {
   wallTimeInMs: number;
   peakRssInMb: number;
-  /** RSS after the modules are loaded, before the work starts. */
   baselineRssInMb: number;
-}
-
-interface AuditorChildResult extends ChildMeasure {
-  kind: 'auditor';
-  runId: string;
-  status: string;
-  summary: Summary;
-  graph: {
-    requests: number;
-    pages: number;
-    throttled: number;
-    retries: number;
-    pacedWaits: number;
-    pacedWaitInMs: number;
-  };
-  images: { requests: number; keys: number };
-  tables: { requests: number; transactions: number; entitiesWritten: number };
 }
 
 interface NaiveChildResult extends ChildMeasure {
@@ -85,13 +66,12 @@ interface NaiveChildResult extends ChildMeasure {
 interface ServeChildResult extends ChildMeasure {
   kind: 'serve';
   method: string;
-  /** A second request, answered from the handler's cache of finished reports. */
   warmWallTimeInMs: number;
   bytes: number;
   pools: number;
 }
 
-type ChildResult = AuditorChildResult | NaiveChildResult | ServeChildResult;
+type ChildResult = NaiveChildResult | ServeChildResult;
 
 interface EmulatorCounts {
   graph: number;
@@ -102,12 +82,16 @@ interface EmulatorCounts {
 }
 
 export interface AuditorFigures {
+  shape: ShapeName;
   pools: number;
   subscriptions: number;
   clusters: number;
+  /** Clusters in the largest subscription. */
+  largestSubscriptionClusters: number;
   wallTimeInS: number;
+  /** The launcher and the audit process together, sampled; and the audit process's own high-water mark. */
   peakRssInMb: number;
-  baselineRssInMb: number;
+  workerPeakRssInMb: number;
   poolsPerSecond: number;
   resourceGraphRequests: number;
   nodeImageRequests: number;
@@ -116,36 +100,38 @@ export interface AuditorFigures {
   tableTransactions: number;
   entitiesWritten: number;
   throttled429: number;
-  pacedWaits: number;
-  status: string;
-  summary: Summary;
+  tableThrottled: number;
+  reportJsonBytes: number;
+  exitCode: number | null;
+  /** One-minute load average before and after the run: other work on the 2 cores slows every figure. */
+  loadBefore: number;
+  loadAfter: number;
 }
 
 export interface NaiveFigures {
+  shape: ShapeName;
   pools: number;
   extrapolated: boolean;
   concurrency: number;
   wallTimeInS: number;
   peakRssInMb: number | null;
   armRequests: number;
-  subscriptionListRequests: number;
-  clusterListRequests: number;
   upgradeProfileRequests: number;
-  poolsPerSecond: number;
-  /** Whether the naive script's verdicts (pools per status) equal the auditor's. */
   sameVerdicts: boolean | null;
 }
 
 function parseArgs(argv: string[]): BenchArgs {
   const args: BenchArgs = {
+    shapes: [...SHAPE_NAMES],
     sizes: [1000, 10_000, 100_000],
-    naiveSizes: [1000, 10_000],
+    naiveSizes: [1000],
     latencyInMs: 30,
     naiveConcurrency: 1,
     serve: true,
+    sharded: true,
+    secondRun: false,
     out: join(process.cwd(), 'bench', 'results.json'),
     childNodeArgs: [],
-    heapLimitInMb: INSTANCE_HEAP_LIMIT_IN_MB,
   };
   const numbers = (text: string | undefined, flag: string): number[] => {
     const values = (text ?? '').split(',').filter(Boolean).map(Number);
@@ -160,6 +146,15 @@ function parseArgs(argv: string[]): BenchArgs {
     const flag = argv[i];
     const value = argv[i + 1];
     switch (flag) {
+      case '--shapes': {
+        const names = (value ?? '').split(',').filter(Boolean);
+        const unknown = names.filter((n) => !(SHAPE_NAMES as readonly string[]).includes(n));
+        if (names.length === 0 || unknown.length)
+          throw new RangeError(`--shapes takes some of ${SHAPE_NAMES.join(',')}; got "${String(value)}"`);
+        args.shapes = names as ShapeName[];
+        i++;
+        break;
+      }
       case '--sizes':
         args.sizes = numbers(value, flag);
         i++;
@@ -183,15 +178,14 @@ function parseArgs(argv: string[]): BenchArgs {
         args.childNodeArgs = (value ?? '').split(' ').filter(Boolean);
         i++;
         break;
-      case '--heap-limit-mb':
-        args.heapLimitInMb = Number(value);
-        if (!Number.isInteger(args.heapLimitInMb) || args.heapLimitInMb < 0) {
-          throw new RangeError('--heap-limit-mb takes whole megabytes, or 0 for V8 defaults');
-        }
-        i++;
-        break;
       case '--no-serve':
         args.serve = false;
+        break;
+      case '--second-run':
+        args.secondRun = true;
+        break;
+      case '--no-sharded':
+        args.sharded = false;
         break;
       case '--out':
         if (!value) throw new RangeError('--out takes a file path');
@@ -200,7 +194,7 @@ function parseArgs(argv: string[]): BenchArgs {
         break;
       default:
         throw new RangeError(
-          `Unknown argument ${String(flag)}. Usage: bench [--sizes 1000,10000,100000] [--naive-sizes 1000,10000|none] [--latency 30] [--naive-concurrency 1] [--no-serve] [--child-node-args "--max-old-space-size=256"] [--out bench/results.json]`,
+          `Unknown argument ${String(flag)}. Usage: bench [--shapes ${SHAPE_NAMES.join(',')}] [--sizes 1000,10000,100000] [--naive-sizes 1000|none] [--latency 30] [--naive-concurrency 1] [--no-serve] [--no-sharded] [--second-run] [--child-node-args "--cpu-prof"] [--out bench/results.json]`,
         );
     }
   }
@@ -211,29 +205,16 @@ function parseArgs(argv: string[]): BenchArgs {
 /** A fresh table prefix per run: every audit of the benchmark is a first run into empty tables. */
 const tablePrefix = (pools: number) =>
   `bench${pools}t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-const subscriptionsFor = (pools: number) => Math.max(1, Math.round(pools / POOLS_PER_SUBSCRIPTION));
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-// ---- child side ---------------------------------------------------------------------------------------------
+// ---- child side (the naive script, the report request) ------------------------------------------------------
 
-/** Samples RSS often; maxRSS from the kernel is taken too, in case a spike fell between two samples. */
 function rssMeter(): { stop(): { peakRssInMb: number; baselineRssInMb: number } } {
   const baseline = process.memoryUsage.rss();
   let peak = baseline;
-  // BENCH_TRACE_MEMORY=1 prints where the memory is, every half second, to find what dominates it.
-  const trace = process.env.BENCH_TRACE_MEMORY === '1';
-  let ticks = 0;
   const timer = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage.rss());
-    if (trace && ++ticks % 25 === 0) {
-      // With --expose-gc, collect first so the figures are what is live, not what awaits collection.
-      (globalThis as { gc?: () => void }).gc?.();
-      const m = process.memoryUsage();
-      process.stderr.write(
-        `${(performance.now() / 1000).toFixed(1)} memory: rss ${mb(m.rss)} heapUsed ${mb(m.heapUsed)} heapTotal ${mb(m.heapTotal)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)}\n`,
-      );
-    }
   }, RSS_SAMPLE_INTERVAL_IN_MS);
   return {
     stop: () => {
@@ -248,41 +229,6 @@ async function runJob(job: Job): Promise<ChildResult> {
   const config = loadConfig(process.env);
   const meter = rssMeter();
   const started = performance.now();
-  if (job.kind === 'auditor') {
-    // The audit's own log, timed, with BENCH_TRACE_MEMORY=1: where the time goes, next to where the memory is.
-    const trace = process.env.BENCH_TRACE_MEMORY === '1';
-    const log = (message: string) => {
-      if (trace) process.stderr.write(`${((performance.now() - started) / 1000).toFixed(1)} s: ${message}\n`);
-    };
-    const service = new App(config, { log, email: false });
-    const run = await service.runAudit({ trigger: 'timer' });
-    service.close();
-    const wallTimeInMs = performance.now() - started;
-    const { graph, images } = service.readerStats();
-    const tables = service.tables.stats;
-    return {
-      kind: 'auditor',
-      runId: run.id,
-      status: run.status,
-      summary: run.summary,
-      wallTimeInMs,
-      ...meter.stop(),
-      graph: {
-        requests: graph?.requests ?? 0,
-        pages: graph?.pages ?? 0,
-        throttled: graph?.throttled ?? 0,
-        retries: graph?.retries ?? 0,
-        pacedWaits: graph?.pacedWaits ?? 0,
-        pacedWaitInMs: graph?.pacedWaitInMs ?? 0,
-      },
-      images: { requests: images?.requests ?? 0, keys: images?.keys ?? 0 },
-      tables: {
-        requests: tables.requests,
-        transactions: tables.transactions,
-        entitiesWritten: tables.entitiesWritten,
-      },
-    };
-  }
   if (job.kind === 'naive') {
     const result = await naiveAudit({
       credential: new DefaultAzureCredential(),
@@ -354,7 +300,7 @@ async function serveLatestReport(
   }
 }
 
-// ---- parent side --------------------------------------------------------------------------------------------
+// ---- parent side ---------------------------------------------------------------------------------------------
 
 function runChild(job: Job, env: NodeJS.ProcessEnv, nodeArgs: string[]): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
@@ -414,260 +360,364 @@ function table(headers: string[], rows: (string | number)[][]): string {
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
+interface ShardedFigures {
+  pools: number;
+  subscriptions: number;
+  shardSize: number;
+  shards: number;
+  wallTimeInS: number;
+  peakRssInMb: number;
+  entitiesWritten: number;
+  tableRequests: number;
+  resourceGraphRequests: number;
+  /** Each shard's pools and how long it took, from the end of the one before it (shards run one at a time here). */
+  perShard: { shard: number; pools: number; seconds: number }[];
+  loadBefore: number;
+  loadAfter: number;
+}
+
+interface Projection {
+  pools: number;
+  subscriptions: number;
+  shards: number;
+  secondsPerShard: number;
+  entitiesPerShard: number;
+  graphRequestsPerShard: number;
+  /** Wall time with N instances: the shards' rounds, and the floors the account and the quota set, whichever is longer. */
+  byInstances: {
+    instances: number;
+    rounds: number;
+    shardBoundInS: number;
+    floorInS: number;
+    wallTimeInS: number;
+  }[];
+}
+
+/**
+ * Starts the emulators for `estate` and a fresh Azurite (in memory: one that kept every earlier run's tables would
+ * slow down as its heap filled, and at some point run out of it), with the environment a user of the CLI would set.
+ */
+async function withEstate<T>(
+  estate: Estate,
+  workDir: string,
+  latencyInMs: number,
+  childNodeArgs: string[],
+  run: (env: NodeJS.ProcessEnv, arm: ArmEmulator) => Promise<T>,
+): Promise<T> {
+  const azurite = await startAzurite();
+  const identity = await ManagedIdentityEmulator.start();
+  const arm = await ArmEmulator.start({
+    estate,
+    identity,
+    audience: AUDIENCE,
+    latencyInMs,
+    quota: GRAPH_QUOTA,
+  });
+  const certFile = join(workDir, `arm-${Date.now()}.pem`);
+  writeFileSync(certFile, arm.certificatePem);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of REAL_IDENTITY_VARIABLES) delete env[name];
+  for (const name of [
+    'AUDIT_SUBSCRIPTIONS',
+    'AUDIT_MANAGEMENT_GROUPS',
+    'AUDIT_TABLES_ENDPOINT',
+    'NODE_OPTIONS',
+  ])
+    delete env[name];
+  Object.assign(env, {
+    NODE_EXTRA_CA_CERTS: certFile,
+    IDENTITY_ENDPOINT: identity.endpoint,
+    IDENTITY_HEADER: identity.identityHeader,
+    AZURE_TOKEN_CREDENTIALS: 'ManagedIdentityCredential',
+    AZURE_CLOUD: 'AzureCloud',
+    AUDIT_ARM_ENDPOINT: arm.endpoint,
+    AUDIT_TABLES_CONNECTION_STRING: azurite.connectionString,
+    AUDIT_TABLE_PREFIX: tablePrefix(estate.clusters.length),
+    EMAIL_MODE: 'off',
+    ...(childNodeArgs.length ? { NODE_OPTIONS: childNodeArgs.join(' ') } : {}),
+  });
+  try {
+    return await run(env, arm);
+  } finally {
+    await arm.close();
+    await identity.close();
+    await azurite.stop();
+  }
+}
+
+function largestSubscription(estate: Estate): number {
+  const counts = new Map<string, number>();
+  for (const c of estate.clusters) counts.set(c.subscriptionId, (counts.get(c.subscriptionId) ?? 0) + 1);
+  return Math.max(0, ...counts.values());
+}
+
+const load1 = () => round(os.loadavg()[0] ?? 0);
+
+async function measureAuditor(
+  shape: ShapeName,
+  pools: number,
+  estate: Estate,
+  env: NodeJS.ProcessEnv,
+  arm: ArmEmulator,
+): Promise<{ figures: AuditorFigures; measure: CliAuditMeasure }> {
+  const before = countsOf(arm);
+  const loadBefore = load1();
+  const measure = await runCliAudit(env);
+  const seen = delta(countsOf(arm), before);
+  if (measure.exitCode !== 0 || !measure.stdoutComplete) {
+    process.stderr.write(measure.log.slice(-20).join('\n') + '\n');
+    throw new Error(`The audit of ${shape} ${pools} exited with ${String(measure.exitCode)}`);
+  }
+  const requests = measure.requests;
+  const figures: AuditorFigures = {
+    shape,
+    pools,
+    subscriptions: estate.subscriptions.length,
+    clusters: estate.clusters.length,
+    largestSubscriptionClusters: largestSubscription(estate),
+    wallTimeInS: round(measure.wallTimeInMs / 1000),
+    peakRssInMb: measure.peakRssInMb,
+    workerPeakRssInMb: measure.workerPeakRssInMb,
+    poolsPerSecond: Math.round(pools / (measure.wallTimeInMs / 1000)),
+    resourceGraphRequests: seen.graph,
+    nodeImageRequests: seen.upgradeProfile,
+    armRequests: seen.graph + seen.upgradeProfile + seen.subscriptions + seen.managedClusters,
+    tableRequests: requests?.table ?? 0,
+    tableTransactions: requests?.transactions ?? 0,
+    entitiesWritten: requests?.entitiesWritten ?? 0,
+    throttled429: seen.throttled,
+    tableThrottled: requests?.tableThrottled ?? 0,
+    reportJsonBytes: measure.stdoutBytes,
+    exitCode: measure.exitCode,
+    loadBefore,
+    loadAfter: load1(),
+  };
+  return { figures, measure };
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const loadBefore = os.loadavg();
   const startedAt = new Date();
   process.stderr.write(
-    `bench: sizes ${args.sizes.join(', ')}; naive ${args.naiveSizes.join(', ') || 'none'}; latency ${args.latencyInMs} ms; ` +
+    `bench: shapes ${args.shapes.join(', ')}; sizes ${args.sizes.join(', ')}; naive ${args.naiveSizes.join(', ') || 'none'}; latency ${args.latencyInMs} ms; ` +
       `Resource Graph quota ${GRAPH_QUOTA.queries}/${GRAPH_QUOTA.windowInMs} ms; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`,
   );
   const workDir = mkdtempSync(join(os.tmpdir(), 'aks-fips-bench-'));
-  const azurite = await startAzurite();
   const auditor: AuditorFigures[] = [];
+  const secondRuns: AuditorFigures[] = [];
   const naive: NaiveFigures[] = [];
-  let serve: (ServeChildResult & { pools: number; servedPoolsOf: number }) | null = null;
-  let unconstrained: { pools: number; wallTimeInS: number; peakRssInMb: number; heapLimitInMb: null } | null =
-    null;
+  let serve: (ServeChildResult & { servedPoolsOf: number }) | null = null;
+  let sharded: ShardedFigures | null = null;
   try {
-    for (const pools of args.sizes) {
-      const subscriptions = subscriptionsFor(pools);
-      const estate = generateEstate({ seed: SEED, pools, subscriptions, poolsPerCluster: POOLS_PER_CLUSTER });
-      const identity = await ManagedIdentityEmulator.start();
-      const arm = await ArmEmulator.start({
-        estate,
-        identity,
-        audience: AUDIENCE,
-        latencyInMs: args.latencyInMs,
-        quota: GRAPH_QUOTA,
-      });
-      const certFile = join(workDir, `arm-${pools}.pem`);
-      writeFileSync(certFile, arm.certificatePem);
-      const env: NodeJS.ProcessEnv = { ...process.env };
-      for (const name of REAL_IDENTITY_VARIABLES) delete env[name];
-      Object.assign(env, {
-        NODE_EXTRA_CA_CERTS: certFile,
-        IDENTITY_ENDPOINT: identity.endpoint,
-        IDENTITY_HEADER: identity.identityHeader,
-        AZURE_TOKEN_CREDENTIALS: 'ManagedIdentityCredential',
-        AZURE_CLOUD: 'AzureCloud',
-        AUDIT_ARM_ENDPOINT: arm.endpoint,
-        AUDIT_TABLES_CONNECTION_STRING: azurite.connectionString,
-        AUDIT_TABLE_PREFIX: tablePrefix(pools),
-        EMAIL_MODE: 'off',
-      });
-      for (const name of ['AUDIT_SUBSCRIPTIONS', 'AUDIT_MANAGEMENT_GROUPS', 'AUDIT_TABLES_ENDPOINT'])
-        delete env[name];
-      try {
+    for (const shapeName of args.shapes) {
+      const shape = ESTATE_SHAPES[shapeName];
+      for (const pools of args.sizes) {
+        const estate = shapeEstate(shape, pools, SEED);
         process.stderr.write(
-          `bench: auditor, ${fmt(pools)} pools in ${fmt(estate.clusters.length)} clusters, ${fmt(subscriptions)} subscriptions…\n`,
+          `bench: ${shapeName}, ${fmt(pools)} pools in ${fmt(estate.clusters.length)} clusters, ${fmt(estate.subscriptions.length)} subscriptions (largest: ${fmt(largestSubscription(estate))} clusters); load ${load1()}…\n`,
         );
-        const before = countsOf(arm);
-        const heapArgs = args.heapLimitInMb > 0 ? [`--max-old-space-size=${args.heapLimitInMb}`] : [];
-        const result = (await runChild({ kind: 'auditor', pools }, env, [
-          ...heapArgs,
-          ...args.childNodeArgs,
-        ])) as AuditorChildResult;
-        const seen = delta(countsOf(arm), before);
-        const figures: AuditorFigures = {
-          pools,
-          subscriptions,
-          clusters: estate.clusters.length,
-          wallTimeInS: round(result.wallTimeInMs / 1000),
-          peakRssInMb: result.peakRssInMb,
-          baselineRssInMb: result.baselineRssInMb,
-          poolsPerSecond: Math.round(pools / (result.wallTimeInMs / 1000)),
-          resourceGraphRequests: seen.graph,
-          nodeImageRequests: seen.upgradeProfile,
-          armRequests: seen.graph + seen.upgradeProfile + seen.subscriptions + seen.managedClusters,
-          tableRequests: result.tables.requests,
-          tableTransactions: result.tables.transactions,
-          entitiesWritten: result.tables.entitiesWritten,
-          throttled429: seen.throttled,
-          pacedWaits: result.graph.pacedWaits,
-          status: result.status,
-          summary: result.summary,
-        };
-        auditor.push(figures);
-        process.stderr.write(
-          `bench:   ${figures.wallTimeInS} s, peak RSS ${figures.peakRssInMb} MB, ${figures.throttled429} × 429\n`,
-        );
-
-        if (heapArgs.length && pools === args.sizes[args.sizes.length - 1]) {
-          // The same audit under V8's defaults on this host, into fresh tables: what the heap limit changes.
+        await withEstate(estate, workDir, args.latencyInMs, args.childNodeArgs, async (env, arm) => {
+          const { figures } = await measureAuditor(shapeName, pools, estate, env, arm);
+          auditor.push(figures);
           process.stderr.write(
-            `bench: auditor again, ${fmt(pools)} pools, V8's default heap limit on this machine…\n`,
+            `bench:   auditor ${figures.wallTimeInS} s, peak RSS ${figures.peakRssInMb} MB (audit process ${figures.workerPeakRssInMb} MB), ${fmt(figures.entitiesWritten)} entities, ${figures.throttled429} × 429; load ${figures.loadBefore} → ${figures.loadAfter}\n`,
           );
-          const again = (await runChild(
-            { kind: 'auditor', pools },
-            { ...env, AUDIT_TABLE_PREFIX: tablePrefix(pools) },
-            args.childNodeArgs,
-          )) as AuditorChildResult;
-          unconstrained = {
-            pools,
-            wallTimeInS: round(again.wallTimeInMs / 1000),
-            peakRssInMb: again.peakRssInMb,
-            heapLimitInMb: null,
-          };
-          process.stderr.write(
-            `bench:   ${unconstrained.wallTimeInS} s, peak RSS ${unconstrained.peakRssInMb} MB\n`,
-          );
-        }
-
-        if (args.serve && pools === args.sizes[args.sizes.length - 1]) {
-          process.stderr.write(`bench: serving the latest report of ${fmt(pools)} pools as JSON…\n`);
-          const served = (await runChild(
-            { kind: 'serve', pools, runId: result.runId },
-            env,
-            args.childNodeArgs,
-          )) as ServeChildResult;
-          serve = { ...served, servedPoolsOf: pools };
-        }
-
-        if (args.naiveSizes.includes(pools)) {
-          process.stderr.write(
-            `bench: naive script, ${fmt(pools)} pools (concurrency ${args.naiveConcurrency})…\n`,
-          );
-          const beforeNaive = countsOf(arm);
-          const n = (await runChild(
-            { kind: 'naive', pools, concurrency: args.naiveConcurrency },
-            env,
-            args.childNodeArgs,
-          )) as NaiveChildResult;
-          const seenNaive = delta(countsOf(arm), beforeNaive);
+          if (args.secondRun && pools === args.sizes[args.sizes.length - 1]) {
+            // The next day's audit: every pool's state exists, so each is read back and compared.
+            const again = (await measureAuditor(shapeName, pools, estate, env, arm)).figures;
+            secondRuns.push(again);
+            process.stderr.write(
+              `bench:   second run ${again.wallTimeInS} s, peak RSS ${again.peakRssInMb} MB (audit process ${again.workerPeakRssInMb} MB), ${fmt(again.entitiesWritten)} entities; load ${again.loadBefore} → ${again.loadAfter}\n`,
+            );
+          }
+          if (args.serve && shapeName === args.shapes[0] && pools === args.sizes[args.sizes.length - 1]) {
+            process.stderr.write(`bench:   serving the latest report of ${fmt(pools)} pools as JSON…\n`);
+            const served = (await runChild({ kind: 'serve', pools }, env, [])) as ServeChildResult;
+            serve = { ...served, servedPoolsOf: pools };
+          }
+          if (args.naiveSizes.includes(pools)) {
+            const beforeNaive = countsOf(arm);
+            const n = (await runChild(
+              { kind: 'naive', pools, concurrency: args.naiveConcurrency },
+              env,
+              [],
+            )) as NaiveChildResult;
+            const seenNaive = delta(countsOf(arm), beforeNaive);
+            const audited = await auditedSummary(env);
+            naive.push({
+              shape: shapeName,
+              pools,
+              extrapolated: false,
+              concurrency: args.naiveConcurrency,
+              wallTimeInS: round(n.wallTimeInMs / 1000),
+              peakRssInMb: n.peakRssInMb,
+              armRequests:
+                seenNaive.subscriptions +
+                seenNaive.managedClusters +
+                seenNaive.upgradeProfile +
+                seenNaive.graph,
+              upgradeProfileRequests: seenNaive.upgradeProfile,
+              sameVerdicts: audited ? sameVerdicts(n.summary, audited) : null,
+            });
+            process.stderr.write(`bench:   naive script ${round(n.wallTimeInMs / 1000)} s\n`);
+          }
+        });
+      }
+      // Sizes the naive script did not run at: scaled from the largest it did, per pool, and marked so.
+      const measured = naive
+        .filter((n) => n.shape === shapeName && !n.extrapolated)
+        .sort((a, b) => b.pools - a.pools)[0];
+      if (measured) {
+        for (const pools of args.sizes) {
+          if (naive.some((n) => n.shape === shapeName && n.pools === pools)) continue;
+          const factor = pools / measured.pools;
           naive.push({
+            ...measured,
             pools,
-            extrapolated: false,
-            concurrency: args.naiveConcurrency,
-            wallTimeInS: round(n.wallTimeInMs / 1000),
-            peakRssInMb: n.peakRssInMb,
-            armRequests:
-              seenNaive.subscriptions +
-              seenNaive.managedClusters +
-              seenNaive.upgradeProfile +
-              seenNaive.graph,
-            subscriptionListRequests: seenNaive.subscriptions,
-            clusterListRequests: seenNaive.managedClusters,
-            upgradeProfileRequests: seenNaive.upgradeProfile,
-            poolsPerSecond: Math.round(pools / (n.wallTimeInMs / 1000)),
-            sameVerdicts: sameVerdicts(n.summary, result.summary),
+            extrapolated: true,
+            wallTimeInS: round(measured.wallTimeInS * factor, 1),
+            peakRssInMb: null,
+            armRequests: Math.round(measured.armRequests * factor),
+            upgradeProfileRequests: pools,
+            sameVerdicts: null,
           });
-          process.stderr.write(`bench:   ${round(n.wallTimeInMs / 1000)} s\n`);
         }
-      } finally {
-        await arm.close();
-        await identity.close();
       }
     }
+
+    if (args.sharded) {
+      const pools = args.sizes[args.sizes.length - 1] as number;
+      const estate = shapeEstate(ESTATE_SHAPES.today, pools, SEED);
+      process.stderr.write(
+        `bench: sharded (AUDIT_SHARD_SIZE=${SHARD_SIZE}), today's shape, ${fmt(pools)} pools, ${fmt(estate.subscriptions.length)} subscriptions…\n`,
+      );
+      sharded = await withEstate(estate, workDir, args.latencyInMs, args.childNodeArgs, async (env, arm) => {
+        const shardedEnv = {
+          ...env,
+          AUDIT_SHARDING: 'subscriptions',
+          AUDIT_SHARD_SIZE: String(SHARD_SIZE),
+        };
+        const { figures, measure } = await measureAuditor('today', pools, estate, shardedEnv, arm);
+        const times = shardTimes(measure.log);
+        const perShard = times.map((t, i) => ({
+          shard: t.shard,
+          pools: t.pools,
+          seconds: round(t.endInS - (i === 0 ? 0 : (times[i - 1] as (typeof times)[number]).endInS)),
+        }));
+        return {
+          pools,
+          subscriptions: estate.subscriptions.length,
+          shardSize: SHARD_SIZE,
+          shards: perShard.length,
+          wallTimeInS: figures.wallTimeInS,
+          peakRssInMb: figures.peakRssInMb,
+          entitiesWritten: figures.entitiesWritten,
+          tableRequests: figures.tableRequests,
+          resourceGraphRequests: figures.resourceGraphRequests,
+          perShard,
+          loadBefore: figures.loadBefore,
+          loadAfter: figures.loadAfter,
+        };
+      });
+    }
   } finally {
-    await azurite.stop();
     rmSync(workDir, { recursive: true, force: true });
   }
 
-  // Sizes the naive script did not run at: scaled from the largest it did, per pool, and marked so.
-  const measuredNaive = naive.filter((n) => !n.extrapolated).sort((a, b) => b.pools - a.pools)[0];
-  if (measuredNaive) {
-    for (const pools of args.sizes) {
-      if (naive.some((n) => n.pools === pools)) continue;
-      const factor = pools / measuredNaive.pools;
-      const subscriptionPages = Math.ceil(subscriptionsFor(pools) / 50);
-      const clusterPages = Math.round(measuredNaive.clusterListRequests * factor);
-      naive.push({
-        pools,
-        extrapolated: true,
-        concurrency: measuredNaive.concurrency,
-        wallTimeInS: round(measuredNaive.wallTimeInS * factor),
-        peakRssInMb: null,
-        armRequests: subscriptionPages + clusterPages + pools,
-        subscriptionListRequests: subscriptionPages,
-        clusterListRequests: clusterPages,
-        upgradeProfileRequests: pools,
-        poolsPerSecond: measuredNaive.poolsPerSecond,
-        sameVerdicts: null,
-      });
-    }
-    naive.sort((a, b) => a.pools - b.pools);
-  }
-
+  const projection = sharded ? project(sharded) : null;
   const loadAfter = os.loadavg();
   const lines: string[] = [];
   lines.push(
     '',
-    `Auditor (Resource Graph + grouped upgrade profiles + Table Storage), latency ${args.latencyInMs} ms per request, ` +
-      (args.heapLimitInMb
-        ? `V8 heap limit ${args.heapLimitInMb} MB (a 2,048 MB Function App instance)`
-        : "V8's default heap limit"),
+    `Auditor: \`aks-fips-auditor audit --json\` as a user runs it (Node's default flags; the CLI holds itself to a 512 MB heap), storing everything, report JSON to stdout; latency ${args.latencyInMs} ms per ARM request`,
   );
   lines.push(
     table(
       [
+        'shape',
         'pools',
+        'subs',
+        'clusters',
+        'largest sub',
         'wall s',
         'peak RSS MB',
-        'pools/s',
+        'audit proc MB',
         'Graph req',
         'image req',
-        'ARM req',
         'Table req',
         'entities',
         '429s',
-        'status',
+        'load 1m',
       ],
       auditor.map((a) => [
+        a.shape,
         fmt(a.pools),
+        fmt(a.subscriptions),
+        fmt(a.clusters),
+        fmt(a.largestSubscriptionClusters),
         a.wallTimeInS,
         a.peakRssInMb,
-        fmt(a.poolsPerSecond),
+        a.workerPeakRssInMb,
         a.resourceGraphRequests,
         a.nodeImageRequests,
-        fmt(a.armRequests),
         fmt(a.tableRequests),
         fmt(a.entitiesWritten),
-        a.throttled429,
-        a.status,
+        a.throttled429 + a.tableThrottled,
+        `${a.loadBefore}→${a.loadAfter}`,
       ]),
     ),
   );
-  if (unconstrained) {
+  if (secondRuns.length) {
     lines.push(
-      `With V8's default heap limit on this ${Math.round(os.totalmem() / 1024 ** 3)} GB machine instead of ${args.heapLimitInMb} MB: ` +
-        `${fmt(unconstrained.pools)} pools in ${unconstrained.wallTimeInS} s, peak RSS ${unconstrained.peakRssInMb} MB`,
+      '',
+      'Second run into the same tables (every pool state exists: read back, compared, rewritten)',
+    );
+    lines.push(
+      table(
+        ['shape', 'pools', 'wall s', 'peak RSS MB', 'audit proc MB', 'Table req', 'entities', 'load 1m'],
+        secondRuns.map((a) => [
+          a.shape,
+          fmt(a.pools),
+          a.wallTimeInS,
+          a.peakRssInMb,
+          a.workerPeakRssInMb,
+          fmt(a.tableRequests),
+          fmt(a.entitiesWritten),
+          `${a.loadBefore}→${a.loadAfter}`,
+        ]),
+      ),
     );
   }
-  const growth = auditor.slice(1).map((a, i) => {
-    const prev = auditor[i] as AuditorFigures;
-    return {
-      from: prev.pools,
-      to: a.pools,
-      sizeRatio: round(a.pools / prev.pools, 1),
-      timeRatio: round(a.wallTimeInS / prev.wallTimeInS, 2),
-      rssRatio: round(a.peakRssInMb / prev.peakRssInMb, 2),
-      rssAboveBaselineRatio: round(
-        (a.peakRssInMb - a.baselineRssInMb) / Math.max(1, prev.peakRssInMb - prev.baselineRssInMb),
-        2,
-      ),
-    };
+  const growth = args.shapes.flatMap((shape) => {
+    const rows = auditor.filter((a) => a.shape === shape);
+    return rows.slice(1).map((a, i) => {
+      const prev = rows[i] as AuditorFigures;
+      return {
+        shape,
+        from: prev.pools,
+        to: a.pools,
+        sizeRatio: round(a.pools / prev.pools, 1),
+        timeRatio: round(a.wallTimeInS / prev.wallTimeInS, 2),
+        rssRatio: round(a.peakRssInMb / prev.peakRssInMb, 2),
+      };
+    });
   });
   if (growth.length) {
     lines.push('', 'Growth between sizes');
     lines.push(
       table(
-        ['from → to', 'size ×', 'time ×', 'peak RSS ×', 'RSS above baseline ×'],
-        growth.map((g) => [
-          `${fmt(g.from)} → ${fmt(g.to)}`,
-          g.sizeRatio,
-          g.timeRatio,
-          g.rssRatio,
-          g.rssAboveBaselineRatio,
-        ]),
+        ['shape', 'from → to', 'size ×', 'time ×', 'peak RSS ×'],
+        growth.map((g) => [g.shape, `${fmt(g.from)} → ${fmt(g.to)}`, g.sizeRatio, g.timeRatio, g.rssRatio]),
       ),
     );
   }
   const comparison = naive
     .map((n) => {
-      const a = auditor.find((x) => x.pools === n.pools);
+      const a = auditor.find((x) => x.shape === n.shape && x.pools === n.pools);
       if (!a) return null;
       return {
+        shape: n.shape,
         pools: n.pools,
         extrapolated: n.extrapolated,
         auditorWallTimeInS: a.wallTimeInS,
@@ -683,11 +733,12 @@ async function main(): Promise<void> {
   if (comparison.length) {
     lines.push(
       '',
-      `Auditor vs naive script (subscriptions.list → managedClusters.list → getUpgradeProfile per pool, concurrency ${args.naiveConcurrency})`,
+      `Auditor vs naive script (subscriptions.list → managedClusters.list → getUpgradeProfile per pool, concurrency ${args.naiveConcurrency}; the naive script stores nothing)`,
     );
     lines.push(
       table(
         [
+          'shape',
           'pools',
           'auditor s',
           'naive s',
@@ -698,6 +749,7 @@ async function main(): Promise<void> {
           'same verdicts',
         ],
         comparison.map((c) => [
+          c.shape,
           fmt(c.pools) + (c.extrapolated ? ' (extrapolated)' : ''),
           c.auditorWallTimeInS,
           c.naiveWallTimeInS,
@@ -710,10 +762,31 @@ async function main(): Promise<void> {
       ),
     );
   }
-  if (serve) {
+  const served = serve as (ServeChildResult & { servedPoolsOf: number }) | null;
+  if (served) {
     lines.push(
       '',
-      `Latest report as JSON, ${fmt(serve.servedPoolsOf)} pools: ${round(serve.wallTimeInMs / 1000)} s cold, ${round(serve.warmWallTimeInMs / 1000)} s warm, ${mb(serve.bytes)} MB, peak RSS ${serve.peakRssInMb} MB (${serve.method})`,
+      `Latest report as JSON, ${fmt(served.servedPoolsOf)} pools: ${round(served.wallTimeInMs / 1000)} s cold, ${round(served.warmWallTimeInMs / 1000)} s warm, ${mb(served.bytes)} MB, peak RSS ${served.peakRssInMb} MB (${served.method})`,
+    );
+  }
+  const shardedRun = sharded;
+  if (shardedRun && projection) {
+    lines.push(
+      '',
+      `Sharded: ${fmt(shardedRun.pools)} pools, ${fmt(shardedRun.subscriptions)} subscriptions in ${shardedRun.shards} shards of ${shardedRun.shardSize}, one instance: ${shardedRun.wallTimeInS} s, peak RSS ${shardedRun.peakRssInMb} MB; per shard ${shardedRun.perShard.map((s) => `${s.seconds} s (${fmt(s.pools)} pools)`).join(', ')}`,
+      `Projection to ${fmt(projection.pools)} pools (${fmt(projection.subscriptions)} subscriptions, ${projection.shards} shards of ${shardedRun.shardSize}; ${projection.secondsPerShard} s, ${fmt(projection.entitiesPerShard)} entities and ${projection.graphRequestsPerShard} Resource Graph requests per shard, measured):`,
+    );
+    lines.push(
+      table(
+        ['instances', 'rounds of shards', 'shard-bound s', 'account/quota floor s', 'projected wall s'],
+        projection.byInstances.map((p) => [
+          p.instances,
+          p.rounds,
+          p.shardBoundInS,
+          p.floorInS,
+          p.wallTimeInS,
+        ]),
+      ),
     );
   }
   lines.push(
@@ -738,30 +811,76 @@ async function main(): Promise<void> {
       graphQuota: GRAPH_QUOTA,
       graphPageSize: 1000,
       seed: SEED,
-      poolsPerCluster: POOLS_PER_CLUSTER,
-      poolsPerSubscription: POOLS_PER_SUBSCRIPTION,
+      shapes: args.shapes.map((name) => ({ name, description: ESTATE_SHAPES[name].description })),
       naiveConcurrency: args.naiveConcurrency,
-      auditorHeapLimitInMb: args.heapLimitInMb || null,
       childNodeArgs: args.childNodeArgs,
     },
     auditor,
-    auditorWithV8DefaultHeap: unconstrained,
+    secondRuns,
     growth,
     naive,
     comparison,
-    serve: serve
+    serve: served
       ? {
-          pools: serve.servedPoolsOf,
-          wallTimeInS: round(serve.wallTimeInMs / 1000, 3),
-          warmWallTimeInS: round(serve.warmWallTimeInMs / 1000, 3),
-          bytes: serve.bytes,
-          peakRssInMb: serve.peakRssInMb,
-          method: serve.method,
+          pools: served.servedPoolsOf,
+          wallTimeInS: round(served.wallTimeInMs / 1000, 3),
+          warmWallTimeInS: round(served.warmWallTimeInMs / 1000, 3),
+          bytes: served.bytes,
+          peakRssInMb: served.peakRssInMb,
+          method: served.method,
         }
       : null,
+    sharded: shardedRun,
+    projection,
   };
   writeFileSync(args.out, JSON.stringify(results, null, 2) + '\n');
   process.stderr.write(`bench: wrote ${args.out}\n`);
+}
+
+/** The summary of the latest run stored with `env`, to compare verdicts with the naive script's. */
+async function auditedSummary(env: NodeJS.ProcessEnv): Promise<Summary | null> {
+  const app = new App(loadConfig(env));
+  const run = await app.stores.reports.getLatestRun();
+  return run?.summary ?? null;
+}
+
+/**
+ * 1,000,000 pools from the measured shards: each instance works through its share of the shards one at a time, and
+ * no number of instances goes under what the account's write target and Resource Graph's quota (shared by every
+ * instance of one identity) allow.
+ */
+function project(run: ShardedFigures): Projection {
+  const subscriptions = Math.round((run.subscriptions * PROJECTED_POOLS) / run.pools);
+  const shards = Math.ceil(subscriptions / run.shardSize);
+  const full = run.perShard.filter((s) => s.pools > 0);
+  const poolsPerShard = full.reduce((n, s) => n + s.pools, 0) / Math.max(1, full.length);
+  const secondsPerShard = round(full.reduce((n, s) => n + s.seconds, 0) / Math.max(1, full.length), 1);
+  const entitiesPerShard = Math.round(run.entitiesWritten / Math.max(1, run.shards));
+  const graphRequestsPerShard = Math.round(run.resourceGraphRequests / Math.max(1, run.shards));
+  const scale = PROJECTED_POOLS / (poolsPerShard * shards);
+  const entities = entitiesPerShard * shards * scale;
+  const graphRequests = graphRequestsPerShard * shards;
+  const floorInS = round(
+    Math.max(
+      entities / ACCOUNT_ENTITIES_PER_SECOND,
+      (graphRequests / GRAPH_QUOTA.queries) * (GRAPH_QUOTA.windowInMs / 1000),
+    ),
+    0,
+  );
+  const byInstances = [1, 4, 10, 20, 40].map((instances) => {
+    const rounds = Math.ceil(shards / instances);
+    const shardBoundInS = round(rounds * secondsPerShard, 0);
+    return { instances, rounds, shardBoundInS, floorInS, wallTimeInS: Math.max(shardBoundInS, floorInS) };
+  });
+  return {
+    pools: PROJECTED_POOLS,
+    subscriptions,
+    shards,
+    secondsPerShard,
+    entitiesPerShard,
+    graphRequestsPerShard,
+    byInstances,
+  };
 }
 
 if (process.argv[2] === '--child') {

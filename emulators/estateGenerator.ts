@@ -107,6 +107,17 @@ export interface EstateOptions {
    * the estate is the same apart from names and tags: the same random draws are made.
    */
   namesFollowSubscription?: boolean;
+  /**
+   * How clusters are placed on subscriptions. `skewed` (default): one cluster in each subscription first, then
+   * the rest drawn towards a few heavy subscriptions; `even`: round-robin, so every subscription holds as many
+   * clusters as any other (±1). The same random draws are made either way.
+   */
+  spread?: 'skewed' | 'even';
+  /**
+   * Clusters in the first subscription, whatever the spread (e.g. 5,000, the AKS limit per subscription); the
+   * other clusters go to the other subscriptions as `spread` says. Needs at least two subscriptions.
+   */
+  largestSubscriptionClusters?: number;
 }
 
 export const HOSTILE_SUBSCRIPTION_NAME = '<img src=x onerror=alert(1)>';
@@ -872,10 +883,11 @@ export function generateEstate(opts: EstateOptions): Estate {
     const archetypes = slots.slice(cursor, cursor + size);
     cursor += size;
 
-    const subIndex =
+    const skewedIndex =
       clusterIndex < subscriptionCount
         ? clusterIndex
         : Math.min(subscriptionCount - 1, Math.floor(subscriptionCount * rng() * rng() * 1.5));
+    const subIndex = placeCluster(clusterIndex, skewedIndex, subscriptionCount, opts);
     const sub = subscriptions[subIndex] as SubscriptionRow;
     const resourceGroup = pick(rng, resourceGroupsOf[subIndex] ?? ['rg-default']);
     clusters.push(
@@ -924,6 +936,22 @@ export function generateEstate(opts: EstateOptions): Estate {
   }
 
   return { clusters, subscriptions, managementGroups, latestNodeImages };
+}
+
+/** The subscription of cluster `clusterIndex` under the estate's `spread` and `largestSubscriptionClusters`. */
+function placeCluster(
+  clusterIndex: number,
+  skewedIndex: number,
+  subscriptionCount: number,
+  opts: EstateOptions,
+): number {
+  const largest = opts.largestSubscriptionClusters;
+  if (largest !== undefined && subscriptionCount > 1) {
+    if (clusterIndex < largest) return 0;
+    const rest = clusterIndex - largest;
+    return opts.spread === 'even' ? 1 + (rest % (subscriptionCount - 1)) : Math.max(1, skewedIndex);
+  }
+  return opts.spread === 'even' ? clusterIndex % subscriptionCount : skewedIndex;
 }
 
 interface ClusterSeed {

@@ -29,6 +29,12 @@ import {
 export const SUBSCRIPTION_BATCH_SIZE = 300;
 /** Resource Graph's largest page. */
 export const PAGE_SIZE = 1000;
+/**
+ * Node pools a page of clusters should hold at most: a page is judged and stored whole, so a page of 1,000 clusters
+ * of 100 pools each (100,000 pools) would be the whole estate in memory. After each page the next `$top` is cut to
+ * fit this many pools, given the pools per cluster seen so far in the query.
+ */
+export const POOLS_PER_PAGE_TARGET = 5000;
 /** Queries left in the window that we leave for anything else using the same identity. */
 const QUOTA_RESERVE = 1;
 
@@ -67,6 +73,8 @@ export interface ResourceGraphSourceOptions {
   managementGroups: string[] | null;
   batchSize?: number;
   pageSize?: number;
+  /** POOLS_PER_PAGE_TARGET unless told. */
+  poolsPerPage?: number;
   retry?: RetryPolicy;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => Date;
@@ -443,6 +451,9 @@ export class ResourceGraphSource {
     let skipToken: string | undefined;
     let page = 0;
     let top = this.options.pageSize ?? PAGE_SIZE;
+    const poolsPerPage = this.options.poolsPerPage ?? POOLS_PER_PAGE_TARGET;
+    let rowsSeen = 0;
+    let poolsSeen = 0;
     for (;;) {
       const request: QueryRequest = {
         query,
@@ -493,6 +504,19 @@ export class ResourceGraphSource {
       const rows: unknown[] = Array.isArray(response.data) ? (response.data as unknown[]) : [];
       this.stats.pages += 1;
       this.stats.rows += rows.length;
+      // Large clusters make large pages: ask for fewer clusters a page so that a page holds a bounded number of
+      // pools. `$top` with the same skip token is how the page size changes mid-query (see above).
+      rowsSeen += rows.length;
+      poolsSeen += rows.reduce<number>((n, row) => n + poolCountOf(row), 0);
+      if (poolsSeen > 0) {
+        const fitting = Math.max(1, Math.floor(poolsPerPage / (poolsSeen / Math.max(1, rowsSeen))));
+        if (fitting < top) {
+          this.log(
+            `Resource Graph ${scope.label}: about ${Math.round(poolsSeen / rowsSeen)} pools a cluster; asking for ${fitting} clusters a page (about ${poolsPerPage} pools) instead of ${top}`,
+          );
+          top = fitting;
+        }
+      }
       yield rows;
       skipToken = response.skipToken || undefined;
       if (!skipToken) return;
@@ -607,6 +631,12 @@ export class ResourceGraphSource {
     }
     return new ScopeReadError(failure.code, failure.message, failure.kind);
   }
+}
+
+/** The pools of a cluster row (its `agentPoolProfiles`); 0 for any other row. */
+function poolCountOf(row: unknown): number {
+  const pools = (row as { agentPoolProfiles?: unknown } | null)?.agentPoolProfiles;
+  return Array.isArray(pools) ? pools.length : 0;
 }
 
 interface SubscriptionRow {

@@ -4,22 +4,15 @@ import { Option } from 'commander';
 
 import { App } from '../app';
 import { loadConfig } from '../config';
-import type { Report } from '../core/types';
 import { InputError } from '../errors';
 import type { CliCommand } from './cliCommand';
 import type { CliIo } from './cliIo';
 import { auditExitCode, auditExitReason, collectFailOn, EXIT_STATUS_HELP, type FailOn } from './exitCodes';
+import { type FramedReport, openFramedReport } from './framedReport';
 import { createProgressDisplay } from './progress';
 import { readExports } from './readExport';
-import {
-  checkWritable,
-  formatOption,
-  renderReport,
-  type ReportFormat,
-  resolveFormat,
-  storedHistory,
-  writeReportFile,
-} from './reportOutput';
+import { checkWritable, formatOption, type ReportFormat, resolveFormat, storedHistory } from './reportOutput';
+import { writeReport, writeReportToFile } from './reportWriter';
 
 export interface AuditCommandOptions {
   format?: ReportFormat;
@@ -54,10 +47,11 @@ export async function runAuditCommand(options: AuditCommandOptions, io: CliIo): 
     onProgress: (_runId, p) => progress.update(p),
     ...(input ? { input } : {}),
   });
-  let report: Report;
+  let report: FramedReport;
   try {
     const run = await app.runAudit({ trigger: 'cli' });
-    const stored = await app.getReport(run.id);
+    progress.log(requestsLine(app, options.store));
+    const stored = await openFramedReport(app.stores.reports, run.id);
     if (!stored) throw new Error(`Run ${run.id} has no report`);
     report = stored;
   } finally {
@@ -66,19 +60,40 @@ export async function runAuditCommand(options: AuditCommandOptions, io: CliIo): 
   }
 
   const history =
-    format === 'html' && options.store ? await storedHistory(app.stores.reports, report.run.id) : undefined;
-  const rendered = renderReport(format, report, history);
+    format === 'html' && options.store
+      ? await storedHistory(app.stores.reports, report.head.run.id)
+      : undefined;
   if (options.out !== undefined) {
-    const path = await writeReportFile(options.out, rendered);
+    const path = await writeReportToFile(options.out, format, report, history);
     // The report is in the file, so stdout is free for the person at the terminal.
-    io.stdout.write(`${renderReport('text', report)}\nReport (${format}): ${path}\n`);
+    await writeReport(io.stdout, 'text', report);
+    io.stdout.write(`Report (${format}): ${path}\n`);
   } else {
-    io.stdout.write(rendered);
+    // Written as it is read: a 100,000-pool report is never in memory whole (HTML aside).
+    await writeReport(io.stdout, format, report, history);
   }
-  const outcome = { status: report.run.status, summary: report.summary };
+  const outcome = { status: report.head.run.status, summary: report.head.summary };
   const reason = auditExitReason(outcome, failOn);
   if (reason) io.stderr.write(`${reason}\n`);
   return auditExitCode(outcome, failOn);
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** What the audit asked of Azure, for whoever watches its cost or its throttling (stderr, after the run). */
+function requestsLine(app: App, stored: boolean): string {
+  const { graph, images } = app.readerStats();
+  const parts = [
+    `Resource Graph ${count(graph.requests)} (${count(graph.throttled)} throttled)`,
+    `node image look-ups ${count(images.requests)}`,
+  ];
+  if (stored) {
+    const tables = app.tables.stats;
+    parts.push(
+      `Table Storage ${count(tables.requests)} (${count(tables.transactions)} transactions, ${count(tables.entitiesWritten)} entities written, ${count(tables.throttled)} throttled)`,
+    );
+  }
+  return `Requests: ${parts.join('; ')}`;
 }
 
 export const auditCommand: CliCommand = {

@@ -8,15 +8,9 @@ import { InputError } from '../errors';
 import type { CliCommand } from './cliCommand';
 import type { CliIo } from './cliIo';
 import { EXIT } from './exitCodes';
-import {
-  checkWritable,
-  formatOption,
-  renderReport,
-  type ReportFormat,
-  resolveFormat,
-  storedHistory,
-  writeReportFile,
-} from './reportOutput';
+import { openFramedReport } from './framedReport';
+import { checkWritable, formatOption, type ReportFormat, resolveFormat, storedHistory } from './reportOutput';
+import { writeReport, writeReportToFile } from './reportWriter';
 
 export interface ReportCommandOptions {
   run?: string;
@@ -32,19 +26,18 @@ export async function runReportCommand(options: ReportCommandOptions, io: CliIo)
   if (options.out !== undefined) await checkWritable(options.out);
   const store = new App(loadConfig(io.env)).stores.reports;
   const runId = options.run ?? (await store.getLatestRun({ statuses: COMPLETED_STATUSES }))?.id;
-  const report = runId ? await store.getReport(runId) : undefined;
+  const report = runId ? await openFramedReport(store, runId) : undefined;
   if (!report) {
     io.stderr.write(options.run ? `No stored run ${options.run}.\n` : 'No completed run is stored yet.\n');
     return EXIT.failed;
   }
-  const history = format === 'html' ? await storedHistory(store, report.run.id) : undefined;
-  const rendered = renderReport(format, report, history);
+  const history = format === 'html' ? await storedHistory(store, report.head.run.id) : undefined;
   if (options.out === undefined) {
-    io.stdout.write(rendered);
+    // Written as it is read: JSON and CSV hold one frame of pools at a time, never the run.
+    await writeReport(io.stdout, format, report, history);
   } else {
-    io.stdout.write(
-      `Report of run ${report.run.id} (${format}): ${await writeReportFile(options.out, rendered)}\n`,
-    );
+    const path = await writeReportToFile(options.out, format, report, history);
+    io.stdout.write(`Report of run ${report.head.run.id} (${format}): ${path}\n`);
   }
   return EXIT.ok;
 }

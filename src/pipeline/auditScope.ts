@@ -10,6 +10,7 @@ import { ClusterShapeError, normalizeCluster } from '../core/normalizeCluster';
 import type { RunProgress } from '../core/run';
 import { summarizeRun } from '../core/summarizeRun';
 import type { ClusterRecord, ClusterResult, Exemption, PoolResult, ScopeError, Summary } from '../core/types';
+import { PageWindow, type PageWindowStats, pageWindowStats } from './pageWindow';
 import { PoolSpool, type SpooledPool } from './poolSpool';
 
 /** Where a run's clusters come from: Resource Graph, or an export an auditor was given. */
@@ -68,7 +69,19 @@ export interface AuditScopeInput {
   beforeWrite: () => Promise<void>;
   onProgress?: (progress: RunProgress) => void;
   log?: (message: string) => void;
+  /** The backpressure window's counters (its `limit`: pages read but not yet stored); DEFAULT_PAGES_IN_FLIGHT. */
+  pageWindow?: PageWindowStats;
+  /** Where judged pools wait for the pool-state step (the OS's temp folder by default). */
+  spoolDirectory?: string;
 }
+
+/** Pages read but not yet stored: one being stored while the next is judged, so reading and storing overlap. */
+export const DEFAULT_PAGES_IN_FLIGHT = 2;
+/**
+ * Pools whose states are updated together: one key-range read of their existing states and one group in memory.
+ * Groups are of whole subscriptions, so a subscription larger than this is a group of its own.
+ */
+export const POOL_STATE_GROUP_POOLS = 10_000;
 
 export interface ScopeOutcome {
   summary: Summary;
@@ -78,7 +91,7 @@ export interface ScopeOutcome {
   readAnything: boolean;
 }
 
-const SUBSCRIPTION_START = /^\/subscriptions\/(.)/i;
+const SUBSCRIPTION_START = /^\/subscriptions\/(.{1,2})/i;
 const SUBSCRIPTION_IN_ID = /^\/subscriptions\/([^/]+)/i;
 
 /** The report's order: by ID, ignoring case (ARM IDs compare case-insensitively). */
@@ -134,15 +147,25 @@ function rowScope(row: unknown): string {
  * propagate: the caller decides whether the run fails or the delivery is retried.
  */
 export async function auditScope(input: AuditScopeInput): Promise<ScopeOutcome> {
+  const spool = new PoolSpool(spoolBucketOf, input.spoolDirectory ? { directory: input.spoolDirectory } : {});
+  try {
+    return await auditScopeWith(input, spool);
+  } finally {
+    await spool.close();
+  }
+}
+
+/** Spool buckets: the first two characters of the subscription, so buckets in key order are ranges of the report. */
+function spoolBucketOf(pool: PoolResult): string {
+  return (SUBSCRIPTION_START.exec(pool.id)?.[1] ?? '').toLowerCase();
+}
+
+async function auditScopeWith(input: AuditScopeInput, spool: PoolSpool): Promise<ScopeOutcome> {
   const log = input.log ?? (() => undefined);
   const progress: RunProgress = { pagesRead: 0, clustersRead: 0, poolsJudged: 0 };
   // Names first, so every stored result carries its subscription's name (one small query).
   const names = (await input.source.readSubscriptionNames?.()) ?? new Map<string, string>();
   const summary = new SummaryCounter();
-  // Judged pools wait here, deflated, for the pool states written at the end of the shard. Bucketed by the first
-  // character of the pool ID's subscription: pool states are partitioned by subscription, and the report is sorted
-  // by ID, so buckets in key order are ranges of the report.
-  const spool = new PoolSpool((pool) => (SUBSCRIPTION_START.exec(pool.id)?.[1] ?? '').toLowerCase());
   const snapshot = input.results.reportSnapshotWriter(input.runId, input.part);
   const seenClusters = new Set<string>();
   const failures: ScopeError[] = [];
@@ -152,77 +175,90 @@ export async function auditScope(input: AuditScopeInput): Promise<ScopeOutcome> 
     nodeImageMaxAgeInDays: input.nodeImageMaxAgeInDays,
     ...(input.ownerTag === null ? {} : { ownerTag: input.ownerTag }),
   };
-  // One page is written while the next is read and judged: storage and Resource Graph overlap.
-  let writing: Promise<void> | null = null;
-  const write = async (pagePools: PoolResult[], pageClusters: ClusterResult[]): Promise<void> => {
+  // Backpressure: a page is in flight from being read until its findings, clusters and spool segment are stored,
+  // and the next page is asked for only while fewer than the window's limit are. Pages are stored in order, one
+  // after the other, so storage and Resource Graph overlap by up to limit - 1 pages and never run ahead further.
+  const window = new PageWindow(input.pageWindow ?? pageWindowStats(DEFAULT_PAGES_IN_FLIGHT));
+  let storing: Promise<void> = Promise.resolve();
+  let storeFailed = false;
+  const store = async (pagePools: PoolResult[], pageClusters: ClusterResult[], spooled: SpooledPool[]) => {
     await input.beforeWrite();
     await input.results.appendRunResults(input.runId, pagePools, pageClusters);
     await snapshot.addClusters(pageClusters);
+    await spool.add(spooled);
   };
 
-  for await (const event of input.source.readClusters()) {
-    if (event.kind === 'scopeFailed') {
-      failures.push({ scope: event.scope, code: event.code, message: event.message });
-      continue;
-    }
-    progress.pagesRead += 1;
-    const fresh: ClusterRecord[] = [];
-    for (const row of event.rows) {
-      let cluster: ClusterRecord;
-      try {
-        cluster = normalizeCluster(row);
-      } catch (error) {
-        if (!(error instanceof ClusterShapeError)) throw error;
-        failures.push({ scope: rowScope(row), code: 'InvalidClusterRow', message: error.message });
+  try {
+    for await (const event of input.source.readClusters()) {
+      if (event.kind === 'scopeFailed') {
+        failures.push({ scope: event.scope, code: event.code, message: event.message });
         continue;
       }
-      const key = cluster.id.toLowerCase();
-      if (seenClusters.has(key)) continue;
-      seenClusters.add(key);
-      fresh.push(cluster);
-    }
-    await input.freshness.prepare(
-      fresh.flatMap((cluster) => cluster.pools.map((pool) => ({ cluster, pool }))),
-    );
-    const pagePools: PoolResult[] = [];
-    const pageClusters: ClusterResult[] = [];
-    const spooled: SpooledPool[] = [];
-    for (const cluster of fresh) {
-      pageClusters.push(evaluateCluster(cluster));
-      const scope = event.scope ?? `/subscriptions/${cluster.subscriptionId}`;
-      for (const pool of cluster.pools) {
-        const result = applyExemptions(
-          evaluatePool(cluster, pool, evaluation, input.freshness.freshnessOf(cluster, pool)),
-          input.exemptions,
-          input.startedAt,
-        );
-        const name = names.get(cluster.subscriptionId.toLowerCase());
-        if (name !== undefined) result.subscriptionName = name;
-        pagePools.push(result);
-        spooled.push({ pool: result, scope });
+      progress.pagesRead += 1;
+      const fresh: ClusterRecord[] = [];
+      for (const row of event.rows) {
+        let cluster: ClusterRecord;
+        try {
+          cluster = normalizeCluster(row);
+        } catch (error) {
+          if (!(error instanceof ClusterShapeError)) throw error;
+          failures.push({ scope: rowScope(row), code: 'InvalidClusterRow', message: error.message });
+          continue;
+        }
+        const key = cluster.id.toLowerCase();
+        if (seenClusters.has(key)) continue;
+        seenClusters.add(key);
+        fresh.push(cluster);
       }
+      const leave = window.enter(fresh.reduce((n, c) => n + c.pools.length, 0));
+      await input.freshness.prepare(
+        fresh.flatMap((cluster) => cluster.pools.map((pool) => ({ cluster, pool }))),
+      );
+      const pagePools: PoolResult[] = [];
+      const pageClusters: ClusterResult[] = [];
+      const spooled: SpooledPool[] = [];
+      for (const cluster of fresh) {
+        pageClusters.push(evaluateCluster(cluster));
+        const scope = event.scope ?? `/subscriptions/${cluster.subscriptionId}`;
+        for (const pool of cluster.pools) {
+          const result = applyExemptions(
+            evaluatePool(cluster, pool, evaluation, input.freshness.freshnessOf(cluster, pool)),
+            input.exemptions,
+            input.startedAt,
+          );
+          const name = names.get(cluster.subscriptionId.toLowerCase());
+          if (name !== undefined) result.subscriptionName = name;
+          pagePools.push(result);
+          spooled.push({ pool: result, scope });
+        }
+      }
+      summary.add(pagePools, pageClusters);
+      progress.clustersRead += fresh.length;
+      progress.poolsJudged += pagePools.length;
+      // After a failed store nothing else is stored (the chain stays rejected); the failure surfaces below.
+      storing = storing.then(() => store(pagePools, pageClusters, spooled)).finally(leave);
+      storing.catch(() => (storeFailed = true));
+      input.onProgress?.({ ...progress });
+      log(
+        `Read page ${progress.pagesRead}: ${fresh.length} clusters; ${progress.clustersRead} clusters and ${progress.poolsJudged} pools judged so far`,
+      );
+      await window.ready();
+      if (storeFailed) break;
     }
-    summary.add(pagePools, pageClusters);
-    spool.add(spooled);
-    progress.clustersRead += fresh.length;
-    progress.poolsJudged += pagePools.length;
-    if (writing) await writing;
-    writing = write(pagePools, pageClusters);
-    // Observed when awaited; this only keeps a failed write from being reported as unhandled meanwhile.
-    writing.catch(() => undefined);
-    input.onProgress?.({ ...progress });
-    log(
-      `Read page ${progress.pagesRead}: ${fresh.length} clusters; ${progress.clustersRead} clusters and ${progress.poolsJudged} pools judged so far`,
-    );
+  } catch (error) {
+    // Reading or judging failed (Azure refused the identity mid-run…): let the page being stored finish, so
+    // nothing is written behind the caller's back once this returns, then fail with the first error.
+    await storing.catch(() => undefined);
+    throw error;
   }
-  if (writing) await writing;
+  await storing;
 
   // Pools last seen in a scope that could not be read now are reported unknown, not dropped.
   const unreadable: PoolResult[] = [];
   if (failures.length) {
     const seenPools = new Set<string>();
-    for await (const bucket of spool.readBuckets()) {
-      for (const { pool } of bucket) seenPools.add(pool.id.toLowerCase());
+    for await (const group of spool.readGroups(POOL_STATE_GROUP_POOLS)) {
+      for (const { pool } of group) seenPools.add(pool.id.toLowerCase());
     }
     for await (const state of input.knownPools()) {
       if (seenPools.has(state.id.toLowerCase())) continue;
@@ -237,17 +273,17 @@ export async function auditScope(input: AuditScopeInput): Promise<ScopeOutcome> 
     }
     summary.add(unreadable, []);
     // In the report (and its snapshot), not in pool states: they were not read in this run.
-    spool.add(unreadable.map((pool) => ({ pool, scope: null })));
+    await spool.add(unreadable.map((pool) => ({ pool, scope: null })));
     log(
       `${failures.length} scope(s) could not be read; ${unreadable.length} pool(s) seen before are reported unknown`,
     );
   }
 
-  // Only now, and only for pools read in this shard: a bucket of subscriptions at a time.
+  // Only now, and only for pools read in this shard: a group of whole subscriptions at a time, in key order.
   log(`Updating the states and history of ${spool.pools - unreadable.length} pools`);
-  for await (const bucket of spool.readBuckets()) {
+  for await (const group of spool.readGroups(POOL_STATE_GROUP_POOLS)) {
     const scopes = new Map<PoolResult, string>();
-    for (const { pool, scope } of bucket) if (scope !== null) scopes.set(pool, scope);
+    for (const { pool, scope } of group) if (scope !== null) scopes.set(pool, scope);
     await input.beforeWrite();
     await input.poolStates.updatePoolStates(
       input.runId,
@@ -255,8 +291,8 @@ export async function auditScope(input: AuditScopeInput): Promise<ScopeOutcome> 
       [...scopes.keys()],
       (p) => scopes.get(p) ?? '/',
     );
-    // Buckets come in key order, each sorted: the snapshot is in the report's order with no sort at read.
-    await snapshot.addPools(bucket.map(({ pool }) => pool).sort(byId));
+    // Groups come in key order, each sorted: the snapshot is in the report's order with no sort at read.
+    await snapshot.addPools(group.map(({ pool }) => pool).sort(byId));
   }
   await input.beforeWrite();
   await snapshot.finish();

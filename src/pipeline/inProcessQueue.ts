@@ -21,7 +21,10 @@ export interface QueueConsumer {
 }
 
 export interface InProcessQueueOptions {
-  /** Messages handled at once (the host's batch size). */
+  /**
+   * Messages handled at once: 1 by default, as host.json sets the Function App's queue trigger (batchSize 1,
+   * newBatchThreshold 0), so a process audits one shard at a time and its memory is one shard's.
+   */
   concurrency?: number;
   /** Deliveries before a message goes to poison (the host's maxDequeueCount, 5). */
   maxDeliveries?: number;
@@ -56,7 +59,7 @@ export class InProcessQueue implements PipelineQueue {
   private readonly log: (message: string) => void;
 
   constructor(options: InProcessQueueOptions = {}) {
-    this.concurrency = options.concurrency ?? 4;
+    this.concurrency = options.concurrency ?? 1;
     this.maxDeliveries = options.maxDeliveries ?? 5;
     this.retryDelayInMs = options.retryDelayInMs ?? 5_000;
     this.log = options.log ?? (() => undefined);

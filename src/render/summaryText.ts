@@ -3,7 +3,7 @@
 import { BreakdownCounter } from '../core/breakdownCounter';
 import { compliancePercentCell, compliancePercentText } from '../core/compliancePercent';
 import { fixFirst, fixFirstCount } from '../core/fixFirst';
-import type { Report, Summary } from '../core/types';
+import type { PoolResult, Report, Summary } from '../core/types';
 import { unreadableScopes } from '../core/unreadableScopes';
 
 const LISTED_POOLS = 20;
@@ -26,8 +26,16 @@ function breakdownOf(report: Report): Summary {
   return counter.complete(report.summary);
 }
 
-/** `previous`: the summary of the previous good run of the same scope, for each subscription's change. */
-export function summaryText(report: Report, previous?: Summary | null): string {
+/**
+ * `previous`: the summary of the previous good run of the same scope, for each subscription's change. `attention`:
+ * the first pools that need attention and how many there are, when `report` does not carry every pool (the CLI
+ * reads a large run's pools a frame at a time).
+ */
+export function summaryText(
+  report: Report,
+  previous?: Summary | null,
+  attention?: { pools: readonly PoolResult[]; count: number },
+): string {
   const { run, summary } = report;
   const breakdown = breakdownOf(report);
   const lines = [
@@ -86,10 +94,12 @@ export function summaryText(report: Report, previous?: Summary | null): string {
       );
     }
   }
-  const bad = report.pools.filter((p) => p.status === 'noncompliant' || p.status === 'unknown');
-  if (bad.length) {
+  const bad =
+    attention?.pools ?? report.pools.filter((p) => p.status === 'noncompliant' || p.status === 'unknown');
+  const badCount = attention?.count ?? bad.length;
+  if (badCount) {
     lines.push(
-      `  pools to look at (${bad.length}${bad.length > LISTED_POOLS ? `, first ${LISTED_POOLS}` : ''}):`,
+      `  pools to look at (${badCount}${badCount > LISTED_POOLS ? `, first ${LISTED_POOLS}` : ''}):`,
     );
     for (const pool of bad.slice(0, LISTED_POOLS)) {
       const codesOfPool = pool.findings.filter((f) => f.severity === 'high' || f.undecided);

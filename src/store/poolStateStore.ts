@@ -15,21 +15,66 @@ import {
 } from './entityCodec';
 import { requireRunId } from './runStore';
 import type { StoreStats, TableClientFactory } from './tableClientFactory';
-import { invertedTimeKey, KEY_SEPARATOR, KEY_SEPARATOR_END, resourceIdKey } from './tableKeys';
-import { forEachLimited, submitTransactions } from './tableTransactions';
+import { invertedTimeKey, KEY_SEPARATOR, KEY_SEPARATOR_END, resourceIdKey, stableHash } from './tableKeys';
+import { forEachLimited, submitTransactionsTo, type TransactionTarget } from './tableTransactions';
 
 export const POOLS_TABLE = 'pools';
 export const POOL_HISTORY_TABLE = 'poolhistory';
-/** updatePoolStates reads this many partitions one query each; more are read as key ranges. */
-const PER_PARTITION_READS_UP_TO = 4;
+/** updatePoolStates reads this many subscriptions one query each; more are read as one key range. */
+const PER_SUBSCRIPTION_READS_UP_TO = 4;
+/**
+ * New pools of a subscription are spread over `{subscription}|NN` partitions once the subscription has more pools
+ * than this: Table Storage's scalability target is about 2,000 entities a second per partition.
+ */
+export const POOLS_PER_STATE_PARTITION = 2000;
+/** At most this many partitions per subscription (a power of two): the account's target is ~20,000 entities/s. */
+export const MAX_STATE_PARTITIONS = 32;
+/** Transactions in flight per partition: one keeps a partition within its target, and its writes in order. */
+const TRANSACTIONS_PER_PARTITION = 1;
 
 const SUBSCRIPTION_IN_ID = /^\/subscriptions\/([^/]+)(?:\/|$)/i;
 
-/** Partition of a pool in the pools and poolhistory tables: its subscription, lowercased (IDs compare case-insensitively). */
-function subscriptionPartition(poolId: string, fallbackSubscriptionId?: string): string {
+/**
+ * The subscription's key: a pool's partition in the pools and poolhistory tables is this key (every pool stored
+ * before spreading, and every pool of a subscription of up to POOLS_PER_STATE_PARTITION pools) or this key, `|` and
+ * two digits. Lowercased: IDs compare case-insensitively.
+ */
+function subscriptionKey(poolId: string, fallbackSubscriptionId?: string): string {
   const fromId = SUBSCRIPTION_IN_ID.exec(poolId)?.[1] ?? fallbackSubscriptionId;
   if (!fromId) throw new RangeError(`Pool ID has no /subscriptions/{id} segment: "${poolId}"`);
   return resourceIdKey(fromId);
+}
+
+/** The subscription a partition key belongs to (`sub` or `sub|NN`). */
+function subscriptionOfPartition(partitionKey: string): string {
+  const at = partitionKey.indexOf(KEY_SEPARATOR);
+  return at < 0 ? partitionKey : partitionKey.slice(0, at);
+}
+
+/** Partitions a subscription of `pools` pools spreads its new pools over: 1, 2, 4 … MAX_STATE_PARTITIONS. */
+export function statePartitionsFor(pools: number, perPartition = POOLS_PER_STATE_PARTITION): number {
+  let partitions = 1;
+  while (partitions < MAX_STATE_PARTITIONS && pools > partitions * perPartition) partitions *= 2;
+  return partitions;
+}
+
+/** Where a pool seen for the first time goes: the subscription's own partition, or one of its spread partitions. */
+function newPoolPartition(subscription: string, rowKey: string, partitions: number): string {
+  if (partitions === 1) return subscription;
+  return `${subscription}${KEY_SEPARATOR}${String(stableHash(rowKey) % partitions).padStart(2, '0')}`;
+}
+
+/** Every partition a pool of `subscription` with row key `rowKey` can be in, whatever spread it was stored under. */
+function candidatePartitions(subscription: string, rowKey: string): string[] {
+  const partitions = new Set([subscription]);
+  for (let spread = 2; spread <= MAX_STATE_PARTITIONS; spread *= 2)
+    partitions.add(newPoolPartition(subscription, rowKey, spread));
+  return [...partitions];
+}
+
+/** The key range holding every partition of the subscriptions from `low` to `high`: `low` … `high|…`. */
+function subscriptionRangeFilter(low: string, high: string): string {
+  return odata`PartitionKey ge ${low} and PartitionKey lt ${high + KEY_SEPARATOR_END}`;
 }
 
 function codesOf(pool: PoolResult): string[] {
@@ -77,7 +122,11 @@ export class PoolStateStore {
   private readonly concurrency: number;
   private readonly writeOptions: { concurrency: number; stats: StoreStats };
 
-  constructor(tables: TableClientFactory) {
+  /** `poolsPerPartition`: when a subscription is spread (POOLS_PER_STATE_PARTITION; tests make it small). */
+  constructor(
+    tables: TableClientFactory,
+    private readonly options: { poolsPerPartition?: number } = {},
+  ) {
     this.pools = tables.client(POOLS_TABLE);
     this.history = tables.client(POOL_HISTORY_TABLE);
     this.stats = tables.stats;
@@ -101,24 +150,28 @@ export class PoolStateStore {
   ): Promise<{ changed: number }> {
     const runKey = `${invertedTimeKey(runIdTime(requireRunId(runId)))}${KEY_SEPARATOR}${runId}`;
     const atIso = at.toISOString();
-    const byPartition = new Map<string, Map<string, PoolResult>>();
+    const bySubscription = new Map<string, Map<string, PoolResult>>();
     for (const pool of pools) {
-      const partitionKey = subscriptionPartition(pool.id, pool.subscriptionId);
-      let partition = byPartition.get(partitionKey);
-      if (!partition) byPartition.set(partitionKey, (partition = new Map<string, PoolResult>()));
-      partition.set(resourceIdKey(pool.id), pool); // the same pool twice (other casing): the last wins
+      const subscription = subscriptionKey(pool.id, pool.subscriptionId);
+      let rows = bySubscription.get(subscription);
+      if (!rows) bySubscription.set(subscription, (rows = new Map<string, PoolResult>()));
+      rows.set(resourceIdKey(pool.id), pool); // the same pool twice (other casing): the last wins
     }
+    if (bySubscription.size === 0) return { changed: 0 };
 
-    const existingByPartition = await this.readPoolStateColumns([...byPartition.keys()]);
+    // A pool stays in the partition it was first stored in (its history is there too); only new pools are spread.
+    const existing = await this.readPoolStateColumns([...bySubscription.keys()]);
     let changed = 0;
-    await forEachLimited([...byPartition], this.concurrency, async ([partitionKey, partition]) => {
-      const existing = existingByPartition.get(partitionKey) ?? new Map<string, StoredEntity>();
-      existingByPartition.delete(partitionKey);
-
-      const stateActions: TransactionAction[] = [];
-      const historyActions: TransactionAction[] = [];
-      for (const [rowKey, pool] of partition) {
+    const stateActions: TransactionAction[] = [];
+    const historyActions: TransactionAction[] = [];
+    for (const [subscription, rows] of bySubscription) {
+      const partitions = statePartitionsFor(rows.size, this.options.poolsPerPartition);
+      for (const [rowKey, pool] of rows) {
         const before = existing.get(rowKey);
+        const partitionKey =
+          before && subscriptionOfPartition(before.partitionKey as string) === subscription
+            ? (before.partitionKey as string)
+            : newPoolPartition(subscription, rowKey, partitions);
         const codes = codesOf(pool);
         const beforeStatus = before ? optionalString(before, 'status') : null;
         const beforeCodes = before ? (unpackJson<string[]>(before, 'codes') ?? []) : [];
@@ -158,49 +211,49 @@ export class PoolStateStore {
           historyActions.push(['upsert', checkEntity(entry, `History of pool ${pool.id}`), 'Replace']);
         }
       }
-      await Promise.all([
-        submitTransactions(this.pools, stateActions, this.writeOptions),
-        submitTransactions(this.history, historyActions, this.writeOptions),
-      ]);
-    });
+    }
+    existing.clear();
+    // Every partition's transactions through one scheduler: `concurrency` in flight in all, one per partition.
+    const targets: TransactionTarget[] = [
+      { client: this.pools, actions: stateActions },
+      { client: this.history, actions: historyActions },
+    ];
+    await submitTransactionsTo(targets, { ...this.writeOptions, perPartition: TRANSACTIONS_PER_PARTITION });
     return { changed };
   }
 
   /**
-   * The columns updatePoolStates compares, of every stored state in `partitions`. A few partitions are
-   * read one query each; many (a whole run's subscriptions) are read as a few key-range queries, grouped
-   * by the partition key's first character: one query per partition would cost thousands of requests at
-   * 100,000 pools, and Azurite scans its whole table for each query.
+   * The columns updatePoolStates compares, of every stored state of `subscriptions`, by row key (a pool ID is in
+   * one partition of its subscription). A few subscriptions are read one key range each; more (a group of a run's
+   * subscriptions, contiguous in key order) as one range from the first to the last: one query per subscription
+   * would cost thousands of requests at 100,000 pools, and Azurite scans its whole table for each query.
    */
-  private async readPoolStateColumns(partitions: string[]): Promise<Map<string, Map<string, StoredEntity>>> {
-    const wanted = new Set(partitions);
-    const result = new Map<string, Map<string, StoredEntity>>();
-    const select = ['PartitionKey', 'RowKey', 'status', 'codes', 'firstSeen', 'noncompliantSince'];
-    const filters: string[] = [];
-    if (partitions.length <= PER_PARTITION_READS_UP_TO) {
-      for (const partitionKey of partitions) filters.push(odata`PartitionKey eq ${partitionKey}`);
-    } else {
-      const groups = new Map<string, string[]>();
-      for (const partitionKey of [...partitions].sort()) {
-        const first = partitionKey.slice(0, 1);
-        const group = groups.get(first) ?? [];
-        group.push(partitionKey);
-        groups.set(first, group);
-      }
-      for (const group of groups.values()) {
-        const low = group[0] as string;
-        const high = group[group.length - 1] as string;
-        filters.push(odata`PartitionKey ge ${low} and PartitionKey le ${high}`);
-      }
-    }
+  private async readPoolStateColumns(subscriptions: string[]): Promise<Map<string, StoredEntity>> {
+    const wanted = new Set(subscriptions);
+    const result = new Map<string, StoredEntity>();
+    const select = [
+      'PartitionKey',
+      'RowKey',
+      'status',
+      'codes',
+      'firstSeen',
+      'noncompliantSince',
+      'lastSeen',
+    ];
+    const sorted = [...subscriptions].sort();
+    const filters =
+      sorted.length <= PER_SUBSCRIPTION_READS_UP_TO
+        ? sorted.map((subscription) => subscriptionRangeFilter(subscription, subscription))
+        : [subscriptionRangeFilter(sorted[0] as string, sorted[sorted.length - 1] as string)];
     await forEachLimited(filters, this.concurrency, async (filter) => {
       for await (const entity of this.pools.listEntities({ queryOptions: { filter, select } })) {
         this.stats.entitiesRead += 1;
-        const partitionKey = entity.partitionKey as string;
-        if (!wanted.has(partitionKey)) continue;
-        let partition = result.get(partitionKey);
-        if (!partition) result.set(partitionKey, (partition = new Map<string, StoredEntity>()));
-        partition.set(entity.rowKey as string, entity);
+        if (!wanted.has(subscriptionOfPartition(entity.partitionKey as string))) continue;
+        const rowKey = entity.rowKey as string;
+        const seen = result.get(rowKey);
+        // One state per pool; were there two (a pool moved by hand), the one seen last is the one to keep.
+        if (!seen || (optionalString(entity, 'lastSeen') ?? '') > (optionalString(seen, 'lastSeen') ?? ''))
+          result.set(rowKey, entity);
       }
     });
     return result;
@@ -208,32 +261,40 @@ export class PoolStateStore {
 
   /** Latest pool states, all or of one subscription (a single-partition query). */
   async *listPoolStates(opts: { subscriptionId?: string } = {}): AsyncIterableIterator<PoolState> {
+    const subscription = opts.subscriptionId === undefined ? null : resourceIdKey(opts.subscriptionId);
     const queryOptions =
-      opts.subscriptionId === undefined
-        ? {}
-        : { filter: odata`PartitionKey eq ${resourceIdKey(opts.subscriptionId)}` };
+      subscription === null ? {} : { filter: subscriptionRangeFilter(subscription, subscription) };
     for await (const entity of this.pools.listEntities({ queryOptions })) {
       this.stats.entitiesRead += 1;
+      if (subscription !== null && subscriptionOfPartition(entity.partitionKey as string) !== subscription)
+        continue;
       yield toPoolState(entity);
     }
   }
 
   /** One pool's status changes, newest first; the ID compares case-insensitively. */
   async getPoolHistory(poolId: string): Promise<PoolHistoryEntry[]> {
-    const partitionKey = subscriptionPartition(poolId);
+    const subscription = subscriptionKey(poolId);
     const key = resourceIdKey(poolId);
-    const filter = odata`PartitionKey eq ${partitionKey} and RowKey ge ${key + KEY_SEPARATOR} and RowKey lt ${key + KEY_SEPARATOR_END}`;
+    // The pool's partition is one of few: its subscription's own, or the one it hashes to under some spread. Each is
+    // a row-key range in one partition, never a scan of the subscription.
     const entries: PoolHistoryEntry[] = [];
-    for await (const entity of this.history.listEntities({ queryOptions: { filter } })) {
-      this.stats.entitiesRead += 1;
-      entries.push({
-        runId: requireString(entity, 'runId'),
-        at: requireString(entity, 'at'),
-        status: requireString(entity, 'status') as PoolStatus,
-        codes: unpackJson<string[]>(entity, 'codes') ?? [],
-      });
-    }
-    return entries;
+    await Promise.all(
+      candidatePartitions(subscription, key).map(async (partitionKey) => {
+        const filter = odata`PartitionKey eq ${partitionKey} and RowKey ge ${key + KEY_SEPARATOR} and RowKey lt ${key + KEY_SEPARATOR_END}`;
+        for await (const entity of this.history.listEntities({ queryOptions: { filter } })) {
+          this.stats.entitiesRead += 1;
+          entries.push({
+            runId: requireString(entity, 'runId'),
+            at: requireString(entity, 'at'),
+            status: requireString(entity, 'status') as PoolStatus,
+            codes: unpackJson<string[]>(entity, 'codes') ?? [],
+          });
+        }
+      }),
+    );
+    // Newest first, as the row keys order them within a partition (a pool's history is in its state's partition).
+    return entries.sort((a, b) => b.at.localeCompare(a.at));
   }
 }
 

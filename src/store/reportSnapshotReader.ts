@@ -125,6 +125,28 @@ export class ReportSnapshotReader {
     return this.parseFrames(bytes) as Promise<PoolResult[]>;
   }
 
+  /**
+   * Lets go of the cached chunks that frame `index` and the frames after it do not need: a reader going through
+   * the frames in order (the CLI writing a whole report) then holds a chunk or two, not the run.
+   */
+  retainFrom(index: number): void {
+    const location = this.locations[index];
+    if (!location) {
+      this.chunkCache.clear();
+      return;
+    }
+    const first = Math.floor(location.offset / this.entityBytes);
+    const writers = this.manifests.map((m) => m.writer);
+    const current = writers.indexOf(location.writer);
+    for (const key of [...this.chunkCache.keys()]) {
+      const [writer = '', kind = '', chunk = ''] = key.split('|');
+      if (kind !== 'pools') continue;
+      const before =
+        writers.indexOf(writer) < current || (writer === location.writer && Number(chunk) < first);
+      if (before) this.chunkCache.delete(key);
+    }
+  }
+
   /** Every cluster result of the run (a few bytes each: a cluster without findings is its ID). */
   async clusters(): Promise<ClusterResult[]> {
     const out: ClusterResult[] = [];

@@ -11,7 +11,11 @@ export interface RunReader {
 }
 
 /** A run's pools as indexed frames, so a page reads only the frames it shows. */
-export type ReportSnapshot = PoolFrames & { clusters(): Promise<ClusterResult[]> };
+export type ReportSnapshot = PoolFrames & {
+  clusters(): Promise<ClusterResult[]>;
+  /** Drops cached chunks that frame `index` and later ones do not need (reading the frames in order). */
+  retainFrom?(index: number): void;
+};
 
 export interface ReportSource {
   getReport(run: RunRecord): Promise<Report>;

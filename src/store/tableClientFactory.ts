@@ -16,6 +16,8 @@ export interface StoreStats {
   entitiesWritten: number;
   entitiesDeleted: number;
   entitiesRead: number;
+  /** Answers 429 or 503 (Table Storage's ServerBusy when a partition or the account is over its target). */
+  throttled: number;
 }
 
 export interface TableClientFactoryOptions {
@@ -47,6 +49,7 @@ export class TableClientFactory {
     entitiesWritten: 0,
     entitiesDeleted: 0,
     entitiesRead: 0,
+    throttled: 0,
   };
   readonly concurrency: number;
   private readonly clients = new Map<string, TableClient>();
@@ -68,9 +71,11 @@ export class TableClientFactory {
     const stats = this.stats;
     const requestCounter: PipelinePolicy = {
       name: 'tableRequestCounter',
-      sendRequest: (request, next) => {
+      sendRequest: async (request, next) => {
         stats.requests += 1;
-        return next(request);
+        const response = await next(request);
+        if (response.status === 429 || response.status === 503) stats.throttled += 1;
+        return response;
       },
     };
     // Per retry, so every request that goes on the wire is counted; and every attempt is bounded in time, so a

@@ -14,6 +14,9 @@ export const KEY_SEPARATOR_END = '}';
 // Kept as is: readable in Storage Explorer and safe in URLs and OData literals. Everything else is escaped.
 const SAFE_CHAR = /[A-Za-z0-9._-]/;
 const ESCAPE = '!';
+const ALL_SAFE = /^[A-Za-z0-9._-]*$/;
+/** One character (a whole surrogate pair counts as one) outside the safe set. */
+const UNSAFE_CHAR = /[^A-Za-z0-9._-]/gu;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
@@ -29,15 +32,16 @@ export function encodeKey(s: string): string {
       `Cannot make a table key of a string with a lone UTF-16 surrogate: ${JSON.stringify(s)}`,
     );
   }
-  let out = '';
-  for (const ch of s) {
-    if (SAFE_CHAR.test(ch)) {
-      out += ch;
-      continue;
-    }
-    for (const byte of Buffer.from(ch, 'utf8'))
-      out += ESCAPE + byte.toString(16).toUpperCase().padStart(2, '0');
-  }
+  // One pass that builds a flat string: a key grown a character at a time is a deep rope, which every later use
+  // (the SDK escapes each key of each transaction) pays to flatten.
+  const out = ALL_SAFE.test(s)
+    ? s
+    : s.replace(UNSAFE_CHAR, (ch) => {
+        let escaped = '';
+        for (const byte of Buffer.from(ch, 'utf8'))
+          escaped += ESCAPE + byte.toString(16).toUpperCase().padStart(2, '0');
+        return escaped;
+      });
   if (out.length > MAX_KEY_LENGTH) {
     throw new RangeError(
       `Table key too long: ${out.length} characters once encoded (at most ${MAX_KEY_LENGTH}) for ${JSON.stringify(s.slice(0, 80))}…`,

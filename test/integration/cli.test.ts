@@ -11,10 +11,13 @@ import { parse } from 'csv-parse/sync';
 
 import { generateEstate, toAzAksListExport, toGraphQueryExport } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
+import { App } from '../../src/app';
 import { type CliIo, EXIT, main } from '../../src/cli/main';
+import { loadConfig } from '../../src/config';
 import { reportSchema } from '../../src/core/reportSchema';
 import type { Report } from '../../src/core/types';
-import { CSV_COLUMNS, UTF8_BOM } from '../../src/render/reportCsv';
+import { CSV_COLUMNS, renderReportCsv, UTF8_BOM } from '../../src/render/reportCsv';
+import { summaryText } from '../../src/render/summaryText';
 
 const estate = generateEstate({ seed: 11, pools: 240, subscriptions: 5 });
 const dir = mkdtempSync(join(tmpdir(), 'fips-cli-'));
@@ -244,6 +247,24 @@ describe('exit codes of real audits against the emulators', () => {
     expect(readFileSync(out, 'utf8')).toContain('id="trend-chart"');
     const text = await run(['report', '--format', 'text'], env);
     expect(text.stdout).toMatch(new RegExp(`^FIPS audit ${stored.run.id} \\(cli, AzureCloud\\): SUCCEEDED`));
+  });
+
+  it('streams a stored report frame by frame, byte for byte the JSON, CSV and summary the whole report renders', async () => {
+    const env = settings();
+    const audited = await run(['audit', '--no-email', '--json'], env);
+    expect(audited.code).toBe(EXIT.ok);
+    const runId = (JSON.parse(audited.stdout) as Report).run.id;
+    const whole = (await new App(loadConfig(env)).getReport(runId)) as Report;
+    expect(whole.pools.length).toBeGreaterThan(0);
+    expect(audited.stdout).toBe(`${JSON.stringify(whole, null, 2)}\n`);
+    expect((await run(['report', '--format', 'json'], env)).stdout).toBe(
+      `${JSON.stringify(whole, null, 2)}\n`,
+    );
+    expect((await run(['report', '--format', 'csv'], env)).stdout).toBe(renderReportCsv(whole));
+    expect((await run(['report', '--format', 'text'], env)).stdout).toBe(`${summaryText(whole)}\n`);
+    const out = join(dir, 'streamed.json');
+    expect((await run(['report', '--out', out], env)).code).toBe(EXIT.ok);
+    expect(readFileSync(out, 'utf8')).toBe(`${JSON.stringify(whole, null, 2)}\n`);
   });
 
   it.each<[string, string]>([

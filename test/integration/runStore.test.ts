@@ -10,6 +10,7 @@ import { summarizeRun } from '../../src/core/summarizeRun';
 import type { ClusterResult, Finding, PoolResult, PoolStatus } from '../../src/core/types';
 import { renderReportHtml } from '../../src/render/reportHtml';
 import { EntityTooLargeError } from '../../src/store/entityCodec';
+import { PoolStateStore } from '../../src/store/poolStateStore';
 import { TableClientFactory } from '../../src/store/tableClientFactory';
 import { type TableStores, tableStores } from '../support/tableStores';
 
@@ -23,6 +24,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await azurite?.stop();
 });
+
+/** The distinct partition keys of `subscription`'s rows in `table` (pools or poolhistory), sorted. */
+async function partitionsOf(store: TableStores, table: string, subscription: string): Promise<string[]> {
+  const keys = new Set<string>();
+  for await (const entity of store.tables
+    .client(table)
+    .listEntities({ queryOptions: { select: ['PartitionKey'] } }))
+    if ((entity.partitionKey as string).startsWith(subscription)) keys.add(entity.partitionKey as string);
+  return [...keys].sort();
+}
 
 /** Stores over fresh tables, so tests do not see each other's data. */
 function freshStore(): Promise<TableStores> {
@@ -653,5 +664,62 @@ describe('pool states and history', () => {
       'exempt',
       'noncompliant',
     ]);
+  });
+
+  it('spreads a large subscription over partitions, keeps every pool where it was first stored, and reads it whole', async () => {
+    const store = await freshStore();
+    // Spread past 10 pools a partition (2,000 in production), over the same tables.
+    const poolStates = new PoolStateStore(store.tables, { poolsPerPartition: 10 });
+    const sub = '0b1f6471-1bf0-4dda-aec3-999999999999';
+    const other = '0b1f6471-1bf0-4dda-aec3-aaaaaaaaaaaa';
+    const pool = (i: number, status: PoolStatus = 'compliant', subscription = sub) =>
+      makePool(i, { subscription, status, findings: status === 'noncompliant' ? [FIPS_DISABLED] : [] });
+    const t1 = new Date('2026-11-01T06:00:00Z');
+    const t2 = new Date('2026-11-02T06:00:00Z');
+    const r1 = newRunId(t1, 'aaaaaa');
+    const r2 = newRunId(t2, 'bbbbbb');
+    const scope = (p: PoolResult) => `/subscriptions/${p.subscriptionId}`;
+
+    // Run 1: 8 pools, one partition: the layout every run stored before spreading existed.
+    const small = Array.from({ length: 8 }, (_, i) => pool(i, 'noncompliant'));
+    await poolStates.updatePoolStates(r1, t1, [...small, pool(100, 'compliant', other)], scope);
+    expect(await partitionsOf(store, 'pools', sub)).toEqual([sub]);
+
+    // Run 2: the subscription has grown to 50 pools: its 8 stay put, the 42 new ones are spread over 8 partitions.
+    const grown = Array.from({ length: 50 }, (_, i) => pool(i, i < 4 ? 'noncompliant' : 'compliant'));
+    const { changed } = await poolStates.updatePoolStates(r2, t2, grown, scope);
+    expect(changed).toBe(42 + 4); // the new pools, and the four of the first eight that were fixed
+    const partitions = await partitionsOf(store, 'pools', sub);
+    expect(partitions[0]).toBe(sub);
+    expect(partitions.slice(1).every((p) => /^0b1f6471-1bf0-4dda-aec3-999999999999\|0[0-7]$/.test(p))).toBe(
+      true,
+    );
+    expect(partitions.length).toBeGreaterThan(4);
+    expect(await partitionsOf(store, 'poolhistory', sub)).toEqual(partitions);
+
+    const states = await collect(poolStates.listPoolStates({ subscriptionId: sub.toUpperCase() }));
+    expect(states.map((s) => s.id).sort()).toEqual(grown.map((p) => p.id).sort());
+    const first = states.find((s) => s.id === small[0]!.id);
+    expect(first).toMatchObject({
+      firstSeen: t1.toISOString(),
+      noncompliantSince: t1.toISOString(),
+      lastRunId: r2,
+    });
+    expect(states.find((s) => s.id === small[5]!.id)).toMatchObject({
+      firstSeen: t1.toISOString(),
+      status: 'compliant',
+    });
+    expect(states.find((s) => s.id === grown[30]!.id)).toMatchObject({ firstSeen: t2.toISOString() });
+    expect(await collect(poolStates.listPoolStates({ subscriptionId: other }))).toHaveLength(1);
+    expect(await collect(poolStates.listPoolStates())).toHaveLength(51);
+
+    expect((await poolStates.getPoolHistory(small[5]!.id)).map((h) => h.status)).toEqual([
+      'compliant',
+      'noncompliant',
+    ]);
+    expect((await poolStates.getPoolHistory(grown[30]!.id)).map((h) => h.runId)).toEqual([r2]);
+    // The store that does not spread (the default threshold) reads the spread layout the same way.
+    expect(await collect(store.poolStates.listPoolStates({ subscriptionId: sub }))).toHaveLength(50);
+    expect(await store.poolStates.getPoolHistory(grown[30]!.id)).toHaveLength(1);
   });
 });
