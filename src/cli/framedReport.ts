@@ -4,10 +4,10 @@ import type { PoolFrames } from '../core/pagePools';
 import { framesOf } from '../core/pagePools';
 import { runInfoOf } from '../core/run';
 import type { ClusterResult, PoolResult, Report } from '../core/types';
+import type { ReportHead } from '../render/reportText';
 import type { ReportSnapshot, RunReports } from '../store/runReports';
 
-/** The report without its pools and clusters: what every format starts with. */
-export type ReportHead = Omit<Report, 'pools' | 'clusters'>;
+export type { ReportHead };
 
 /**
  * A report whose pools are read a frame (1,000 pools) at a time, in the report's order, when the run has an indexed
@@ -56,14 +56,6 @@ export async function openFramedReport(
     clusters: () => snapshot.clusters(),
     whole: async () => (await reports.getReport(runId)) as Report,
   };
-}
-
-/** The frames' pools in the report's order, one frame at a time. */
-export async function* poolsOf(report: FramedReport): AsyncIterableIterator<readonly PoolResult[]> {
-  for (let i = 0; i < report.frames.frames.length; i++) {
-    report.frames.retainFrom?.(i);
-    yield await report.frames.pools(i);
-  }
 }
 
 /**

@@ -5,72 +5,36 @@ import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 
 import { InputError } from '../errors';
-import { CSV_COLUMNS, csvField, UTF8_BOM } from '../render/reportCsv';
 import type { ReportHistory } from '../render/reportHistory';
 import { renderReportHtml } from '../render/reportHtml';
+import { reportCsvText, reportJsonText } from '../render/reportText';
 import { summaryText } from '../render/summaryText';
-import { attentionOf, type FramedReport, poolsOf } from './framedReport';
+import { attentionOf, type FramedReport } from './framedReport';
 import type { ReportFormat } from './reportOutput';
 
 /** Pools the text summary lists by name. */
 const LISTED_POOLS = 20;
-const CRLF = '\r\n';
 
 /** Waits when the stream's buffer is full: a slow reader of stdout slows the reading of storage, not memory. */
 async function put(sink: NodeJS.WritableStream, text: string): Promise<void> {
   if (text && !sink.write(text)) await once(sink, 'drain');
 }
 
-/** A value as JSON.stringify(…, null, 2) writes it `depth` levels down. */
-function nested(value: unknown, depth: number): string {
-  return JSON.stringify(value, null, 2).replace(/\n/g, `\n${'  '.repeat(depth)}`);
-}
-
-/** One array of the report, element by element: the same text JSON.stringify(report, null, 2) has for it. */
-async function putArray<T>(sink: NodeJS.WritableStream, batches: AsyncIterable<readonly T[]>): Promise<void> {
-  let first = true;
-  for await (const batch of batches) {
-    let text = '';
-    for (const item of batch) {
-      text += `${first ? '[\n    ' : ',\n    '}${nested(item, 2)}`;
-      first = false;
-    }
-    await put(sink, text);
-  }
-  await put(sink, first ? '[]' : '\n  ]');
-}
-
-async function* once$<T>(items: Promise<readonly T[]>): AsyncIterableIterator<readonly T[]> {
-  yield await items;
+async function putAll(sink: NodeJS.WritableStream, texts: AsyncIterable<string>): Promise<void> {
+  for await (const text of texts) await put(sink, text);
 }
 
 /**
  * The report as JSON, byte for byte what `JSON.stringify(report, null, 2)` and a newline give, written as it is
  * read: the pools one frame at a time.
  */
-export async function writeReportJson(sink: NodeJS.WritableStream, report: FramedReport): Promise<void> {
-  const { head } = report;
-  await put(
-    sink,
-    `{\n  "schemaVersion": ${nested(head.schemaVersion, 1)},\n  "run": ${nested(head.run, 1)},\n  "summary": ${nested(head.summary, 1)},\n  "pools": `,
-  );
-  await putArray(sink, poolsOf(report));
-  await put(sink, ',\n  "clusters": ');
-  await putArray(sink, once$(report.clusters()));
-  await put(sink, `,\n  "errors": ${nested(head.errors, 1)}\n}\n`);
+export function writeReportJson(sink: NodeJS.WritableStream, report: FramedReport): Promise<void> {
+  return putAll(sink, reportJsonText(report));
 }
 
 /** The report as CSV (renderReportCsv's text), a frame of rows at a time. */
-export async function writeReportCsv(sink: NodeJS.WritableStream, report: FramedReport): Promise<void> {
-  await put(sink, UTF8_BOM + CSV_COLUMNS.map((c) => csvField(c.name)).join(',') + CRLF);
-  // The columns read the run's ID and start time from the report; no column reads its pools.
-  const context = { ...report.head, pools: [], clusters: [] };
-  for await (const frame of poolsOf(report)) {
-    let text = '';
-    for (const pool of frame)
-      text += CSV_COLUMNS.map((c) => csvField(c.value(pool, context))).join(',') + CRLF;
-    await put(sink, text);
-  }
+export function writeReportCsv(sink: NodeJS.WritableStream, report: FramedReport): Promise<void> {
+  return putAll(sink, reportCsvText(report));
 }
 
 /** The terminal summary: the head, and only the first pools that need attention. */

@@ -98,3 +98,67 @@ export async function pagePools(source: PoolFrames, selection: PageSelection): P
   const ordered = statuses.flatMap((s) => kept.get(s) ?? []);
   return { pools: ordered.slice(offset, offset + limit), matched, framesRead: loaded.size };
 }
+
+/** The statuses a selection keeps, and whether a status is one of them. */
+function keepsStatus(selection: Pick<PageSelection, 'statuses'>): (status: PoolStatus) => boolean {
+  return (status) => !selection.statuses || selection.statuses.includes(status);
+}
+
+/** Pools of one frame's counts that a status selection keeps. */
+function keptInFrame(frame: PoolFrames['frames'][number], keeps: (status: PoolStatus) => boolean): number {
+  let count = 0;
+  for (const status of PAGE_STATUS_ORDER) if (keeps(status)) count += frame.counts[status];
+  return count;
+}
+
+/**
+ * The slice `[offset, offset + limit)` of the pools that pass the selection, in the frames' own order (the
+ * report's, by ID), and how many pass in all: the JSON report's page. With statuses as the only filter the
+ * frames' counts place the slice and only the frames holding it are read; any other filter reads every frame
+ * once, keeping at most `limit` pools.
+ */
+export async function slicePools(source: PoolFrames, selection: PageSelection): Promise<PoolPage> {
+  const { offset, limit } = selection;
+  if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`offset must be ≥ 0; got ${offset}`);
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be ≥ 1; got ${limit}`);
+  const keeps = keepsStatus(selection);
+  const pools: PoolResult[] = [];
+  let matched = 0;
+  let framesRead = 0;
+  for (let i = 0; i < source.frames.length; i++) {
+    const inFrame = keptInFrame(source.frames[i]!, keeps);
+    if (inFrame === 0) continue;
+    const needed = matched + inFrame > offset && pools.length < limit;
+    if (!selection.matches && !needed) {
+      matched += inFrame;
+      continue;
+    }
+    framesRead += 1;
+    for (const pool of await source.pools(i)) {
+      if (!keeps(pool.status) || (selection.matches && !selection.matches(pool))) continue;
+      if (matched >= offset && pools.length < limit) pools.push(pool);
+      matched += 1;
+    }
+  }
+  return { pools, matched, framesRead };
+}
+
+/**
+ * The pools that pass the selection, in the frames' own order, a frame at a time: frames without a pool of a
+ * kept status are not read, and a frame is let go before the next is read.
+ */
+export async function* selectedPools(
+  source: PoolFrames & { retainFrom?(index: number): void },
+  selection: Pick<PageSelection, 'statuses' | 'matches'> = {},
+): AsyncIterableIterator<readonly PoolResult[]> {
+  const keeps = keepsStatus(selection);
+  const filtered = selection.statuses !== undefined || selection.matches !== undefined;
+  for (let i = 0; i < source.frames.length; i++) {
+    source.retainFrom?.(i);
+    if (keptInFrame(source.frames[i]!, keeps) === 0) continue;
+    const pools = await source.pools(i);
+    yield filtered
+      ? pools.filter((p) => keeps(p.status) && (!selection.matches || selection.matches(p)))
+      : pools;
+  }
+}

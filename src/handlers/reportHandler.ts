@@ -1,5 +1,7 @@
 // GET /api/report: the latest (or a given) stored run as JSON (filtered, paged), CSV or an HTML page.
 
+import { Readable } from 'node:stream';
+
 import type { HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
 
@@ -17,19 +19,18 @@ import { negotiateFormat, type ReportFormat } from '../http/negotiate';
 import { API_ROUTES } from '../http/routes';
 import { HTML_PAGE_SIZE, REPORT_ARRAY_PARAMETERS, reportQuerySchema } from '../http/schemas';
 import { parseQuery } from '../http/validate';
-import { renderReportCsv } from '../render/reportCsv';
 import { type ReportHistory, reportHistory, TREND_RUNS } from '../render/reportHistory';
 import { renderReportHtml, reportContentSecurityPolicy } from '../render/reportHtml';
 import {
   canonicalFilters,
   decodeContinuationToken,
-  filterPools,
   hasFilters,
-  poolMatches,
   type ReportFilters,
   reportPage,
   sameFilters,
+  selectionOf,
 } from '../render/reportJson';
+import { type FramedReportSource, reportCsvText, reportPageJsonText } from '../render/reportText';
 
 /** What the report needs of storage; RunStore implements it. */
 export interface ReportStore {
@@ -97,18 +98,22 @@ function functionKeyOf(query: URLSearchParams): string | undefined {
   return query.getAll('code').find(isFunctionKeyShaped);
 }
 
-/** Filters other than status, which the frames' counts cannot answer: the page must read the pools for them. */
-function poolFilter(filters: ReportFilters): ((pool: Report['pools'][number]) => boolean) | undefined {
-  const { status: _status, ...rest } = filters;
-  return Object.keys(rest).length ? (pool) => poolMatches(pool, rest) : undefined;
-}
-
 /** The next page's link, never built from the request's URL (see apiLink). */
 function nextLinkOf(reportBaseUrl: string | null): (token: string) => string {
   return (token) => {
     const params = new URLSearchParams({ format: 'json', continuationToken: token });
     return apiLink(reportBaseUrl, `${API_ROUTES.report.route}?${params.toString()}`);
   };
+}
+
+/** A body produced as it is read, with backpressure: the host (or serve) pulls the next text when it can send it. */
+function textStream(texts: AsyncIterable<string>): Readable {
+  return Readable.from(
+    (async function* () {
+      for await (const text of texts) yield Buffer.from(text, 'utf8');
+    })(),
+    { objectMode: false },
+  );
 }
 
 export function reportHandler(deps: ReportDependencies) {
@@ -243,8 +248,7 @@ export function reportHandler(deps: ReportDependencies) {
 
     if (format === 'html') {
       const { frames, clusters, summary } = await pagedRun(run);
-      const statuses = filters.status;
-      const matches = poolFilter(filters);
+      const { statuses, matches } = selectionOf(filters);
       const size = HTML_PAGE_SIZE;
       let number = query.page ?? 1;
       let page = await pagePools(frames, {
@@ -299,22 +303,32 @@ export function reportHandler(deps: ReportDependencies) {
       };
     }
 
-    const report = await loadReport(run);
+    // JSON and CSV are read from the run's frames: a page holds at most `top` pools, and the whole (filtered)
+    // run is streamed a frame at a time, so a 100,000-pool report never sits in the handler's memory.
+    const { frames, clusters, summary } = await pagedRun(run);
+    const source: FramedReportSource = {
+      head: { schemaVersion: 1, run: runInfoOf(run), summary, errors: run.errors },
+      // The cached reader is shared by concurrent requests: no request lets go of another's chunks.
+      frames: { frames: frames.frames, pools: (index) => frames.pools(index) },
+      clusters,
+    };
     if (format === 'json') {
-      const page = reportPage(
-        report,
-        filters,
-        top === undefined ? { offset } : { offset, top },
-        nextLinkOf(deps.config.reportBaseUrl),
-      );
       const headers: Record<string, string> = {
         ...common,
         'Content-Type': 'application/json; charset=utf-8',
       };
+      if (top === undefined) {
+        // Only a continuation token carries an offset, and every token carries its page's top.
+        return {
+          status: 200,
+          headers,
+          body: textStream(reportPageJsonText(source, selectionOf(filters), filters)),
+        };
+      }
+      const page = await reportPage(source, filters, { offset, top }, nextLinkOf(deps.config.reportBaseUrl));
       if (page.page.nextLink) headers.Link = `<${page.page.nextLink}>; rel="next"`;
       return { status: 200, headers, body: JSON.stringify(page) };
     }
-    const pools = filterPools(report.pools, filters);
     return {
       status: 200,
       headers: {
@@ -322,7 +336,7 @@ export function reportHandler(deps: ReportDependencies) {
         'Content-Type': 'text/csv; charset=utf-8; header=present',
         'Content-Disposition': `attachment; filename="fips-audit-${run.id}.csv"`,
       },
-      body: renderReportCsv(report, pools),
+      body: textStream(reportCsvText(source, selectionOf(filters))),
     };
   });
 }

@@ -2,9 +2,11 @@
 
 import { z } from 'zod';
 
+import { slicePools } from '../core/pagePools';
 import { runIdSchema } from '../core/runId';
 import { FINDING_CODES, type PoolResult, type Report } from '../core/types';
 import { InputError } from '../errors';
+import type { FramedReportSource, PoolSelection } from './reportText';
 
 /** The largest page a client may ask for; a page of 5,000 pools is about 5 MB of JSON. */
 export const MAX_PAGE_SIZE = 5000;
@@ -132,11 +134,6 @@ export function textMatches(pool: PoolResult, text: string): boolean {
     .every((word) => word === '' || haystack.includes(word));
 }
 
-export function filterPools(pools: readonly PoolResult[], filters: ReportFilters): PoolResult[] {
-  const canon = canonicalFilters(filters);
-  return hasFilters(canon) ? pools.filter((p) => poolMatches(p, canon)) : [...pools];
-}
-
 /** What a continuation token carries: everything needed to continue exactly where the last page ended. */
 export interface ContinuationState {
   runId: string;
@@ -193,36 +190,55 @@ export function sameFilters(a: ReportFilters, b: ReportFilters): boolean {
   return JSON.stringify(canonicalFilters(a)) === JSON.stringify(canonicalFilters(b));
 }
 
+/** The filters as a pool selection: statuses, which the frames' counts answer, and the rest as one test. */
+export function selectionOf(filters: ReportFilters): PoolSelection {
+  const { status, ...rest } = canonicalFilters(filters);
+  const selection: PoolSelection = {};
+  if (status) selection.statuses = status;
+  if (Object.keys(rest).length) selection.matches = (pool) => poolMatches(pool, rest);
+  return selection;
+}
+
 /**
- * One page of the report: `pools` holds the matching pools from `offset` (at most `top`), while `summary`,
- * `clusters` and `errors` are always the whole run's. `nextLink` turns a token into a URL.
+ * One page of the report: `pools` holds the matching pools from `offset` (at most `top`), in the report's
+ * order, while `summary`, `clusters` and `errors` are always the whole run's. Only the frames holding the page
+ * are read when the filters are statuses alone; `nextLink` turns a token into a URL. Every matching pool at
+ * once is `reportPageJsonText`, which streams.
  */
-export function reportPage(
-  report: Report,
+export async function reportPage(
+  report: FramedReportSource,
   filters: ReportFilters,
-  page: PageRequest,
+  page: Required<PageRequest>,
   nextLink: (token: string) => string | null = () => null,
-): ReportPage {
+): Promise<ReportPage> {
   const canon = canonicalFilters(filters);
-  const matching = filterPools(report.pools, canon);
-  if (page.offset > matching.length) {
+  const { pools, matched } = await slicePools(report.frames, {
+    ...selectionOf(canon),
+    offset: page.offset,
+    limit: page.top,
+  });
+  if (page.offset > matched) {
     throw new InputError(
-      `continuationToken points past the end of the report (offset ${page.offset} of ${matching.length} matching pools). Start again from the first page.`,
+      `continuationToken points past the end of the report (offset ${page.offset} of ${matched} matching pools). Start again from the first page.`,
     );
   }
-  const end = page.top === undefined ? matching.length : Math.min(matching.length, page.offset + page.top);
-  const pools = matching.slice(page.offset, end);
+  const end = page.offset + pools.length;
   const token =
-    page.top !== undefined && end < matching.length
-      ? encodeContinuationToken({ runId: report.run.id, filters: canon, offset: end, top: page.top })
+    end < matched
+      ? encodeContinuationToken({ runId: report.head.run.id, filters: canon, offset: end, top: page.top })
       : null;
+  const { schemaVersion, run, summary, errors } = report.head;
   return {
-    ...report,
+    schemaVersion,
+    run,
+    summary,
     pools,
-    filter: { ...canon, matched: matching.length },
+    clusters: [...(await report.clusters())],
+    errors,
+    filter: { ...canon, matched },
     page: {
       offset: page.offset,
-      top: page.top ?? null,
+      top: page.top,
       returned: pools.length,
       continuationToken: token,
       nextLink: token ? nextLink(token) : null,

@@ -1,10 +1,12 @@
 // Reports built purely (estate generator → normalizeCluster → evaluatePool → summarizeRun) for render unit tests.
 
 import { generateEstate } from '../../emulators/estateGenerator';
+import type { FramedReport } from '../../src/cli/framedReport';
 import { evaluateCluster, evaluatePool } from '../../src/core/evaluatePool';
 import { builtInMatrix } from '../../src/core/fipsMatrix';
 import { matrixRefOf } from '../../src/core/matrixSources';
 import { normalizeCluster } from '../../src/core/normalizeCluster';
+import { framesOf } from '../../src/core/pagePools';
 import { summarizeRun } from '../../src/core/summarizeRun';
 import type { PoolResult, Report } from '../../src/core/types';
 
@@ -77,5 +79,16 @@ export function handPool(overrides: Partial<PoolResult>): PoolResult {
     findings: [],
     exemption: null,
     ...overrides,
+  };
+}
+
+/** A report in memory as the frames a stored snapshot gives, `frameSize` pools a frame. */
+export function framedFixture(report: Report, frameSize = 1000): FramedReport {
+  const { pools, clusters, ...head } = report;
+  return {
+    head,
+    frames: framesOf(pools, frameSize),
+    clusters: () => Promise.resolve(clusters),
+    whole: () => Promise.resolve(report),
   };
 }

@@ -1,43 +1,141 @@
 // Report paging and filters, continuation tokens, Accept negotiation and ETag matching: the pure parts of the API.
 
+import { framesOf, slicePools } from '../../src/core/pagePools';
+import type { PoolResult } from '../../src/core/types';
 import { ifNoneMatchHits, strongEtag } from '../../src/http/conditional';
 import { negotiateFormat } from '../../src/http/negotiate';
 import { NotAcceptableError } from '../../src/http/problem';
+import { renderReportCsv } from '../../src/render/reportCsv';
 import {
   canonicalFilters,
   decodeContinuationToken,
   encodeContinuationToken,
-  filterPools,
+  poolMatches,
+  type ReportFilters,
   reportPage,
+  selectionOf,
 } from '../../src/render/reportJson';
-import { FIXTURE_RUN_ID, fixtureReport } from '../support/reportFixture';
+import { reportCsvText, reportPageJsonText } from '../../src/render/reportText';
+import { FIXTURE_RUN_ID, fixtureReport, framedFixture } from '../support/reportFixture';
 
 const report = fixtureReport({ pools: 300 });
 
-describe('reportPage', () => {
-  it.each([1, 7, 50, 299, 300, 301])('pages with top=%i so that the pages add up to the report', (top) => {
-    const ids: string[] = [];
-    let offset = 0;
-    for (;;) {
-      const page = reportPage(report, {}, { offset, top });
-      expect(page.summary).toEqual(report.summary);
-      ids.push(...page.pools.map((p) => p.id));
-      if (!page.page.continuationToken) break;
-      const state = decodeContinuationToken(page.page.continuationToken);
-      expect(state).toEqual({ runId: FIXTURE_RUN_ID, filters: {}, offset: ids.length, top });
-      offset = state.offset;
+/** The oracle: the pools of the whole report that pass the filters, tested one by one. */
+function filterPools(pools: readonly PoolResult[], filters: ReportFilters): PoolResult[] {
+  const canon = canonicalFilters(filters);
+  return pools.filter((p) => poolMatches(p, canon));
+}
+
+/** The page the API served when it read the whole report: the matching pools from `offset`, at most `top`. */
+function wholeReportPage(filters: ReportFilters, offset: number, top: number | null) {
+  const canon = canonicalFilters(filters);
+  const matching = filterPools(report.pools, canon);
+  const end = top === null ? matching.length : Math.min(matching.length, offset + top);
+  return {
+    ...report,
+    pools: matching.slice(offset, end),
+    filter: { ...canon, matched: matching.length },
+    page: { offset, top, returned: end - offset },
+  };
+}
+
+async function text(texts: AsyncIterable<string>): Promise<string> {
+  let out = '';
+  for await (const t of texts) out += t;
+  return out;
+}
+
+const FILTERS: [string, ReportFilters][] = [
+  ['none', {}],
+  ['a status', { status: ['noncompliant'] }],
+  ['two statuses', { status: ['unknown', 'exempt'] }],
+  ['a status and an OS', { status: ['compliant', 'noncompliant'], osType: ['Windows'] }],
+  ['a finding code', { code: ['FIPS_DISABLED'] }],
+  ['free text matching nothing', { q: 'no-such-pool-anywhere' }],
+];
+
+describe.each([1, 7, 100, 1000])('reportPage over frames of %i pools', (frameSize) => {
+  const framed = framedFixture(report, frameSize);
+
+  it.each([1, 7, 50, 299, 300, 301])(
+    'pages with top=%i so that the pages add up to the report',
+    async (top) => {
+      const ids: string[] = [];
+      let offset = 0;
+      for (;;) {
+        const page = await reportPage(framed, {}, { offset, top });
+        expect(page.summary).toEqual(report.summary);
+        ids.push(...page.pools.map((p) => p.id));
+        if (!page.page.continuationToken) break;
+        const state = decodeContinuationToken(page.page.continuationToken);
+        expect(state).toEqual({ runId: FIXTURE_RUN_ID, filters: {}, offset: ids.length, top });
+        offset = state.offset;
+      }
+      expect(ids).toEqual(report.pools.map((p) => p.id));
+    },
+  );
+
+  it.each(FILTERS)('gives, filtered by %s, the page the whole report gives', async (_name, filters) => {
+    for (const [offset, top] of [
+      [0, 5],
+      [3, 40],
+      [0, 5000],
+    ] as const) {
+      const expected = wholeReportPage(filters, offset, top);
+      if (offset > expected.filter.matched) continue;
+      const page = await reportPage(framed, filters, { offset, top });
+      const { continuationToken: _t, nextLink: _n, ...paging } = page.page;
+      expect({ ...page, page: paging }).toEqual(expected);
     }
-    expect(ids).toEqual(report.pools.map((p) => p.id));
   });
 
-  it('counts the matching pools of the whole run and keeps the summary whole', () => {
-    const page = reportPage(report, { status: ['noncompliant'] }, { offset: 0, top: 5 });
-    const matching = report.pools.filter((p) => p.status === 'noncompliant');
-    expect(page.filter).toEqual({ status: ['noncompliant'], matched: matching.length });
-    expect(page.pools.map((p) => p.id)).toEqual(matching.slice(0, 5).map((p) => p.id));
-    expect(page.summary).toEqual(report.summary);
+  it.each(FILTERS)(
+    'streams, filtered by %s, every matching pool as the JSON of the whole report page',
+    async (_name, filters) => {
+      const canon = canonicalFilters(filters);
+      const expected = { ...wholeReportPage(canon, 0, null) };
+      const body = await text(reportPageJsonText(framed, selectionOf(canon), canon));
+      expect(body).toBe(
+        JSON.stringify({ ...expected, page: { ...expected.page, continuationToken: null, nextLink: null } }),
+      );
+    },
+  );
+
+  it.each(FILTERS)('streams, filtered by %s, the CSV of the matching pools', async (_name, filters) => {
+    const body = await text(reportCsvText(framed, selectionOf(filters)));
+    expect(body).toBe(renderReportCsv(report, filterPools(report.pools, filters)));
   });
 
+  it('refuses an offset past the end of the matching pools', async () => {
+    await expect(reportPage(framed, { status: ['noncompliant'] }, { offset: 301, top: 5 })).rejects.toThrow(
+      /points past the end of the report/,
+    );
+  });
+});
+
+describe('a page of the report by status alone', () => {
+  it('reads only the frames that hold it', async () => {
+    const read: number[] = [];
+    const frames = framesOf(report.pools, 10);
+    const counting = { frames: frames.frames, pools: (i: number) => (read.push(i), frames.pools(i)) };
+    const page = await slicePools(counting, { offset: 100, limit: 20 });
+    expect(page.pools.map((p) => p.id)).toEqual(report.pools.slice(100, 120).map((p) => p.id));
+    expect(page.matched).toBe(300);
+    expect(read).toEqual([10, 11]);
+  });
+
+  it('reads every frame once when another filter applies, and keeps only the page', async () => {
+    const read: number[] = [];
+    const frames = framesOf(report.pools, 10);
+    const counting = { frames: frames.frames, pools: (i: number) => (read.push(i), frames.pools(i)) };
+    const page = await slicePools(counting, { offset: 0, limit: 3, matches: (p) => p.osType === 'Linux' });
+    expect(page.pools).toHaveLength(3);
+    expect(page.matched).toBe(report.pools.filter((p) => p.osType === 'Linux').length);
+    expect(read).toEqual(frames.frames.map((_f, i) => i));
+  });
+});
+
+describe('filters', () => {
   it('puts the filters in canonical form: sorted, distinct, subscription IDs lowercased', () => {
     expect(
       canonicalFilters({

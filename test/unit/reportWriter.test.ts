@@ -10,7 +10,7 @@ import { framesOf } from '../../src/core/pagePools';
 import type { Report } from '../../src/core/types';
 import { renderReportCsv } from '../../src/render/reportCsv';
 import { summaryText } from '../../src/render/summaryText';
-import { fixtureReport } from '../support/reportFixture';
+import { fixtureReport, framedFixture } from '../support/reportFixture';
 
 /** A sink that holds a little and says so, so the writer must wait for 'drain' again and again. */
 class SlowSink extends Writable {
@@ -32,15 +32,7 @@ class SlowSink extends Writable {
   }
 }
 
-function framed(report: Report, frameSize: number): FramedReport {
-  const { pools, clusters, ...head } = report;
-  return {
-    head,
-    frames: framesOf(pools, frameSize),
-    clusters: () => Promise.resolve(clusters),
-    whole: () => Promise.resolve(report),
-  };
-}
+const framed = framedFixture;
 
 describe.each([1, 7, 1000])('a report of 60 pools written in frames of %i', (frameSize) => {
   const report = fixtureReport({ seed: 3, pools: 60 });
