@@ -1,6 +1,7 @@
 // Counts the summary's breakdowns (by finding code, subscription, owner) page by page, and merges shards' counts.
 
 import { compliancePercent } from './compliancePercent';
+import { emptySummary } from './emptySummary';
 import { compareFixFirst, FIX_BY_CODE } from './fixFirst';
 import type {
   ClusterResult,
@@ -220,15 +221,7 @@ const COUNTED = [
 
 /** Sums the summaries of disjoint parts of one run (its shards): counts, percentage and breakdowns. */
 export function mergeSummaries(summaries: readonly Summary[]): Summary {
-  const total: Summary = {
-    subscriptions: 0,
-    clusters: 0,
-    pools: 0,
-    compliant: 0,
-    noncompliant: 0,
-    exempt: 0,
-    unknown: 0,
-  };
+  const total: Summary = emptySummary();
   const breakdown = new BreakdownCounter();
   for (const summary of summaries) {
     for (const key of COUNTED) total[key] += summary[key];

@@ -1,18 +1,11 @@
 // Counts a run's pools by status, with the percentage and the breakdowns, for the report summary.
 
 import { BreakdownCounter } from './breakdownCounter';
+import { emptySummary } from './emptySummary';
 import type { ClusterResult, PoolResult, Summary } from './types';
 
 export function summarizeRun(pools: readonly PoolResult[], clusters: readonly ClusterResult[]): Summary {
-  const summary: Summary = {
-    subscriptions: 0,
-    clusters: clusters.length,
-    pools: pools.length,
-    compliant: 0,
-    noncompliant: 0,
-    exempt: 0,
-    unknown: 0,
-  };
+  const summary: Summary = { ...emptySummary(), clusters: clusters.length, pools: pools.length };
   const subscriptions = new Set<string>();
   for (const pool of pools) {
     subscriptions.add(pool.subscriptionId.toLowerCase());

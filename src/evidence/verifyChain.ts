@@ -314,29 +314,14 @@ async function runVerification(
   try {
     return { runId, status: 'intact', problem: null, ...(await work()) };
   } catch (error) {
-    if (error instanceof EvidenceMismatchError) {
-      return {
-        runId,
-        status: 'mismatch',
-        seq: null,
-        digest: null,
-        signature: null,
-        entities: null,
-        problem: error.problem,
-      };
-    }
-    if (error instanceof MalformedLinkError) {
-      return {
-        runId,
-        status: 'mismatch',
-        seq: null,
-        digest: null,
-        signature: null,
-        entities: null,
-        problem: { runId, kind: 'linkEdited', entity: error.entity, detail: error.message },
-      };
-    }
-    throw error;
+    const problem =
+      error instanceof EvidenceMismatchError
+        ? error.problem
+        : error instanceof MalformedLinkError
+          ? { runId, kind: 'linkEdited' as const, entity: error.entity, detail: error.message }
+          : undefined;
+    if (!problem) throw error;
+    return { runId, status: 'mismatch', seq: null, digest: null, signature: null, entities: null, problem };
   }
 }
 

@@ -7,7 +7,7 @@ import type { ClusterResult, PoolResult, Report, RunStatus } from '../core/types
 import type { AcquireResult, LeaseTiming } from './leaseStore';
 import type { PoolHistoryEntry, PoolState } from './poolStateStore';
 import { RunRecordChangedError, type VersionedRun } from './runStore';
-import type { ScheduleState } from './scheduleStore';
+import { NO_SCHEDULE_STATE, type ScheduleState } from './scheduleStore';
 import type { ShardOutcome, ShardRecord } from './shardStore';
 
 const byId = (a: { id: string }, b: { id: string }) => a.id.toLowerCase().localeCompare(b.id.toLowerCase());
@@ -313,15 +313,7 @@ export class MemoryPoolStateStore {
 }
 
 export class MemoryScheduleStore {
-  private state: ScheduleState = {
-    lastScheduledAt: null,
-    lastStartedRunId: null,
-    lastStartedAt: null,
-    deferredSince: null,
-    deferredBehindRunId: null,
-    nextAttemptAt: null,
-    lastMissedAt: null,
-  };
+  private state: ScheduleState = { ...NO_SCHEDULE_STATE };
 
   get(): Promise<ScheduleState> {
     return Promise.resolve({ ...this.state });

@@ -2,6 +2,7 @@
 
 import { odata, type TableClient } from '@azure/data-tables';
 
+import { emptySummary } from '../core/emptySummary';
 import { matrixRefFromStored } from '../core/matrixSources';
 import type { RunProgress, RunRecord, RunStage } from '../core/run';
 import { isRunId, runIdTime } from '../core/runId';
@@ -86,16 +87,8 @@ function toRunRecord(entity: StoredEntity): RunRecord {
     finishedAt: optionalString(entity, 'finishedAt'),
     cloud: requireString(entity, 'cloud') as RunRecord['cloud'],
     matrix: matrixRefFromStored(unpackJson<unknown>(entity, 'matrix')),
-    summary: summaryFromProperties(entity, 'summary') ??
-      unpackJson<Summary>(entity, 'summary') ?? {
-        subscriptions: 0,
-        clusters: 0,
-        pools: 0,
-        compliant: 0,
-        noncompliant: 0,
-        exempt: 0,
-        unknown: 0,
-      },
+    summary:
+      summaryFromProperties(entity, 'summary') ?? unpackJson<Summary>(entity, 'summary') ?? emptySummary(),
     errors: unpackJson<ScopeError[]>(entity, 'errors') ?? [],
     progress: unpackJson<RunProgress>(entity, 'progress') ?? {
       pagesRead: 0,

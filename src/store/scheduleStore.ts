@@ -24,7 +24,8 @@ export interface ScheduleState {
   lastMissedAt: string | null;
 }
 
-const EMPTY: ScheduleState = {
+/** A schedule that has never run: every field null. */
+export const NO_SCHEDULE_STATE: Readonly<ScheduleState> = {
   lastScheduledAt: null,
   lastStartedRunId: null,
   lastStartedAt: null,
@@ -60,7 +61,7 @@ export class ScheduleStore {
         lastMissedAt: field('lastMissedAt'),
       };
     } catch (error) {
-      if (isNotFound(error)) return { ...EMPTY };
+      if (isNotFound(error)) return { ...NO_SCHEDULE_STATE };
       throw error;
     }
   }
