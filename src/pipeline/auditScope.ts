@@ -82,6 +82,8 @@ export const DEFAULT_PAGES_IN_FLIGHT = 2;
  * Groups are of whole subscriptions, so a subscription larger than this is a group of its own.
  */
 export const POOL_STATE_GROUP_POOLS = 10_000;
+/** Pools of unreadable scopes reported unknown per write (and held in memory at once). */
+const UNREADABLE_PAGE_POOLS = 1_000;
 
 export interface ScopeOutcome {
   summary: Summary;
@@ -253,34 +255,41 @@ async function auditScopeWith(input: AuditScopeInput, spool: PoolSpool): Promise
   }
   await storing;
 
-  // Pools last seen in a scope that could not be read now are reported unknown, not dropped.
-  const unreadable: PoolResult[] = [];
+  // Pools last seen in a scope that could not be read now are reported unknown, not dropped; a page at a time, so
+  // a large scope that failed whole is never held in memory at once.
+  let unreadableCount = 0;
   if (failures.length) {
     const seenPools = new Set<string>();
     for await (const group of spool.readGroups(POOL_STATE_GROUP_POOLS)) {
       for (const { pool } of group) seenPools.add(pool.id.toLowerCase());
     }
+    let unreadable: PoolResult[] = [];
+    const flush = async () => {
+      if (unreadable.length === 0) return;
+      await input.beforeWrite();
+      await input.results.appendRunResults(input.runId, unreadable, []);
+      summary.add(unreadable, []);
+      // In the report (and its snapshot), not in pool states: they were not read in this run.
+      await spool.add(unreadable.map((pool) => ({ pool, scope: null })));
+      unreadableCount += unreadable.length;
+      unreadable = [];
+    };
     for await (const state of input.knownPools()) {
       if (seenPools.has(state.id.toLowerCase())) continue;
       const failure = failures.find((f) => scopeCovers(f.scope, state));
       if (!failure) continue;
       unreadable.push(unreadablePool(state.snapshot, failure.scope, failure.code));
       seenPools.add(state.id.toLowerCase());
+      if (unreadable.length >= UNREADABLE_PAGE_POOLS) await flush();
     }
-    if (unreadable.length) {
-      await input.beforeWrite();
-      await input.results.appendRunResults(input.runId, unreadable, []);
-    }
-    summary.add(unreadable, []);
-    // In the report (and its snapshot), not in pool states: they were not read in this run.
-    await spool.add(unreadable.map((pool) => ({ pool, scope: null })));
+    await flush();
     log(
-      `${failures.length} scope(s) could not be read; ${unreadable.length} pool(s) seen before are reported unknown`,
+      `${failures.length} scope(s) could not be read; ${unreadableCount} pool(s) seen before are reported unknown`,
     );
   }
 
   // Only now, and only for pools read in this shard: a group of whole subscriptions at a time, in key order.
-  log(`Updating the states and history of ${spool.pools - unreadable.length} pools`);
+  log(`Updating the states and history of ${spool.pools - unreadableCount} pools`);
   for await (const group of spool.readGroups(POOL_STATE_GROUP_POOLS)) {
     const scopes = new Map<PoolResult, string>();
     for (const { pool, scope } of group) if (scope !== null) scopes.set(pool, scope);
