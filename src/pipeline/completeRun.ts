@@ -72,16 +72,14 @@ async function finalize(
       await ctx.stores.runs.putRun(completed, { etag: current.etag });
     } catch (error) {
       if (!(error instanceof RunRecordChangedError)) throw error;
-      const now = await ctx.stores.runs.getRun(completed.id);
-      if (now?.status !== 'running') {
+      const again = await ctx.stores.runs.getVersionedRun(completed.id);
+      if (again?.run.status !== 'running') {
         ctx.log(
-          `Run ${completed.id} was ${now?.status ?? 'deleted'} before it could be completed; it stays so`,
+          `Run ${completed.id} was ${again?.run.status ?? 'deleted'} before it could be completed; it stays so`,
         );
         return;
       }
       // Only the stage or progress moved (a shard's note): write over the newer version.
-      const again = await ctx.stores.runs.getVersionedRun(completed.id);
-      if (again?.run.status !== 'running') return;
       await ctx.stores.runs.putRun(completed, { etag: again.etag });
     }
   }
