@@ -160,6 +160,12 @@ export async function finishRunWithoutShards(
   } else {
     await ctx.stores.runs.putRun(failed);
     await ctx.stores.lease.release(run.id, generation, ctx.now());
-    if (claim.claimed) await ctx.onRunCompleted(failed, { redelivered: false }).catch(() => undefined);
+    if (!claim.claimed) return;
+    // No queue message stands behind this completion to deliver it again: the failure is said, not retried.
+    await ctx
+      .onRunCompleted(failed, { redelivered: false })
+      .catch((e: unknown) =>
+        ctx.log(`After run ${run.id} failed, its completion hook failed: ${describeError(e)}`),
+      );
   }
 }
