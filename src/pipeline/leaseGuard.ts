@@ -3,9 +3,6 @@
 import { describeError } from '../errors';
 import type { LeaseStore } from '../store/leaseStore';
 
-/** The lease's default length; a dead run is taken over this long after its last renewal (about 2 minutes). */
-export const DEFAULT_LEASE_TTL_IN_MS = 120_000;
-
 /**
  * The run can no longer prove it holds the lease: the worker must stop writing at once. `expired` says whether
  * that is all that is known (the lease could not be renewed before it expired: storage unreachable, or the worker
