@@ -158,16 +158,12 @@ function toRecord(entity: StoredEntity): EmailRecord {
 export class EmailStore {
   private readonly table: TableClient;
 
-  constructor(tables: TableClientFactory) {
+  constructor(private readonly tables: TableClientFactory) {
     this.table = tables.client(EMAILS_TABLE);
   }
 
-  async ensureTable(): Promise<void> {
-    try {
-      await this.table.createTable();
-    } catch (error) {
-      if (statusOf(error) !== 409) throw error;
-    }
+  ensureTable(): Promise<void> {
+    return this.tables.ensureTables([EMAILS_TABLE]);
   }
 
   async get(key: EmailKey): Promise<EmailRecord | undefined> {

@@ -9,7 +9,7 @@ import type { ExemptionInput } from '../core/exemptionRules';
 import type { Exemption, FindingCode, PoolStatus, RunStatus } from '../core/types';
 import { describeError } from '../errors';
 import type { TableClientFactory } from './tableClientFactory';
-import { isConditionFailed, isEntityExists, isNotFound, isTableExists } from './tableErrors';
+import { isConditionFailed, isEntityExists, isNotFound } from './tableErrors';
 import { encodeKey, KEY_SEPARATOR, KEY_SEPARATOR_END } from './tableKeys';
 
 /** An exemption as stored: the report's fields plus who changed it last and when. */
@@ -202,17 +202,13 @@ interface Current {
 export class ExemptionStore {
   private readonly table: TableClient;
 
-  constructor(tables: TableClientFactory) {
+  constructor(private readonly tables: TableClientFactory) {
     this.table = tables.client(EXEMPTIONS_TABLE);
   }
 
   /** Creates the table if it is missing; safe to call on every start. */
-  async ensureTable(): Promise<void> {
-    try {
-      await this.table.createTable();
-    } catch (error) {
-      if (!isTableExists(error)) throw error;
-    }
+  ensureTable(): Promise<void> {
+    return this.tables.ensureTables([EXEMPTIONS_TABLE]);
   }
 
   /** The exemption with that ID (case-insensitive), or undefined. */
