@@ -28,7 +28,9 @@ export async function startScheduledRun(ctx: PipelineContext, scheduledAt: Date)
   if (
     state.lastStartedRunId !== null &&
     state.lastScheduledAt !== null &&
-    Date.parse(state.lastScheduledAt) >= scheduledAt.getTime()
+    Date.parse(state.lastScheduledAt) >= scheduledAt.getTime() &&
+    // A deferral moves lastScheduledAt on and leaves lastStartedRunId alone: that run is an earlier occurrence's.
+    state.deferredSince === null
   ) {
     return { status: 'alreadyStarted', runId: state.lastStartedRunId };
   }

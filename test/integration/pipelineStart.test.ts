@@ -238,6 +238,42 @@ describe('the scheduled audit', () => {
     await f.host.queue.clearMessages();
   });
 
+  it('runs a deferred scheduled audit once the live run ends, also when an earlier occurrence started a run', async () => {
+    const f = functionApp();
+    const scheduledAt = latestOccurrence(f.app.config.schedule, new Date());
+    // The occurrence before this one started a run: the schedule record names it.
+    const earlierAt = new Date(scheduledAt.getTime() - 3_600_000);
+    await f.app.stores.ensureTables();
+    await f.schedule.recordStarted(earlierAt, '20200101T000000Z-aaaaaa', earlierAt);
+    const live = await f.app.pipeline.start({ trigger: 'http' });
+
+    await f.timer(timerInfo, timerContext());
+    expect(await f.schedule.get()).toMatchObject({
+      lastScheduledAt: scheduledAt.toISOString(),
+      deferredBehindRunId: live.id,
+    });
+    await drainQueue(f.host, { leave: 1 });
+    expect(await f.app.stores.reports.getRun(live.id)).toMatchObject({ status: 'succeeded' });
+
+    // The retry of the deferred audit starts it: the earlier occurrence's run is not this one's.
+    const outcome = await f.app.pipeline.startScheduled(scheduledAt);
+    expect(outcome.status).toBe('started');
+    const started = await f.schedule.get();
+    expect(started).toMatchObject({ lastScheduledAt: scheduledAt.toISOString(), deferredSince: null });
+    expect(started.lastStartedRunId).not.toBe('20200101T000000Z-aaaaaa');
+    await drainQueue(f.host, { leave: 1 });
+    expect(await f.app.stores.reports.getRun(started.lastStartedRunId!)).toMatchObject({
+      trigger: 'timer',
+      status: 'succeeded',
+    });
+    // Another retry of the same occurrence starts nothing more.
+    expect(await f.app.pipeline.startScheduled(scheduledAt)).toEqual({
+      status: 'alreadyStarted',
+      runId: started.lastStartedRunId,
+    });
+    await f.host.queue.clearMessages();
+  });
+
   it('takes over from a dead run, which /api/health reports stuck with its ID until then and /api/runs abandoned after', async () => {
     const f = functionApp();
     // A run started longer ago than the lease lasts, whose worker died: its lease expired, its record says running.
