@@ -18,15 +18,6 @@ import { readRunResults, type RunResults } from './readRunResults';
 import { TOOL } from './toolInfo';
 import { EvidenceMismatchError, verifyRun } from './verifyChain';
 
-export const BUNDLE_FILES = [
-  'report.json',
-  'pools.csv',
-  'report.html',
-  'fips-matrix.json',
-  'oscal-assessment-results.json',
-  'manifest.json',
-] as const;
-
 export const MANIFEST_FORMAT = 'aks-fips-auditor/evidence-bundle/v1';
 
 export interface BundleManifest {
