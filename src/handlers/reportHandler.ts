@@ -232,22 +232,19 @@ export function reportHandler(deps: ReportDependencies) {
       const { frames, clusters, summary } = await pagedRun(run);
       const { statuses, matches } = selectionOf(filters);
       const size = HTML_PAGE_SIZE;
+      const pageAt = (n: number) =>
+        pagePools(frames, {
+          ...(statuses ? { statuses } : {}),
+          ...(matches ? { matches } : {}),
+          offset: (n - 1) * size,
+          limit: size,
+        });
       let number = query.page ?? 1;
-      let page = await pagePools(frames, {
-        ...(statuses ? { statuses } : {}),
-        ...(matches ? { matches } : {}),
-        offset: (number - 1) * size,
-        limit: size,
-      });
+      let page = await pageAt(number);
       // A page past the end (fewer pools since the link was made) shows the last page instead.
       if (page.pools.length === 0 && page.matched > 0) {
         number = Math.ceil(page.matched / size);
-        page = await pagePools(frames, {
-          ...(statuses ? { statuses } : {}),
-          ...(matches ? { matches } : {}),
-          offset: (number - 1) * size,
-          limit: size,
-        });
+        page = await pageAt(number);
       }
       const [history, clusterResults] = await Promise.all([historyOf(run), clusters()]);
       const functionKey = functionKeyOf(request.query);
