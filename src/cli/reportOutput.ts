@@ -1,7 +1,7 @@
 // A report as the file the API serves (JSON, CSV, HTML) or the terminal summary, written to stdout or a file.
 
 import { constants } from 'node:fs';
-import { access, writeFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 
 import { Option } from 'commander';
@@ -88,15 +88,4 @@ export async function checkWritable(out: string): Promise<void> {
   } catch {
     throw new InputError(`--out ${out}: the folder ${folder} does not exist or cannot be written`);
   }
-}
-
-/** Writes the rendered report to `out` and returns its absolute path. */
-export async function writeReportFile(out: string, text: string): Promise<string> {
-  const path = resolve(out);
-  try {
-    await writeFile(path, text);
-  } catch (error) {
-    throw new InputError(`--out ${out} cannot be written: ${(error as Error).message}`);
-  }
-  return path;
 }

@@ -1,12 +1,14 @@
-// Writes a stored report to stdout or a file as it is read: JSON and CSV a frame of pools at a time, with backpressure.
+// Writes a stored report to stdout or a file as it is read: JSON, CSV and HTML a frame of pools at a time, with backpressure.
 
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 
+import { selectedPools } from '../core/pagePools';
+import type { Report } from '../core/types';
 import { InputError } from '../errors';
 import type { ReportHistory } from '../render/reportHistory';
-import { renderReportHtml } from '../render/reportHtml';
+import { renderReportHtml, reportHtmlFrame, reportHtmlRow, showsOwner } from '../render/reportHtml';
 import { reportCsvText, reportJsonText } from '../render/reportText';
 import { summaryText } from '../render/summaryText';
 import { attentionOf, type FramedReport } from './framedReport';
@@ -37,6 +39,28 @@ export function writeReportCsv(sink: NodeJS.WritableStream, report: FramedReport
   return putAll(sink, reportCsvText(report));
 }
 
+/**
+ * The HTML page of every pool, as renderReportHtml writes it from the whole report: its rows a frame at a time
+ * between the page's head and foot. Needs the run's breakdowns (showsOwner reads byOwner instead of the pools).
+ */
+async function* reportHtmlText(report: FramedReport, history: ReportHistory): AsyncIterableIterator<string> {
+  const page: Report = { ...report.head, pools: [], clusters: await report.clusters() };
+  const showOwner = showsOwner(page.summary);
+  const listed = report.frames.frames.reduce((sum, frame) => sum + frame.pools, 0);
+  const { before, after } = reportHtmlFrame(page, history, { listed, showOwner });
+  yield before;
+  let first = true;
+  for await (const frame of selectedPools(report.frames)) {
+    let text = '';
+    for (const pool of frame) {
+      text += `${first ? '' : '\n'}${reportHtmlRow(pool, showOwner)}`;
+      first = false;
+    }
+    yield text;
+  }
+  yield after;
+}
+
 /** The terminal summary: the head, and only the first pools that need attention. */
 export async function reportSummaryText(report: FramedReport): Promise<string> {
   // A run stored before breakdowns were counted has them counted from its pools: read whole then.
@@ -47,7 +71,7 @@ export async function reportSummaryText(report: FramedReport): Promise<string> {
   return `${summaryText({ ...report.head, pools: [], clusters: [] }, undefined, attention)}\n`;
 }
 
-/** Writes the report in `format` to `sink`; HTML, one document of every pool, is the one format read whole. */
+/** Writes the report in `format` to `sink`, a frame of pools at a time (a run stored before breakdowns: HTML whole). */
 export async function writeReport(
   sink: NodeJS.WritableStream,
   format: ReportFormat,
@@ -60,7 +84,10 @@ export async function writeReport(
     case 'csv':
       return writeReportCsv(sink, report);
     case 'html':
-      return put(sink, renderReportHtml(await report.whole(), history).html);
+      // A run stored before breakdowns were counted: whether the page has an Owner column depends on its pools.
+      if (!report.head.summary.byCode || !report.head.summary.bySubscription)
+        return put(sink, renderReportHtml(await report.whole(), history).html);
+      return putAll(sink, reportHtmlText(report, history));
     case 'text':
       return put(sink, await reportSummaryText(report));
   }

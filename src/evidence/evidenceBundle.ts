@@ -8,7 +8,7 @@ import { ZipFile } from 'yazl';
 import { runInfoOf, type RunRecord } from '../core/run';
 import type { PoolResult, Report } from '../core/types';
 import { NotFoundError } from '../errors';
-import { CSV_COLUMNS, csvField, UTF8_BOM } from '../render/reportCsv';
+import { csvHead, csvRecord } from '../render/reportCsv';
 import { reportHtmlFrame, reportHtmlRow, showsOwner } from '../render/reportHtml';
 import { type ChainLink, type LinkSignatureVerifier, linkText } from './chainLink';
 import type { EvidenceStore } from './evidenceStore';
@@ -17,15 +17,6 @@ import { oscalAssessmentResults } from './oscalAssessmentResults';
 import { readRunResults, type RunResults } from './readRunResults';
 import { TOOL } from './toolInfo';
 import { EvidenceMismatchError, verifyRun } from './verifyChain';
-
-export const BUNDLE_FILES = [
-  'report.json',
-  'pools.csv',
-  'report.html',
-  'fips-matrix.json',
-  'oscal-assessment-results.json',
-  'manifest.json',
-] as const;
 
 export const MANIFEST_FORMAT = 'aks-fips-auditor/evidence-bundle/v1';
 
@@ -87,10 +78,8 @@ async function* batched(chunks: AsyncIterable<string> | Iterable<string>): Async
 }
 
 async function* csvChunks(report: Report, pools: AsyncIterable<PoolResult>): AsyncGenerator<string> {
-  const CRLF = '\r\n';
-  yield UTF8_BOM + CSV_COLUMNS.map((c) => csvField(c.name)).join(',') + CRLF;
-  for await (const pool of pools)
-    yield CSV_COLUMNS.map((c) => csvField(c.value(pool, report))).join(',') + CRLF;
+  yield csvHead();
+  for await (const pool of pools) yield csvRecord(pool, report);
 }
 
 async function* htmlChunks(report: Report, results: RunResults): AsyncGenerator<string> {

@@ -46,11 +46,6 @@ const LINK_ATTEMPTS = 10;
 /** Earlier unsealed runs sealed before this one (a seal that failed, then caught up by the next run). */
 const BACKLOG_LIMIT = 20;
 
-/** SHA-256 (hex) of the RFC 8785 form of a matrix, under which it is stored. */
-export function matrixDigestOf(matrix: FipsMatrix): string {
-  return sha256Hex(canonicalJson(matrix));
-}
-
 /** The matrix to record for the run: this process's when it is the run's, else one stored earlier under its version. */
 async function matrixForRun(
   store: EvidenceStore,

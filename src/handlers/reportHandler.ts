@@ -6,7 +6,6 @@ import type { HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
 
 import type { Config } from '../config';
-import { BreakdownCounter } from '../core/breakdownCounter';
 import { framesOf, pagePools, type PoolFrames } from '../core/pagePools';
 import { COMPLETED_STATUSES, runInfoOf, type RunRecord } from '../core/run';
 import type { ClusterResult, Report, RunStatus, Summary } from '../core/types';
@@ -31,6 +30,7 @@ import {
   selectionOf,
 } from '../render/reportJson';
 import { type FramedReportSource, reportCsvText, reportPageJsonText } from '../render/reportText';
+import { summaryWithBreakdowns } from '../render/summaryWithBreakdowns';
 
 /** What the report needs of storage; RunStore implements it. */
 export interface ReportStore {
@@ -53,7 +53,7 @@ export interface ReportDependencies {
   config: RouteAccess & Pick<Config, 'reportBaseUrl'>;
 }
 
-/** Finished reports kept in memory: paging through one run reads storage once, not once per page. */
+/** Finished runs' pools kept in memory: paging through one run reads storage once, not once per page. */
 const CACHED_REPORTS = 2;
 
 /** Changes whenever what the store holds for the run changes: a retry, more progress, the end. */
@@ -117,23 +117,6 @@ function textStream(texts: AsyncIterable<string>): Readable {
 }
 
 export function reportHandler(deps: ReportDependencies) {
-  const cache = new Map<string, Report>();
-
-  async function loadReport(run: RunRecord): Promise<Report> {
-    const key = JSON.stringify(runVersion(run));
-    const cached = cache.get(key);
-    if (cached) return cached;
-    const report = await deps.store.getReport(run.id);
-    if (!report)
-      throw new NotFoundError(`Run ${run.id} has no stored results. List runs with GET /api/runs.`);
-    // A running run changes under us: only finished ones are kept.
-    if (run.status !== 'running') {
-      cache.set(key, report);
-      while (cache.size > CACHED_REPORTS) cache.delete(cache.keys().next().value as string);
-    }
-    return report;
-  }
-
   /** The trend's runs, and the previous good run of the same scope (for each subscription's change). */
   async function historyOf(current: RunRecord): Promise<ReportHistory> {
     const runs: RunRecord[] = [];
@@ -168,16 +151,15 @@ export function reportHandler(deps: ReportDependencies) {
         summary: run.summary,
       };
     } else {
-      const report = await loadReport(run);
-      let summary = report.summary;
-      // A run stored before breakdowns were counted: count them now, from the pools in hand.
-      if (!summary.byCode) {
-        const counter = new BreakdownCounter();
-        counter.addPools(report.pools);
-        counter.addClusters(report.clusters);
-        summary = counter.complete(summary);
-      }
-      result = { frames: framesOf(report.pools), clusters: () => Promise.resolve(report.clusters), summary };
+      const report = await deps.store.getReport(run.id);
+      if (!report)
+        throw new NotFoundError(`Run ${run.id} has no stored results. List runs with GET /api/runs.`);
+      result = {
+        frames: framesOf(report.pools),
+        clusters: () => Promise.resolve(report.clusters),
+        // A run stored before breakdowns were counted: counted now, from the pools in hand.
+        summary: summaryWithBreakdowns(report),
+      };
     }
     if (run.status !== 'running') {
       paged.set(key, result);
@@ -250,22 +232,19 @@ export function reportHandler(deps: ReportDependencies) {
       const { frames, clusters, summary } = await pagedRun(run);
       const { statuses, matches } = selectionOf(filters);
       const size = HTML_PAGE_SIZE;
+      const pageAt = (n: number) =>
+        pagePools(frames, {
+          ...(statuses ? { statuses } : {}),
+          ...(matches ? { matches } : {}),
+          offset: (n - 1) * size,
+          limit: size,
+        });
       let number = query.page ?? 1;
-      let page = await pagePools(frames, {
-        ...(statuses ? { statuses } : {}),
-        ...(matches ? { matches } : {}),
-        offset: (number - 1) * size,
-        limit: size,
-      });
+      let page = await pageAt(number);
       // A page past the end (fewer pools since the link was made) shows the last page instead.
       if (page.pools.length === 0 && page.matched > 0) {
         number = Math.ceil(page.matched / size);
-        page = await pagePools(frames, {
-          ...(statuses ? { statuses } : {}),
-          ...(matches ? { matches } : {}),
-          offset: (number - 1) * size,
-          limit: size,
-        });
+        page = await pageAt(number);
       }
       const [history, clusterResults] = await Promise.all([historyOf(run), clusters()]);
       const functionKey = functionKeyOf(request.query);

@@ -385,39 +385,6 @@ export function describeOutcome(outcome: NotifyOutcome): string {
     : `${outcome.status}: ${r.reason ?? ''}`;
 }
 
-export interface NotifyLog {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-/**
- * Notifies and logs the outcome; never throws (null when it could not complete, e.g. storage failed). For callers
- * that must not fail because of email: the timer, the worker that completes a sharded run, POST /api/audits.
- */
-export async function notifyQuietly(
-  notify: RunNotifier,
-  runId: string,
-  options: NotifyOptions,
-  log: NotifyLog,
-): Promise<NotifyOutcome | null> {
-  try {
-    const outcome = await notify(runId, options);
-    const detail =
-      'reason' in outcome
-        ? `: ${outcome.reason}`
-        : outcome.status === 'failed'
-          ? `: ${outcome.record.reason ?? ''}`
-          : '';
-    if (outcome.status === 'failed') log.warn(`Digest of run ${runId}: failed${detail}`);
-    else log.info(`Digest of run ${runId}: ${outcome.status}${detail}`);
-    return outcome;
-  } catch (error) {
-    log.error(`Digest of run ${runId} could not be completed: ${describeError(error)}`);
-    return null;
-  }
-}
-
 /**
  * A notifier over `deps`: creates the email table on first use, then calls notifyRun. This is what the timer,
  * POST /api/audits (`"email": true`) and the CLI call once an audit has completed.

@@ -1,6 +1,5 @@
 // The email digest of one run: subject, Outlook-safe inline-styled HTML and plain text, from a run and its diff.
 
-import { BreakdownCounter } from '../core/breakdownCounter';
 import { compliancePercentCell, compliancePercentText } from '../core/compliancePercent';
 import type { RunDiff } from '../core/diffRuns';
 import { fixFirst, fixFirstCount, type FixFirstItem } from '../core/fixFirst';
@@ -17,6 +16,7 @@ import { unreadableScopes } from '../core/unreadableScopes';
 import { codeSpans } from './codeSpans';
 import { escapeHtml, safeHref } from './escapeHtml';
 import { matrixSourceLinkHtml } from './matrixSourceLinks';
+import { summaryWithBreakdowns } from './summaryWithBreakdowns';
 
 /** Rows shown per list of pools at most; the rest are counted and linked (the CSV attachment has every pool). */
 export const DIGEST_MAX_ROWS = 20;
@@ -154,18 +154,9 @@ function reportLink(base: string | null, runId: string, filter = ''): string | n
   return `${base.replace(/\/+$/, '')}/api/report?runId=${encodeURIComponent(runId)}&format=html${filter}`;
 }
 
-/** The summary's breakdowns; counted from the report's pools for a run stored before they were. */
-function withBreakdown(report: Report): Summary {
-  if (report.summary.byCode && report.summary.bySubscription) return report.summary;
-  const counter = new BreakdownCounter();
-  counter.addPools(report.pools);
-  counter.addClusters(report.clusters);
-  return counter.complete(report.summary);
-}
-
 /** What to fix first, from the summary's counts by code. */
 function fixFirstOf(report: Report): FixFirstItem[] {
-  return fixFirst(withBreakdown(report).byCode ?? []);
+  return fixFirst(summaryWithBreakdowns(report).byCode ?? []);
 }
 
 /** Noncompliant pools per subscription in the previous good run, when it counted them. */
@@ -359,7 +350,7 @@ function breakdownTableHtml(
 }
 
 function subscriptionsHtml(input: DigestInput): string {
-  const rows = withBreakdown(input.report).bySubscription ?? [];
+  const rows = summaryWithBreakdowns(input.report).bySubscription ?? [];
   // One subscription says nothing the headline did not.
   if (rows.length < 2) return '';
   const before = previousBySubscription(input.diff);
@@ -378,7 +369,7 @@ function subscriptionsHtml(input: DigestInput): string {
 }
 
 function ownersHtml(input: DigestInput): string {
-  const rows = withBreakdown(input.report).byOwner ?? [];
+  const rows = summaryWithBreakdowns(input.report).byOwner ?? [];
   if (rows.length === 0) return '';
   return breakdownTableHtml(
     'By owner',
@@ -740,7 +731,7 @@ export function renderDigestText(
     if (fixes.length > DIGEST_BREAKDOWN_ROWS)
       lines.push(`  …and ${plural(fixes.length - DIGEST_BREAKDOWN_ROWS, 'more finding code')} in the report`);
   }
-  const breakdown = withBreakdown(report);
+  const breakdown = summaryWithBreakdowns(report);
   const subscriptions = breakdown.bySubscription ?? [];
   if (subscriptions.length >= 2) {
     const before = previousBySubscription(diff);

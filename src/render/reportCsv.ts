@@ -67,9 +67,19 @@ export function csvField(value: string): string {
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
+/** What every CSV of a report starts with: the byte order mark and the header record. */
+export function csvHead(): string {
+  return UTF8_BOM + CSV_COLUMNS.map((c) => csvField(c.name)).join(',') + CRLF;
+}
+
+/** One pool's record, CRLF-terminated; `report` gives the run's columns (ID, start time). */
+export function csvRecord(pool: PoolResult, report: Report): string {
+  return CSV_COLUMNS.map((c) => csvField(c.value(pool, report))).join(',') + CRLF;
+}
+
 /** The pools given (the whole run, or a filtered selection of it) as CSV text, BOM first, CRLF line ends. */
 export function renderReportCsv(report: Report, pools: readonly PoolResult[] = report.pools): string {
-  const lines = [CSV_COLUMNS.map((c) => csvField(c.name)).join(',')];
-  for (const pool of pools) lines.push(CSV_COLUMNS.map((c) => csvField(c.value(pool, report))).join(','));
-  return UTF8_BOM + lines.join(CRLF) + CRLF;
+  let text = csvHead();
+  for (const pool of pools) text += csvRecord(pool, report);
+  return text;
 }

@@ -3,7 +3,7 @@
 
 import { type PoolFrames, selectedPools } from '../core/pagePools';
 import type { ClusterResult, PoolResult, PoolStatus, Report } from '../core/types';
-import { CSV_COLUMNS, csvField, UTF8_BOM } from './reportCsv';
+import { csvHead, csvRecord } from './reportCsv';
 
 /** The report without its pools and clusters: what every format starts with. */
 export type ReportHead = Omit<Report, 'pools' | 'clusters'>;
@@ -20,8 +20,6 @@ export interface PoolSelection {
   statuses?: readonly PoolStatus[];
   matches?: (pool: PoolResult) => boolean;
 }
-
-const CRLF = '\r\n';
 
 /** A value as JSON.stringify(…, null, 2) writes it `depth` levels down. */
 function nested(value: unknown, depth: number): string {
@@ -88,13 +86,12 @@ export async function* reportCsvText(
   report: FramedReportSource,
   selection: PoolSelection = {},
 ): AsyncIterableIterator<string> {
-  yield UTF8_BOM + CSV_COLUMNS.map((c) => csvField(c.name)).join(',') + CRLF;
+  yield csvHead();
   // The columns read the run's ID and start time from the report; no column reads its pools.
   const context: Report = { ...report.head, pools: [], clusters: [] };
   for await (const frame of selectedPools(report.frames, selection)) {
     let text = '';
-    for (const pool of frame)
-      text += CSV_COLUMNS.map((c) => csvField(c.value(pool, context))).join(',') + CRLF;
+    for (const pool of frame) text += csvRecord(pool, context);
     if (text) yield text;
   }
 }

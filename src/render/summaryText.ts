@@ -1,10 +1,10 @@
 // A plain-text summary of a report for a terminal: counts, fix first, breakdowns, the pools to look at, errors.
 
-import { BreakdownCounter } from '../core/breakdownCounter';
 import { compliancePercentCell, compliancePercentText } from '../core/compliancePercent';
 import { fixFirst, fixFirstCount } from '../core/fixFirst';
 import type { PoolResult, Report, Summary } from '../core/types';
 import { unreadableScopes } from '../core/unreadableScopes';
+import { summaryWithBreakdowns } from './summaryWithBreakdowns';
 
 const LISTED_POOLS = 20;
 /** Fix-first items and breakdown rows listed. */
@@ -15,15 +15,6 @@ const count = (n: number): string => n.toLocaleString('en-US');
 function firstError(report: Report): string {
   const error = unreadableScopes(report.errors)[0];
   return error ? ` ${error.code}: ${error.message}` : '';
-}
-
-/** The summary's breakdowns; counted from the report's pools when the summary has none (an older stored run). */
-function breakdownOf(report: Report): Summary {
-  if (report.summary.byCode && report.summary.bySubscription) return report.summary;
-  const counter = new BreakdownCounter();
-  counter.addPools(report.pools);
-  counter.addClusters(report.clusters);
-  return counter.complete(report.summary);
 }
 
 /**
@@ -37,7 +28,7 @@ export function summaryText(
   attention?: { pools: readonly PoolResult[]; count: number },
 ): string {
   const { run, summary } = report;
-  const breakdown = breakdownOf(report);
+  const breakdown = summaryWithBreakdowns(report);
   const lines = [
     // Said first, before any figure: figures of a failed or incomplete run must not be read as the estate's.
     ...(run.status === 'failed' || run.status === 'abandoned'

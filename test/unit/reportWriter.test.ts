@@ -5,10 +5,12 @@ import { Writable } from 'node:stream';
 
 import type { FramedReport } from '../../src/cli/framedReport';
 import { attentionOf } from '../../src/cli/framedReport';
-import { reportSummaryText, writeReportCsv, writeReportJson } from '../../src/cli/reportWriter';
+import { reportSummaryText, writeReport, writeReportCsv, writeReportJson } from '../../src/cli/reportWriter';
 import { framesOf } from '../../src/core/pagePools';
 import type { Report } from '../../src/core/types';
 import { renderReportCsv } from '../../src/render/reportCsv';
+import type { ReportHistory } from '../../src/render/reportHistory';
+import { renderReportHtml } from '../../src/render/reportHtml';
 import { summaryText } from '../../src/render/summaryText';
 import { fixtureReport, framedFixture } from '../support/reportFixture';
 
@@ -34,6 +36,21 @@ class SlowSink extends Writable {
 
 const framed = framedFixture;
 
+/** The page with its random CSP nonce replaced, so two renderings of one report compare equal. */
+function withoutNonce(html: string): string {
+  const nonce = /nonce="([^"]+)"/.exec(html)?.[1];
+  expect(nonce).toBeDefined();
+  return html.split(nonce!).join('NONCE');
+}
+
+/** A framed report that fails if anything reads it whole. */
+function framedOnly(report: Report, frameSize: number): FramedReport {
+  return {
+    ...framed(report, frameSize),
+    whole: () => Promise.reject(new Error('read whole')),
+  };
+}
+
 describe.each([1, 7, 1000])('a report of 60 pools written in frames of %i', (frameSize) => {
   const report = fixtureReport({ seed: 3, pools: 60 });
 
@@ -48,6 +65,13 @@ describe.each([1, 7, 1000])('a report of 60 pools written in frames of %i', (fra
     const sink = new SlowSink();
     await writeReportCsv(sink, framed(report, frameSize));
     expect(await sink.written()).toBe(renderReportCsv(report));
+  });
+
+  it('is the HTML page renderReportHtml gives for the whole report, without reading it whole', async () => {
+    const history: ReportHistory = { trend: [], previous: null };
+    const sink = new SlowSink();
+    await writeReport(sink, 'html', framedOnly(report, frameSize), history);
+    expect(withoutNonce(await sink.written())).toBe(withoutNonce(renderReportHtml(report, history).html));
   });
 
   it('gives the summary summaryText gives for the whole report', async () => {
@@ -77,3 +101,24 @@ it('reads no frame for the summary of a run with nothing to look at', async () =
   expect(await attentionOf(counted, 20)).toEqual({ pools: [], count: 0 });
   expect(read).toBe(0);
 });
+
+it.each([
+  ['with', 'platform-team'],
+  ['without', undefined],
+])(
+  'writes the HTML page of a run stored before breakdowns %s owner tags as its whole report renders it',
+  async (_, owner) => {
+    const base = fixtureReport({ seed: 6, pools: 12 });
+    const { byCode: _byCode, bySubscription: _bySubscription, byOwner: _byOwner, ...counts } = base.summary;
+    const report: Report = {
+      ...base,
+      summary: counts,
+      pools: base.pools.map(({ owner: _owner, ...p }) => (owner === undefined ? p : { ...p, owner })),
+    };
+    const sink = new SlowSink();
+    await writeReport(sink, 'html', framed(report, 5));
+    const html = await sink.written();
+    expect(withoutNonce(html)).toBe(withoutNonce(renderReportHtml(report).html));
+    expect(html.includes('data-label="Owner"')).toBe(owner !== undefined);
+  },
+);
