@@ -173,17 +173,6 @@ export class ResourceGraphSource {
     this.log = options.log ?? (() => undefined);
   }
 
-  /** The scopes the audit asks for, in the order it asks. */
-  plannedScopes(): QueryScope[] {
-    const { subscriptions, managementGroups } = this.options;
-    const scopes: QueryScope[] = this.batches(subscriptions ?? []);
-    for (const mg of managementGroups ?? []) {
-      scopes.push({ label: managementGroupScope(mg), managementGroups: [mg], perSubscription: false });
-    }
-    if (scopes.length === 0) scopes.push({ label: '/', perSubscription: false });
-    return scopes;
-  }
-
   /** The audited scopes as ARM scopes, for "needs the Reader role on …". */
   private auditedScopes(): string[] {
     const { subscriptions, managementGroups } = this.options;
@@ -248,23 +237,6 @@ export class ResourceGraphSource {
     if (plan.tenantWide && plan.subscriptions.length === 0 && rows === 0 && plan.failures.length === 0) {
       throw noReadableSubscriptionsError(this.options.access);
     }
-  }
-
-  /**
-   * The IDs (lowercase) of every subscription in the audited scopes, for planning shards. Unlike the
-   * names, a failure here throws: a plan that missed subscriptions would silently audit less.
-   */
-  async listSubscriptions(): Promise<string[]> {
-    const plan = await this.coveragePlan();
-    if (plan.failures.length) {
-      const [first] = plan.failures;
-      throw new Error(
-        `Resource Graph could not read ${plan.failures.length} audited scope(s), so the subscriptions to plan are unknown; first: ${first?.scope}: ${first?.code}: ${first?.message}`,
-      );
-    }
-    if (plan.tenantWide && plan.subscriptions.length === 0)
-      throw noReadableSubscriptionsError(this.options.access);
-    return plan.subscriptions;
   }
 
   /** Subscription display names by lowercase ID. Names are cosmetic: a scope that failed leaves the map short. */
