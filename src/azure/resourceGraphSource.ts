@@ -357,28 +357,30 @@ export class ResourceGraphSource {
       return [{ scope, rows }];
     } catch (error) {
       if (!(error instanceof ScopeReadError)) throw error;
-      if (
-        error.kind === 'authorizationFailed' &&
-        scope.perSubscription &&
-        (scope.subscriptions?.length ?? 0) > 1
-      ) {
-        this.log(
-          `Resource Graph refused a batch of ${scope.subscriptions?.length} subscriptions (${error.code}); reading them one by one`,
-        );
-        const results = [];
-        for (const id of scope.subscriptions ?? []) {
-          results.push(
-            ...(await this.readContainers({
-              label: subscriptionScope(id),
-              subscriptions: [id],
-              perSubscription: true,
-            })),
-          );
-        }
-        return results;
-      }
-      return [{ scope, rows, failure: error }];
+      const singles = this.splitRefusedBatch(scope, error);
+      if (!singles) return [{ scope, rows, failure: error }];
+      const results = [];
+      for (const single of singles) results.push(...(await this.readContainers(single)));
+      return results;
     }
+  }
+
+  /**
+   * A batch of subscriptions refused as a whole (403) as its single subscriptions, to be read one by one so that
+   * one unreadable subscription does not cost the others; null for any other failure, or a single scope.
+   */
+  private splitRefusedBatch(scope: QueryScope, error: ScopeReadError): QueryScope[] | null {
+    const subscriptions = scope.subscriptions ?? [];
+    if (error.kind !== 'authorizationFailed' || !scope.perSubscription || subscriptions.length < 2)
+      return null;
+    this.log(
+      `Resource Graph refused a batch of ${subscriptions.length} subscriptions (${error.code}); reading them one by one`,
+    );
+    return subscriptions.map((id) => ({
+      label: subscriptionScope(id),
+      subscriptions: [id],
+      perSubscription: true,
+    }));
   }
 
   private async *readScope(scope: QueryScope): AsyncIterableIterator<SourceEvent> {
@@ -388,22 +390,9 @@ export class ResourceGraphSource {
       }
     } catch (error) {
       if (!(error instanceof ScopeReadError)) throw error;
-      if (
-        error.kind === 'authorizationFailed' &&
-        scope.perSubscription &&
-        scope.subscriptions &&
-        scope.subscriptions.length > 1
-      ) {
-        this.log(
-          `Resource Graph refused a batch of ${scope.subscriptions.length} subscriptions (${error.code}); reading them one by one`,
-        );
-        for (const subscription of scope.subscriptions) {
-          yield* this.readScope({
-            label: subscriptionScope(subscription),
-            subscriptions: [subscription],
-            perSubscription: true,
-          });
-        }
+      const singles = this.splitRefusedBatch(scope, error);
+      if (singles) {
+        for (const single of singles) yield* this.readScope(single);
         return;
       }
       for (const failure of this.failuresOf(scope, error)) {
