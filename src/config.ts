@@ -6,7 +6,7 @@ import { ARM_REQUEST_TIMEOUT_IN_MS, TABLE_REQUEST_TIMEOUT_IN_MS } from './azure/
 import { DEFAULT_RETRY_POLICY } from './azure/retryPolicy';
 import { applyMatrixOverride, builtInMatrix, type FipsMatrix, MatrixError } from './core/fipsMatrix';
 import type { CloudName } from './core/types';
-import { ConfigError } from './errors';
+import { ConfigError, sanitize } from './errors';
 
 export interface CloudSettings {
   name: CloudName;
@@ -395,8 +395,9 @@ export function loadConfig(
     const v = env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   };
+  // `what` may quote the value (`got "…"`): a SAS signature or a password in it must not reach a log.
   const bad = (name: SettingName, what: string) =>
-    problems.push(`${name} ${what} (example: ${name}=${SETTINGS[name]})`);
+    problems.push(`${name} ${sanitize(what)} (example: ${name}=${SETTINGS[name]})`);
 
   const cloudText = get('AZURE_CLOUD') ?? 'AzureCloud';
   // Case-insensitive, as `az cloud set --name` is; the canonical spelling is kept. Own keys only: `constructor`
