@@ -19,9 +19,11 @@ import {
   backoffDelayInMs,
   DEFAULT_RETRY_POLICY,
   type HeaderReader,
+  headerReader,
   parseTimeSpanInMs,
   type RetryPolicy,
   serverDelayInMs,
+  shouldRetry,
   sleepInMs,
 } from './retryPolicy';
 
@@ -118,23 +120,6 @@ class ScopeReadError extends Error {
   ) {
     super(message);
   }
-}
-
-function headerReader(raw: unknown): HeaderReader | undefined {
-  if (!raw || typeof raw !== 'object') return undefined;
-  const candidate = raw as { get?: unknown };
-  if (typeof candidate.get === 'function') {
-    const get = candidate.get as (name: string) => string | undefined;
-    return { get: (name) => get.call(raw, name) };
-  }
-  const record = raw as Record<string, unknown>;
-  return {
-    get: (name) => {
-      const key = Object.keys(record).find((k) => k.toLowerCase() === name.toLowerCase());
-      const value = key === undefined ? undefined : record[key];
-      return typeof value === 'string' ? value : undefined;
-    },
-  };
 }
 
 export const managementGroupScope = (id: string) => `/providers/Microsoft.Management/managementGroups/${id}`;
@@ -515,7 +500,6 @@ export class ResourceGraphSource {
   ): Promise<{ response: QueryResponse; headers: HeaderReader | undefined }> {
     const signal = this.options.signal;
     const startedAt = this.now().getTime();
-    const maxTimedOut = this.retry.maxTimedOutAttempts ?? 2;
     let timedOut = 0;
     for (let attempt = 1; ; attempt += 1) {
       await this.pace();
@@ -543,11 +527,8 @@ export class ResourceGraphSource {
           timedOut += 1;
           this.stats.timeouts += 1;
         }
-        const again =
-          failure.retryable &&
-          attempt < this.retry.maxAttempts &&
-          (failure.kind !== 'timeout' || timedOut < maxTimedOut);
-        if (!again) throw this.scopeError(failure, scope, what, attempt, this.now().getTime() - startedAt);
+        if (!shouldRetry(this.retry, failure, attempt, timedOut))
+          throw this.scopeError(failure, scope, what, attempt, this.now().getTime() - startedAt);
         const serverDelay = serverDelayInMs(headers, this.now());
         const backoff = backoffDelayInMs(this.retry, attempt);
         // A bare 429 (no Retry-After) is not retried by the core pipeline: wait for the quota window.
