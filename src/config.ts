@@ -6,7 +6,7 @@ import { ARM_REQUEST_TIMEOUT_IN_MS, TABLE_REQUEST_TIMEOUT_IN_MS } from './azure/
 import { DEFAULT_RETRY_POLICY } from './azure/retryPolicy';
 import { applyMatrixOverride, builtInMatrix, type FipsMatrix, MatrixError } from './core/fipsMatrix';
 import type { CloudName } from './core/types';
-import { ConfigError } from './errors';
+import { ConfigError, sanitize } from './errors';
 
 export interface CloudSettings {
   name: CloudName;
@@ -395,8 +395,9 @@ export function loadConfig(
     const v = env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   };
+  // `what` may quote the value (`got "…"`): a SAS signature or a password in it must not reach a log.
   const bad = (name: SettingName, what: string) =>
-    problems.push(`${name} ${what} (example: ${name}=${SETTINGS[name]})`);
+    problems.push(`${name} ${sanitize(what)} (example: ${name}=${SETTINGS[name]})`);
 
   const cloudText = get('AZURE_CLOUD') ?? 'AzureCloud';
   // Case-insensitive, as `az cloud set --name` is; the canonical spelling is kept. Own keys only: `constructor`
@@ -409,6 +410,22 @@ export function loadConfig(
     bad('AZURE_CLOUD', `must be one of ${Object.keys(CLOUDS).join(', ')}; got "${cloudText}"`);
     cloudBase = CLOUDS.AzureCloud;
   }
+  /** A whole number from a setting within [min, max], or the default; reports the setting when it is not one. */
+  const wholeNumber = (
+    name: SettingName,
+    fallback: number,
+    min: number,
+    max: number,
+    unit: string,
+  ): number => {
+    const text = get(name) ?? String(fallback);
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < min || value > max) {
+      bad(name, `must be a whole number of ${unit} from ${min} to ${max}; got "${text}"`);
+      return fallback;
+    }
+    return value;
+  };
   /** The normal form of a URL setting, or null after reporting why it has none. */
   const urlSetting = (name: SettingName, rule: UrlRule): string | null => {
     const text = get(name);
@@ -595,23 +612,8 @@ export function loadConfig(
   const serveKeyIssue = serveKey === null ? null : serveKeyProblem(serveKey);
   if (serveKeyIssue) bad('AUDIT_SERVE_KEY', serveKeyIssue);
 
-  const maxAgeText = get('AUDIT_NODE_IMAGE_MAX_AGE_DAYS') ?? '30';
-  const nodeImageMaxAgeInDays = Number(maxAgeText);
-  if (!/^\d+$/.test(maxAgeText) || nodeImageMaxAgeInDays < 1 || nodeImageMaxAgeInDays > 3650) {
-    bad(
-      'AUDIT_NODE_IMAGE_MAX_AGE_DAYS',
-      `must be a whole number of days from 1 to 3650; got "${maxAgeText}"`,
-    );
-  }
-
-  const exemptionDaysText = get('AUDIT_EXEMPTION_MAX_DAYS') ?? '180';
-  const exemptionMaxDays = Number(exemptionDaysText);
-  if (!/^\d+$/.test(exemptionDaysText) || exemptionMaxDays < 1 || exemptionMaxDays > 3650) {
-    bad(
-      'AUDIT_EXEMPTION_MAX_DAYS',
-      `must be a whole number of days from 1 to 3650; got "${exemptionDaysText}"`,
-    );
-  }
+  const nodeImageMaxAgeInDays = wholeNumber('AUDIT_NODE_IMAGE_MAX_AGE_DAYS', 30, 1, 3650, 'days');
+  const exemptionMaxDays = wholeNumber('AUDIT_EXEMPTION_MAX_DAYS', 180, 1, 3650, 'days');
 
   const ownerTag = get('AUDIT_OWNER_TAG') ?? null;
   // ARM tag names: at most 512 characters, none of < > % & \ ? /.
@@ -633,14 +635,7 @@ export function loadConfig(
   if (!['off', 'subscriptions'].includes(shardingMode)) {
     bad('AUDIT_SHARDING', `must be off or subscriptions; got "${shardingMode}"`);
   }
-  const shardSizeText = get('AUDIT_SHARD_SIZE') ?? '500';
-  const shardSize = Number(shardSizeText);
-  if (!/^\d+$/.test(shardSizeText) || shardSize < 1 || shardSize > 800) {
-    bad(
-      'AUDIT_SHARD_SIZE',
-      `must be a whole number of subscriptions per shard from 1 to 800; got "${shardSizeText}"`,
-    );
-  }
+  const shardSize = wholeNumber('AUDIT_SHARD_SIZE', 500, 1, 800, 'subscriptions per shard');
   const shardQueue = get('AUDIT_SHARD_QUEUE') ?? 'fipsaudit-shards';
   // Queue names: 3-63 lowercase letters, digits and single hyphens; `-poison` (7) must still fit.
   if (!/^[a-z0-9](?:[a-z0-9]|-(?!-)){2,55}$/.test(shardQueue) || shardQueue.endsWith('-')) {
@@ -677,31 +672,8 @@ export function loadConfig(
     };
   }
 
-  const leaseTtlText = get('AUDIT_LEASE_TTL_SECONDS') ?? '120';
-  const leaseTtlSeconds = Number(leaseTtlText);
-  if (!/^\d+$/.test(leaseTtlText) || leaseTtlSeconds < 10 || leaseTtlSeconds > 3600) {
-    bad(
-      'AUDIT_LEASE_TTL_SECONDS',
-      `must be a whole number of seconds from 10 to 3600; got "${leaseTtlText}"`,
-    );
-  }
+  const leaseTtlSeconds = wholeNumber('AUDIT_LEASE_TTL_SECONDS', 120, 10, 3600, 'seconds');
 
-  /** A whole number from a setting within [min, max], or the default; reports the setting when it is not one. */
-  const wholeNumber = (
-    name: SettingName,
-    fallback: number,
-    min: number,
-    max: number,
-    unit: string,
-  ): number => {
-    const text = get(name) ?? String(fallback);
-    const value = Number(text);
-    if (!/^\d+$/.test(text) || value < min || value > max) {
-      bad(name, `must be a whole number of ${unit} from ${min} to ${max}; got "${text}"`);
-      return fallback;
-    }
-    return value;
-  };
   const requests: RequestBounds = {
     armTimeoutInMs:
       wholeNumber('AUDIT_ARM_TIMEOUT_SECONDS', ARM_REQUEST_TIMEOUT_IN_MS / 1000, 1, 600, 'seconds') * 1000,
@@ -746,15 +718,8 @@ export function loadConfig(
       `must be the https URL of a Blob container, https://<account>.blob.<suffix>/<container> (3-63 lowercase letters, digits and single hyphens); got "${evidenceContainer}"`,
     );
   }
-  const retentionText = get('AUDIT_EVIDENCE_RETENTION_DAYS') ?? '365';
-  const retentionDays = Number(retentionText);
   // Azure's time-based retention policy allows 1 to 146,000 days.
-  if (!/^\d+$/.test(retentionText) || retentionDays < 1 || retentionDays > 146_000) {
-    bad(
-      'AUDIT_EVIDENCE_RETENTION_DAYS',
-      `must be a whole number of days from 1 to 146000; got "${retentionText}"`,
-    );
-  }
+  const retentionDays = wholeNumber('AUDIT_EVIDENCE_RETENTION_DAYS', 365, 1, 146_000, 'days');
 
   if (problems.length) {
     throw new ConfigError(`Invalid settings:\n  - ${problems.join('\n  - ')}`, problems);

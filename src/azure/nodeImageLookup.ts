@@ -9,8 +9,10 @@ import {
   abortErrorOf,
   backoffDelayInMs,
   DEFAULT_RETRY_POLICY,
+  headerReader,
   type RetryPolicy,
   serverDelayInMs,
+  shouldRetry,
   sleepInMs,
 } from './retryPolicy';
 
@@ -180,7 +182,6 @@ export class NodeImageLookup implements FreshnessSource {
     pool: PoolRecord,
     signal: AbortSignal,
   ): Promise<string | null> {
-    const maxTimedOut = this.retry.maxTimedOutAttempts ?? 2;
     let timedOut = 0;
     for (let attempt = 1; ; attempt += 1) {
       this.stats.requests += 1;
@@ -202,17 +203,9 @@ export class NodeImageLookup implements FreshnessSource {
           throw accessErrorOf(failure, this.options.access, scope, [scope]);
         }
         if (failure.kind === 'timeout') timedOut += 1;
-        const again =
-          failure.retryable &&
-          attempt < this.retry.maxAttempts &&
-          (failure.kind !== 'timeout' || timedOut < maxTimedOut);
-        if (!again) throw error;
-        const e = error as { response?: { headers?: { get?: (n: string) => string | undefined } } };
-        const headers = e.response?.headers;
-        const serverDelay =
-          headers && typeof headers.get === 'function'
-            ? serverDelayInMs({ get: (n) => headers.get?.(n) }, new Date())
-            : null;
+        if (!shouldRetry(this.retry, failure, attempt, timedOut)) throw error;
+        const headers = headerReader((error as { response?: { headers?: unknown } }).response?.headers);
+        const serverDelay = serverDelayInMs(headers, new Date());
         await this.sleep(Math.max(serverDelay ?? 0, backoffDelayInMs(this.retry, attempt)), signal);
       }
     }

@@ -19,9 +19,11 @@ import {
   backoffDelayInMs,
   DEFAULT_RETRY_POLICY,
   type HeaderReader,
+  headerReader,
   parseTimeSpanInMs,
   type RetryPolicy,
   serverDelayInMs,
+  shouldRetry,
   sleepInMs,
 } from './retryPolicy';
 
@@ -120,23 +122,6 @@ class ScopeReadError extends Error {
   }
 }
 
-function headerReader(raw: unknown): HeaderReader | undefined {
-  if (!raw || typeof raw !== 'object') return undefined;
-  const candidate = raw as { get?: unknown };
-  if (typeof candidate.get === 'function') {
-    const get = candidate.get as (name: string) => string | undefined;
-    return { get: (name) => get.call(raw, name) };
-  }
-  const record = raw as Record<string, unknown>;
-  return {
-    get: (name) => {
-      const key = Object.keys(record).find((k) => k.toLowerCase() === name.toLowerCase());
-      const value = key === undefined ? undefined : record[key];
-      return typeof value === 'string' ? value : undefined;
-    },
-  };
-}
-
 export const managementGroupScope = (id: string) => `/providers/Microsoft.Management/managementGroups/${id}`;
 
 const subscriptionScope = (id: string) => `/subscriptions/${id}`;
@@ -171,17 +156,6 @@ export class ResourceGraphSource {
     this.sleep = options.sleep ?? sleepInMs;
     this.now = options.now ?? (() => new Date());
     this.log = options.log ?? (() => undefined);
-  }
-
-  /** The scopes the audit asks for, in the order it asks. */
-  plannedScopes(): QueryScope[] {
-    const { subscriptions, managementGroups } = this.options;
-    const scopes: QueryScope[] = this.batches(subscriptions ?? []);
-    for (const mg of managementGroups ?? []) {
-      scopes.push({ label: managementGroupScope(mg), managementGroups: [mg], perSubscription: false });
-    }
-    if (scopes.length === 0) scopes.push({ label: '/', perSubscription: false });
-    return scopes;
   }
 
   /** The audited scopes as ARM scopes, for "needs the Reader role on …". */
@@ -248,23 +222,6 @@ export class ResourceGraphSource {
     if (plan.tenantWide && plan.subscriptions.length === 0 && rows === 0 && plan.failures.length === 0) {
       throw noReadableSubscriptionsError(this.options.access);
     }
-  }
-
-  /**
-   * The IDs (lowercase) of every subscription in the audited scopes, for planning shards. Unlike the
-   * names, a failure here throws: a plan that missed subscriptions would silently audit less.
-   */
-  async listSubscriptions(): Promise<string[]> {
-    const plan = await this.coveragePlan();
-    if (plan.failures.length) {
-      const [first] = plan.failures;
-      throw new Error(
-        `Resource Graph could not read ${plan.failures.length} audited scope(s), so the subscriptions to plan are unknown; first: ${first?.scope}: ${first?.code}: ${first?.message}`,
-      );
-    }
-    if (plan.tenantWide && plan.subscriptions.length === 0)
-      throw noReadableSubscriptionsError(this.options.access);
-    return plan.subscriptions;
   }
 
   /** Subscription display names by lowercase ID. Names are cosmetic: a scope that failed leaves the map short. */
@@ -385,28 +342,30 @@ export class ResourceGraphSource {
       return [{ scope, rows }];
     } catch (error) {
       if (!(error instanceof ScopeReadError)) throw error;
-      if (
-        error.kind === 'authorizationFailed' &&
-        scope.perSubscription &&
-        (scope.subscriptions?.length ?? 0) > 1
-      ) {
-        this.log(
-          `Resource Graph refused a batch of ${scope.subscriptions?.length} subscriptions (${error.code}); reading them one by one`,
-        );
-        const results = [];
-        for (const id of scope.subscriptions ?? []) {
-          results.push(
-            ...(await this.readContainers({
-              label: subscriptionScope(id),
-              subscriptions: [id],
-              perSubscription: true,
-            })),
-          );
-        }
-        return results;
-      }
-      return [{ scope, rows, failure: error }];
+      const singles = this.splitRefusedBatch(scope, error);
+      if (!singles) return [{ scope, rows, failure: error }];
+      const results = [];
+      for (const single of singles) results.push(...(await this.readContainers(single)));
+      return results;
     }
+  }
+
+  /**
+   * A batch of subscriptions refused as a whole (403) as its single subscriptions, to be read one by one so that
+   * one unreadable subscription does not cost the others; null for any other failure, or a single scope.
+   */
+  private splitRefusedBatch(scope: QueryScope, error: ScopeReadError): QueryScope[] | null {
+    const subscriptions = scope.subscriptions ?? [];
+    if (error.kind !== 'authorizationFailed' || !scope.perSubscription || subscriptions.length < 2)
+      return null;
+    this.log(
+      `Resource Graph refused a batch of ${subscriptions.length} subscriptions (${error.code}); reading them one by one`,
+    );
+    return subscriptions.map((id) => ({
+      label: subscriptionScope(id),
+      subscriptions: [id],
+      perSubscription: true,
+    }));
   }
 
   private async *readScope(scope: QueryScope): AsyncIterableIterator<SourceEvent> {
@@ -416,22 +375,9 @@ export class ResourceGraphSource {
       }
     } catch (error) {
       if (!(error instanceof ScopeReadError)) throw error;
-      if (
-        error.kind === 'authorizationFailed' &&
-        scope.perSubscription &&
-        scope.subscriptions &&
-        scope.subscriptions.length > 1
-      ) {
-        this.log(
-          `Resource Graph refused a batch of ${scope.subscriptions.length} subscriptions (${error.code}); reading them one by one`,
-        );
-        for (const subscription of scope.subscriptions) {
-          yield* this.readScope({
-            label: subscriptionScope(subscription),
-            subscriptions: [subscription],
-            perSubscription: true,
-          });
-        }
+      const singles = this.splitRefusedBatch(scope, error);
+      if (singles) {
+        for (const single of singles) yield* this.readScope(single);
         return;
       }
       for (const failure of this.failuresOf(scope, error)) {
@@ -554,7 +500,6 @@ export class ResourceGraphSource {
   ): Promise<{ response: QueryResponse; headers: HeaderReader | undefined }> {
     const signal = this.options.signal;
     const startedAt = this.now().getTime();
-    const maxTimedOut = this.retry.maxTimedOutAttempts ?? 2;
     let timedOut = 0;
     for (let attempt = 1; ; attempt += 1) {
       await this.pace();
@@ -582,11 +527,8 @@ export class ResourceGraphSource {
           timedOut += 1;
           this.stats.timeouts += 1;
         }
-        const again =
-          failure.retryable &&
-          attempt < this.retry.maxAttempts &&
-          (failure.kind !== 'timeout' || timedOut < maxTimedOut);
-        if (!again) throw this.scopeError(failure, scope, what, attempt, this.now().getTime() - startedAt);
+        if (!shouldRetry(this.retry, failure, attempt, timedOut))
+          throw this.scopeError(failure, scope, what, attempt, this.now().getTime() - startedAt);
         const serverDelay = serverDelayInMs(headers, this.now());
         const backoff = backoffDelayInMs(this.retry, attempt);
         // A bare 429 (no Retry-After) is not retried by the core pipeline: wait for the quota window.

@@ -1,5 +1,7 @@
 // Retry rules as named data, and the reading of Azure's throttling headers.
 
+import type { AzureFailure } from './classifyAzureError';
+
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
   maxAttempts: number;
@@ -49,8 +51,44 @@ export function abortErrorOf(signal: AbortSignal | undefined): Error {
   return error;
 }
 
+/**
+ * Whether a failed attempt (1 = the first) is tried again: only a transient failure, while attempts remain, and
+ * for a timeout only while fewer than `maxTimedOutAttempts` attempts have timed out (`timedOutAttempts` counts
+ * this one).
+ */
+export function shouldRetry(
+  policy: RetryPolicy,
+  failure: Pick<AzureFailure, 'kind' | 'retryable'>,
+  attempt: number,
+  timedOutAttempts: number,
+): boolean {
+  return (
+    failure.retryable &&
+    attempt < policy.maxAttempts &&
+    (failure.kind !== 'timeout' || timedOutAttempts < (policy.maxTimedOutAttempts ?? 2))
+  );
+}
+
 export interface HeaderReader {
   get(name: string): string | undefined;
+}
+
+/** The headers of a response or of a RestError's response (core HttpHeaders, or a plain object), case-insensitive. */
+export function headerReader(raw: unknown): HeaderReader | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const candidate = raw as { get?: unknown };
+  if (typeof candidate.get === 'function') {
+    const get = candidate.get as (name: string) => string | undefined;
+    return { get: (name) => get.call(raw, name) };
+  }
+  const record = raw as Record<string, unknown>;
+  return {
+    get: (name) => {
+      const key = Object.keys(record).find((k) => k.toLowerCase() === name.toLowerCase());
+      const value = key === undefined ? undefined : record[key];
+      return typeof value === 'string' ? value : undefined;
+    },
+  };
 }
 
 /** `hh:mm:ss` (as in x-ms-user-quota-resets-after) to milliseconds; null when it is not that shape. */

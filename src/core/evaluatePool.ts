@@ -128,10 +128,10 @@ function featureFindings(
   k8s: [number, number, number] | null,
   matrix: FipsMatrix,
   asOfDay: string,
+  /** The SKU a replacement pool should use (fipsReplacementSku). */
+  fipsSku: string,
 ): Finding[] {
   const { pool } = ctx;
-  // The SKU a replacement pool should use: a FIPS-capable SKU of the pool's OS type that exists on its version.
-  const fipsSku = fipsReplacementSku(matrix, osType, k8s, asOfDay);
   const out: Finding[] = [];
   const linuxSkus = 'create the pool with `--os-sku AzureLinux3`';
   const sizes = vmSizesOf(pool);
@@ -283,6 +283,7 @@ export function evaluatePool(
       : `${resolved.osSku}, resolved to ${os.name} by its ${resolved.basis === 'nodeImage' ? 'node image' : 'Kubernetes version'}`;
   const asOfDay = isoDay(asOf);
   const fipsBySku = os.fips !== 'none' && !(os.fipsSince && os.fipsSince > asOfDay);
+  // The SKU a replacement pool should use: a FIPS-capable SKU of the pool's OS type that exists on its version.
   const replacementSku = fipsReplacementSku(matrix, osType, k8s, asOfDay);
 
   if (!fipsBySku) {
@@ -350,7 +351,7 @@ export function evaluatePool(
     );
   }
 
-  if (fipsBySku) findings.push(...featureFindings(ctx, os, osType, k8s, matrix, asOfDay));
+  if (fipsBySku) findings.push(...featureFindings(ctx, os, osType, k8s, matrix, asOfDay, replacementSku));
 
   if (
     fipsOn &&

@@ -49,11 +49,6 @@ export function isFailedStatus(status: RunStatus): boolean {
   return status === 'failed' || status === 'abandoned';
 }
 
-/** The statuses of a run that has a report: it read at least something. */
-export function isCompletedStatus(status: RunStatus): boolean {
-  return status === 'succeeded' || status === 'partial';
-}
-
 /** Runs whose report is served as "the latest": never a failed, abandoned or unfinished one. */
 export const COMPLETED_STATUSES: RunStatus[] = ['succeeded', 'partial'];
 

@@ -7,7 +7,7 @@
 // (the conservative reading: never flag a pool the audit could find compliant). `policyLimits` lists the rest.
 
 import type { FipsMatrix, OperatingSystem } from '../core/fipsMatrix';
-import type { VersionRange } from '../core/kubernetesVersion';
+import { compareMinor, parseKubernetesVersion, type VersionRange } from '../core/kubernetesVersion';
 import { type PolicyCode } from './policyTypes';
 
 /** A span of days: from `from` (inclusive), before `before` (exclusive), both `YYYY-MM-DD` in UTC; `{}` is always. */
@@ -50,12 +50,10 @@ export interface CandidateSet {
 }
 
 function intersectRanges(a: VersionRange | undefined, b: VersionRange | undefined): VersionRange | null {
-  const minor = (v: string) => v.split('.').map(Number) as [number, number];
   const later = (x?: string, y?: string) => {
     if (!x || !y) return x ?? y;
-    const [xa, xb] = minor(x);
-    const [ya, yb] = minor(y);
-    return xa > ya || (xa === ya && xb >= yb) ? x : y;
+    // The matrix schema makes both `major.minor`, so both parse.
+    return compareMinor(parseKubernetesVersion(x)!, parseKubernetesVersion(y)!) >= 0 ? x : y;
   };
   const earlier = (x?: string, y?: string) => {
     if (!x || !y) return x ?? y;

@@ -10,7 +10,11 @@
 import { POLICY_FILE_NAMES } from './policyFileNames';
 import { DEFINITION_SCOPE_TOKEN, type PolicyEffect, type PolicySetDefinition } from './policyTypes';
 
-/** API versions: GA ones that Azure Government and Azure China serve too. */
+/**
+ * API versions that Azure Government and Azure China serve too: GA ones, except for policy exemptions, which have
+ * only preview versions (2020-07-01-preview, 2022-07-01-preview, 2024-12-01-preview; learn.microsoft.com/azure/
+ * templates/microsoft.authorization/change-log/policyexemptions).
+ */
 export const POLICY_API_VERSION = '2023-04-01';
 export const EXEMPTION_API_VERSION = '2022-07-01-preview';
 export const CONTAINER_SERVICE_API_VERSION = '2024-05-01';

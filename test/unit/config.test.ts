@@ -341,6 +341,22 @@ describe('loadConfig errors', () => {
     expect(error.message).toContain(error.problems[0]);
   });
 
+  it.each<[SettingName, string, string]>([
+    ['AUDIT_NODE_IMAGE_MAX_AGE_DAYS', '3651', 'days from 1 to 3650'],
+    ['AUDIT_EXEMPTION_MAX_DAYS', '0', 'days from 1 to 3650'],
+    ['AUDIT_SHARD_SIZE', '801', 'subscriptions per shard from 1 to 800'],
+    ['AUDIT_LEASE_TTL_SECONDS', '9', 'seconds from 10 to 3600'],
+    ['AUDIT_EVIDENCE_RETENTION_DAYS', '146001', 'days from 1 to 146000'],
+    ['AUDIT_ARM_TIMEOUT_SECONDS', '601', 'seconds from 1 to 600'],
+    ['AUDIT_ARM_MAX_ATTEMPTS', '0', 'attempts from 1 to 10'],
+    ['AUDIT_TABLES_TIMEOUT_SECONDS', '301', 'seconds from 1 to 300'],
+  ])('reports %s=%s outside its range, saying the range', (name, value, range) => {
+    const error = configError({ [name]: value }, noFile);
+    expect(error.problems).toEqual([
+      `${name} must be a whole number of ${range}; got "${value}" (example: ${name}=${SETTINGS[name]})`,
+    ]);
+  });
+
   it('reports every bad setting in ONE ConfigError', () => {
     const error = configError(
       {

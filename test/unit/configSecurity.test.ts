@@ -240,3 +240,36 @@ describe('AUDIT_SERVE_KEY', () => {
     },
   );
 });
+
+describe('a refused setting that carries a secret', () => {
+  const SIG = 'c2VjcmV0LXNpZ25hdHVyZQ';
+  const SAS = `sv=2024-08-04&sr=c&sp=rw&sig=${SIG}`;
+  // Each value is refused (a query, a scheme), and its problem quotes it: the SAS signature or password in it
+  // must not reach stderr or the host's log, which show these problems as they are.
+  it.each<[SettingName, Env, string]>([
+    [
+      'AUDIT_EVIDENCE_CONTAINER',
+      { AUDIT_EVIDENCE_CONTAINER: `https://myevidence.blob.core.windows.net/evidence?${SAS}` },
+      SIG,
+    ],
+    [
+      'AUDIT_TABLES_CONNECTION_STRING',
+      {
+        AUDIT_TABLES_CONNECTION_STRING: `AccountName=myauditstore;TableEndpoint=https://myauditstore.table.core.windows.net/?${SAS}`,
+      },
+      SIG,
+    ],
+    [
+      'AUDIT_QUEUE__queueServiceUri',
+      { AUDIT_QUEUE__queueServiceUri: `https://q.queue.core.windows.net/?${SAS}` },
+      SIG,
+    ],
+    ['REPORT_BASE_URL', { REPORT_BASE_URL: 'ftp://admin:hunter2-pw@fips-auditor.example' }, 'hunter2-pw'],
+  ])('%s: names the setting and the problem, without the secret', (name, env, secret) => {
+    const problems = problemsOf(env);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${name} `));
+    expect(problems[0]).toContain(`(example: ${name}=${SETTINGS[name]})`);
+    expect(problems[0]).not.toContain(secret);
+  });
+});

@@ -4,8 +4,10 @@ import {
   backoffDelayInMs,
   DEFAULT_RETRY_POLICY,
   type HeaderReader,
+  headerReader,
   parseTimeSpanInMs,
   serverDelayInMs,
+  shouldRetry,
 } from '../../src/azure/retryPolicy';
 
 const headers = (values: Record<string, string>): HeaderReader => ({
@@ -48,4 +50,36 @@ it('retries throttling, timeouts and server errors but not client errors', () =>
     expect(DEFAULT_RETRY_POLICY.retryableStatuses.has(status)).toBe(true);
   for (const status of [400, 401, 403, 404])
     expect(DEFAULT_RETRY_POLICY.retryableStatuses.has(status)).toBe(false);
+});
+
+describe('shouldRetry: the one rule of the Resource Graph and upgrade profile readers', () => {
+  const policy = { ...DEFAULT_RETRY_POLICY, maxAttempts: 3, maxTimedOutAttempts: 2 };
+  it.each([
+    ['a throttled first attempt', { kind: 'throttled', retryable: true }, 1, 0, true],
+    ['a 5xx on the last attempt', { kind: 'serverError', retryable: true }, 3, 0, false],
+    ['the first timeout', { kind: 'timeout', retryable: true }, 1, 1, true],
+    ['the second timeout', { kind: 'timeout', retryable: true }, 2, 2, false],
+    ['a network error after a timeout', { kind: 'network', retryable: true }, 2, 1, true],
+    ['a refused token', { kind: 'authenticationFailed', retryable: false }, 1, 0, false],
+    ['a 403', { kind: 'authorizationFailed', retryable: false }, 1, 0, false],
+  ] as const)('%s', (_what, failure, attempt, timedOut, expected) => {
+    expect(shouldRetry(policy, failure, attempt, timedOut)).toBe(expected);
+  });
+
+  it('allows one retry after a timeout when the policy does not say', () => {
+    const { maxTimedOutAttempts: _omitted, ...bare } = policy;
+    expect(shouldRetry(bare, { kind: 'timeout', retryable: true }, 1, 1)).toBe(true);
+    expect(shouldRetry(bare, { kind: 'timeout', retryable: true }, 2, 2)).toBe(false);
+  });
+});
+
+it.each([
+  ['a Headers-like object', new Headers({ 'Retry-After': '7' })],
+  ['a plain object, any casing', { 'retry-AFTER': '7' }],
+])('headerReader reads %s case-insensitively', (_what, raw) => {
+  expect(headerReader(raw)?.get('Retry-After')).toBe('7');
+});
+
+it('headerReader reads nothing from a missing header bag', () => {
+  expect(headerReader(undefined)).toBeUndefined();
 });
