@@ -5,7 +5,14 @@
 // well-kept, dependency-free parser instead of hand-written dispatch, usage strings and checks.
 import { Command, CommanderError } from 'commander';
 
-import { AuditInProgressError, ConfigError, describeError, InputError, NotFoundError } from '../errors';
+import {
+  AuditInProgressError,
+  ConfigError,
+  describeError,
+  InputError,
+  NotFoundError,
+  sanitize,
+} from '../errors';
 import type { CliCommand } from './cliCommand';
 import { CLI_COMMANDS } from './cliCommands';
 import type { CliIo } from './cliIo';
@@ -86,24 +93,27 @@ function reportError(error: unknown, command: CliCommand | undefined, io: CliIo)
     // Help and --version "exit" 0; everything else commander throws is a usage error it has already printed.
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
+  // Every message is sanitized on its way out: a setting or argument may quote a key, SAS or password.
   if (error instanceof ConfigError || error instanceof InputError) {
-    io.stderr.write(`${error.message}\n`);
+    io.stderr.write(`${sanitize(error.message)}\n`);
     return EXIT.usage;
   }
   // Commands that parse their own arguments with node:util parseArgs (argvCommand).
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     const name = command ? `${PROGRAM_NAME} ${command.name}` : PROGRAM_NAME;
-    io.stderr.write(formatUsageError((error as Error).message, `${name} --help`));
+    io.stderr.write(formatUsageError(sanitize((error as Error).message), `${name} --help`));
     return EXIT.usage;
   }
   if (error instanceof AuditInProgressError || error instanceof NotFoundError) {
-    io.stderr.write(`${error.message}\n`);
+    io.stderr.write(`${sanitize(error.message)}\n`);
     return EXIT.failed;
   }
   const prefix = command?.failure ?? 'Failed';
   io.stderr.write(
-    error instanceof ListenError ? `${prefix}: ${error.message}\n` : `${prefix}: ${describeError(error)}\n`,
+    error instanceof ListenError
+      ? `${prefix}: ${sanitize(error.message)}\n`
+      : `${prefix}: ${describeError(error)}\n`,
   );
   return EXIT.failed;
 }

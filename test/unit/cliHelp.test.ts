@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { argvCommand, type CliCommand } from '../../src/cli/cliCommand';
 import { CLI_COMMANDS } from '../../src/cli/cliCommands';
 import { buildProgram, type CliIo, EXIT, formatUsageError, main } from '../../src/cli/main';
+import { ConfigError, InputError, NotFoundError } from '../../src/errors';
 
 class Capture extends Writable {
   text = '';
@@ -218,4 +219,32 @@ it('names each failure after its command, never "Audit failed" for another comma
     expect(command.summary.length).toBeGreaterThan(10);
     if (command.name !== 'audit') expect(command.failure).not.toMatch(/audit/i);
   }
+});
+
+describe('a refused setting or argument that quotes a secret', () => {
+  const SECRET = 'c2VjcmV0LXNpZ25hdHVyZS10aGF0LW11c3Qtbm90LWxlYWs%3D';
+  const leaky = (error: Error) =>
+    argvCommand({
+      name: 'leaky',
+      summary: 'Throws what it is given.',
+      failure: 'Leaky failed',
+      usage: '',
+      run: () => Promise.reject(error),
+    });
+
+  it.each([
+    [
+      'a settings error',
+      new ConfigError(
+        `AUDIT_EVIDENCE_CONTAINER=https://a.blob.core.windows.net/c?sv=1&sig=${SECRET} is wrong`,
+      ),
+    ],
+    ['an input error', new InputError(`--out https://u:${SECRET}@host/x is not a file`)],
+    ['a not-found error', new NotFoundError(`No run at https://a.table.core.windows.net/?sig=${SECRET}`)],
+  ])('shows %s on stderr without the secret', async (_name, error) => {
+    const result = await run(['leaky'], [...CLI_COMMANDS, leaky(error)]);
+    expect(result.stderr).not.toBe('');
+    expect(result.stderr).not.toContain(SECRET);
+    expect(result.stderr).toContain('***');
+  });
 });
