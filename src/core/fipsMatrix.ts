@@ -3,7 +3,7 @@
 import { z } from 'zod';
 
 import builtInMatrixJson from '../../data/fips-matrix.json';
-import { inRange, parseKubernetesVersion } from './kubernetesVersion';
+import { inRange } from './kubernetesVersion';
 import { matrixSourceObjectSchema, matrixSourceSchema, resolvedMatrixSourceSchema } from './matrixSources';
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2026-06-16');
@@ -277,10 +277,4 @@ export function resolveOs(
   if (!byVersion) return null;
   const resolved = releaseOs(byVersion.os);
   return resolved && { ...resolved, basis: 'kubernetesVersion' };
-}
-
-export function matrixVersionAtLeast(matrix: FipsMatrix, text: string): boolean {
-  const min = parseKubernetesVersion(matrix.minKubernetesVersion);
-  const v = parseKubernetesVersion(text);
-  return !!min && !!v && (v[0] > min[0] || (v[0] === min[0] && v[1] >= min[1]));
 }
