@@ -1,5 +1,7 @@
 // Wraps a route's logic: method check (405), authorization, errors mapped once to problem+json, HEAD without a body, nosniff.
 
+import { Readable } from 'node:stream';
+
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { describeError } from '../errors';
@@ -42,7 +44,11 @@ export function routeHandler(route: ApiRoute, access: RouteAccess, logic: RouteL
     }
     const headers = headersOf(response);
     headers['x-content-type-options'] = 'nosniff';
-    if (request.method === 'HEAD') return { status: response.status ?? 200, headers };
+    if (request.method === 'HEAD') {
+      // A body produced as it is read (a report, a zip) is let go of: nothing reads it, nothing may keep producing it.
+      if (response.body instanceof Readable) response.body.destroy();
+      return { status: response.status ?? 200, headers };
+    }
     return { ...response, headers };
   };
 }
