@@ -32,7 +32,7 @@ export interface HealthDependencies {
   /** The digests' delivery, from the email table (getEmailHealth); read only when storage answered. */
   emailHealth(options: { now: Date } & Cancellable): Promise<EmailHealth>;
   /** The chain of runs and bundle retention (src/evidence); read only when storage answered. */
-  evidenceHealth?(options: { now: Date }): Promise<EvidenceHealth>;
+  evidenceHealth?(options: { now: Date } & Cancellable): Promise<EvidenceHealth>;
   now?: () => Date;
 }
 
@@ -289,17 +289,18 @@ export function healthHandler(deps: HealthDependencies) {
     }
     const healthy = storage.reachable === true;
     const email = await emailSection(deps, now, healthy);
-    const evidenceRead = healthy && deps.evidenceHealth ? deps.evidenceHealth({ now }) : undefined;
-    const evidence = evidenceRead
-      ? await withTimeout(() => evidenceRead, STORAGE_PROBE_TIMEOUT_IN_MS).catch(
-          (error: unknown): Health['evidence'] => ({
-            status: 'degraded',
-            warnings: [
-              'Whether runs are sealed and retained is unknown: the evidence records could not be read.',
-            ],
-            detail: describeError(error),
-          }),
-        )
+    const readEvidence = healthy ? deps.evidenceHealth?.bind(deps) : undefined;
+    const evidence = readEvidence
+      ? await withTimeout(
+          (abortSignal) => readEvidence({ now, abortSignal }),
+          STORAGE_PROBE_TIMEOUT_IN_MS,
+        ).catch((error: unknown): Health['evidence'] => ({
+          status: 'degraded',
+          warnings: [
+            'Whether runs are sealed and retained is unknown: the evidence records could not be read.',
+          ],
+          detail: describeError(error),
+        }))
       : undefined;
     const health: Health = {
       // The HTTP status follows storage alone (liveness); the body says `degraded` for audit trouble too.
