@@ -22,6 +22,11 @@ export interface TcpProxyStats {
   connections: number;
   /** Connections open now. */
   open: number;
+  /**
+   * Connections whose client has not closed or ended its side: what the client still holds. A client that gives
+   * up on a request closes its connection, which `open` shows only once the stalled other side ends too.
+   */
+  clientsOpen: number;
   bytesToTarget: number;
   bytesFromTarget: number;
 }
@@ -76,7 +81,13 @@ class Pipe {
 }
 
 export class TcpProxy {
-  readonly stats: TcpProxyStats = { connections: 0, open: 0, bytesToTarget: 0, bytesFromTarget: 0 };
+  readonly stats: TcpProxyStats = {
+    connections: 0,
+    open: 0,
+    clientsOpen: 0,
+    bytesToTarget: 0,
+    bytesFromTarget: 0,
+  };
   /** Added before each forwarded chunk in `delay` mode. */
   delayInMs = 0;
   private current: TcpProxyMode = 'pass';
@@ -209,6 +220,15 @@ export class TcpProxy {
       return;
     }
     this.stats.open += 1;
+    this.stats.clientsOpen += 1;
+    let clientOpen = true;
+    const clientGone = () => {
+      if (!clientOpen) return;
+      clientOpen = false;
+      this.stats.clientsOpen -= 1;
+    };
+    client.once('end', clientGone);
+    client.once('close', clientGone);
     this.track(client);
     const upstream = net.connect({ port: this.target.port, host: this.target.host, allowHalfOpen: true });
     this.track(upstream);

@@ -279,9 +279,12 @@ export class App {
     return { graph, images };
   }
 
-  /** The email part of /api/health. */
-  emailHealth(options: { now?: Date } = {}): Promise<EmailHealth> {
-    return getEmailHealth(this.emailStore, options);
+  /** The email part of /api/health; `abortSignal` cancels its reads. */
+  emailHealth(options: { now?: Date; abortSignal?: AbortSignal } = {}): Promise<EmailHealth> {
+    const { abortSignal, ...rest } = options;
+    if (!abortSignal) return getEmailHealth(this.emailStore, rest);
+    const store = this.emailStore;
+    return getEmailHealth({ listDigests: (opts) => store.listDigests({ ...opts, abortSignal }) }, rest);
   }
 
   /** The HTTP API's handlers, each given only what it uses: the Functions registrations and `serve` share them. */
@@ -311,8 +314,8 @@ export class App {
       health: healthHandler({
         config: this.config,
         store: reader,
-        lease: { get: () => new LeaseStore(this.tables).get() },
-        schedule: { get: () => new ScheduleStore(this.tables).get() },
+        lease: { get: (opts) => new LeaseStore(this.tables).get(opts) },
+        schedule: { get: (opts) => new ScheduleStore(this.tables).get(opts) },
         emailHealth: (options) => this.emailHealth(options),
         evidenceHealth: (options) => this.hostEvidence.health(options),
       }),

@@ -127,6 +127,34 @@ function chainOf(link: ChainLink | null): BundleManifest['chain'] {
   };
 }
 
+/** The stored run whose bundle is asked for; throws when there is none, or when it has none (not completed). */
+async function completedRun(store: EvidenceStore, runId: string): Promise<RunRecord> {
+  const run = await store.runs.getRun(runId);
+  if (!run) throw new NotFoundError(`No run ${runId} is stored.`);
+  if (run.status !== 'succeeded' && run.status !== 'partial') {
+    throw new RunNotCompletedError(
+      `Run ${runId} is ${run.status}: only a completed (succeeded or partial) run has an evidence bundle.`,
+    );
+  }
+  return run;
+}
+
+/**
+ * Whether openEvidenceBundle would open the run's bundle, throwing what it would (HEAD answers with it): the same
+ * run checks and the whole seal verified, the findings too (which the bundle checks as it reads them), without
+ * reading the results into spools or making the zip.
+ */
+export async function checkEvidenceBundle(
+  store: EvidenceStore,
+  runId: string,
+  options: OpenBundleOptions = {},
+): Promise<void> {
+  await completedRun(store, runId);
+  const verification = await verifyRun(store, runId, { verifier: options.verifier ?? null });
+  if (verification?.status === 'mismatch' && verification.problem)
+    throw new EvidenceMismatchError(verification.problem);
+}
+
 /**
  * Opens the bundle of a completed run. Everything that can fail on storage happens before this resolves: the
  * run's seal is verified (link, chain, signature, run record, snapshot, matrix), and its results are read once,
@@ -140,13 +168,7 @@ export async function openEvidenceBundle(
   runId: string,
   options: OpenBundleOptions = {},
 ): Promise<EvidenceBundle> {
-  const run = await store.runs.getRun(runId);
-  if (!run) throw new NotFoundError(`No run ${runId} is stored.`);
-  if (run.status !== 'succeeded' && run.status !== 'partial') {
-    throw new RunNotCompletedError(
-      `Run ${runId} is ${run.status}: only a completed (succeeded or partial) run has an evidence bundle.`,
-    );
-  }
+  const run = await completedRun(store, runId);
   let link: ChainLink | null = null;
   const verification = await verifyRun(store, runId, {
     verifier: options.verifier ?? null,
@@ -214,10 +236,10 @@ export async function openEvidenceBundle(
       runId,
       tool: TOOL,
       run: {
-        status: run!.status,
-        startedAt: run!.startedAt,
-        finishedAt: run!.finishedAt,
-        matrixVersion: run!.matrix.version,
+        status: run.status,
+        startedAt: run.startedAt,
+        finishedAt: run.finishedAt,
+        matrixVersion: run.matrix.version,
       },
       files: [...files],
       chain: chainOf(link),

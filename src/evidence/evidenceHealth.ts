@@ -30,8 +30,10 @@ const RETENTION_RECORDS_READ = 30;
 export async function getEvidenceHealth(
   store: EvidenceStore,
   config: Config,
-  options: { now: Date },
+  options: { now: Date; abortSignal?: AbortSignal },
 ): Promise<EvidenceHealth> {
+  // Health gives up on storage after its probe timeout: every read is cancelled then.
+  const cancel = options.abortSignal ? { abortSignal: options.abortSignal } : {};
   const warnings: string[] = [];
   const health: EvidenceHealth = {
     status: 'ok',
@@ -47,11 +49,11 @@ export async function getEvidenceHealth(
     warnings,
   };
   try {
-    const head = await store.getHeadLink();
+    const head = await store.getHeadLink(cancel);
     health.chain.head = head ? { seq: head.seq, runId: head.runId, sealedAt: head.sealedAt } : null;
-    const latest = await store.runs.getLatestRun({ statuses: ['succeeded', 'partial'] });
+    const latest = await store.runs.getLatestRun({ statuses: ['succeeded', 'partial'], ...cancel });
     if (latest) {
-      const sealed = (await store.getRunIndex(latest.id)) !== undefined;
+      const sealed = (await store.getRunIndex(latest.id, cancel)) !== undefined;
       health.chain.latestCompletedRunSealed = sealed;
       const age = options.now.getTime() - Date.parse(latest.finishedAt ?? latest.startedAt);
       if (!sealed && age > SEAL_GRACE_IN_MS) {
@@ -61,7 +63,7 @@ export async function getEvidenceHealth(
       }
     }
     if (health.retention.configured) {
-      for await (const record of store.listRetention({ top: RETENTION_RECORDS_READ })) {
+      for await (const record of store.listRetention({ top: RETENTION_RECORDS_READ, ...cancel })) {
         health.retention.latest ??= { runId: record.runId, state: record.state, at: record.at };
         if (record.state === 'retained') break;
         health.retention.failuresSinceLastRetained += 1;

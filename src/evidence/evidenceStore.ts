@@ -184,10 +184,12 @@ export class EvidenceStore {
 
   // ---- the chain ----
 
-  /** The newest link, or undefined while the chain is empty. */
-  async getHeadLink(): Promise<ChainLink | undefined> {
+  /** The newest link, or undefined while the chain is empty; `abortSignal` cancels the read. */
+  async getHeadLink(options: { abortSignal?: AbortSignal } = {}): Promise<ChainLink | undefined> {
     const filter = odata`PartitionKey eq ${CHAIN_PARTITION} and RowKey ge ${LINK_PREFIX} and RowKey lt ${`link${KEY_SEPARATOR_END}`}`;
-    const pages = this.clients.evidence.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: 1 });
+    const pages = this.clients.evidence
+      .listEntities({ queryOptions: { filter }, ...options })
+      .byPage({ maxPageSize: 1 });
     try {
       for await (const page of pages) {
         const first = page[0];
@@ -209,9 +211,12 @@ export class EvidenceStore {
   }
 
   /** The run's index entry (sequence number and digest), or undefined when it was never sealed. */
-  async getRunIndex(runId: string): Promise<{ seq: number; digest: string } | undefined> {
+  async getRunIndex(
+    runId: string,
+    options: { abortSignal?: AbortSignal } = {},
+  ): Promise<{ seq: number; digest: string } | undefined> {
     try {
-      const entity = await this.clients.evidence.getEntity(CHAIN_PARTITION, runIndexRowKey(runId));
+      const entity = await this.clients.evidence.getEntity(CHAIN_PARTITION, runIndexRowKey(runId), options);
       return { seq: Number(entity.seq), digest: text(entity, 'digest') };
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -476,11 +481,14 @@ export class EvidenceStore {
   }
 
   /** Retention outcomes, newest run first. */
-  async *listRetention(opts: { top?: number } = {}): AsyncIterableIterator<RetentionRecord> {
+  async *listRetention(
+    opts: { top?: number; abortSignal?: AbortSignal } = {},
+  ): AsyncIterableIterator<RetentionRecord> {
     let left = opts.top ?? Number.POSITIVE_INFINITY;
     if (left <= 0) return;
     const entities = this.clients.evidence.listEntities({
       queryOptions: { filter: odata`PartitionKey eq ${RETENTION_PARTITION}` },
+      ...(opts.abortSignal ? { abortSignal: opts.abortSignal } : {}),
     });
     try {
       for await (const entity of entities) {

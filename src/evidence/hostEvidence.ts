@@ -10,7 +10,7 @@ export interface HostEvidence {
   /** Built on first read: a missing storage setting then fails that request (503), not the host's start. */
   readonly evidenceStore: EvidenceStore;
   readonly linkVerifier: LinkSignatureVerifier;
-  health(options: { now: Date }): Promise<EvidenceHealth>;
+  health(options: { now: Date; abortSignal?: AbortSignal }): Promise<EvidenceHealth>;
 }
 
 export function hostEvidence(host: EvidenceHost): HostEvidence {

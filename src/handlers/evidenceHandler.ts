@@ -1,10 +1,10 @@
-// GET /api/runs/{runId}/evidence: a completed run's evidence bundle, verified against its seal, streamed as a zip.
+// GET/HEAD /api/runs/{runId}/evidence: a completed run's evidence bundle, verified against its seal, as a zip.
 
 import type { HttpResponseInit } from '@azure/functions';
 
 import { NotFoundError } from '../errors';
 import type { LinkSignatureVerifier } from '../evidence/chainLink';
-import { openEvidenceBundle, RunNotCompletedError } from '../evidence/evidenceBundle';
+import { checkEvidenceBundle, openEvidenceBundle, RunNotCompletedError } from '../evidence/evidenceBundle';
 import type { EvidenceStore } from '../evidence/evidenceStore';
 import { describeProblem, EvidenceMismatchError } from '../evidence/verifyChain';
 import type { RouteAccess } from '../http/authorize';
@@ -41,16 +41,12 @@ export function evidenceHandler(deps: EvidenceDependencies) {
         'Content-Disposition': `attachment; filename="fips-audit-evidence-${runId}.zip"`,
         'Cache-Control': CACHE_CONTROL.noStore,
       };
-      if (request.method === 'HEAD') {
-        const run = await store.runs.getRun(runId);
-        if (!run)
-          throw new NotFoundError(`No run ${runId} is stored. List the stored runs with GET /api/runs.`);
-        if (run.status !== 'succeeded' && run.status !== 'partial') {
-          return notCompleted(new RunNotCompletedError(`Run ${runId} is ${run.status}.`));
-        }
-        return { status: 200, headers };
-      }
       try {
+        // What GET would answer, without the bundle: a run that no longer matches its seal is refused alike.
+        if (request.method === 'HEAD') {
+          await checkEvidenceBundle(store, runId, { verifier: linkVerifier });
+          return { status: 200, headers };
+        }
         // Verified and read before the first byte goes out: what can fail on storage answers as a problem.
         const bundle = await openEvidenceBundle(store, runId, { verifier: linkVerifier });
         bundle.zip.on('error', (error) =>

@@ -18,18 +18,21 @@ import type { EmailHealth } from '../notify/emailHealth';
 import type { Lease } from '../store/leaseStore';
 import type { ScheduleState } from '../store/scheduleStore';
 
+/** Cancels a probe's storage calls when the probe gives up on them, so nothing runs after the response. */
+type Cancellable = { abortSignal?: AbortSignal };
+
 export interface HealthDependencies {
   config: Config;
   /** Read inside the check: a store that throws (storage not configured) makes the app degraded, not down. */
-  readonly store: { getLatestRun(): Promise<RunRecord | undefined> };
+  readonly store: { getLatestRun(opts: Cancellable): Promise<RunRecord | undefined> };
   /** The audit lease, to tell a live run from a stuck one. */
-  lease: { get(): Promise<Pick<Lease, 'holderRunId' | 'expiresAt'> | undefined> };
+  lease: { get(opts: Cancellable): Promise<Pick<Lease, 'holderRunId' | 'expiresAt'> | undefined> };
   /** What became of the scheduled audits. */
-  schedule: { get(): Promise<ScheduleState> };
+  schedule: { get(opts: Cancellable): Promise<ScheduleState> };
   /** The digests' delivery, from the email table (getEmailHealth); read only when storage answered. */
-  emailHealth(options: { now: Date }): Promise<EmailHealth>;
+  emailHealth(options: { now: Date } & Cancellable): Promise<EmailHealth>;
   /** The chain of runs and bundle retention (src/evidence); read only when storage answered. */
-  evidenceHealth?(options: { now: Date }): Promise<EvidenceHealth>;
+  evidenceHealth?(options: { now: Date } & Cancellable): Promise<EvidenceHealth>;
   now?: () => Date;
 }
 
@@ -100,7 +103,10 @@ async function emailSection(
     section.detail = 'The email records were not read: storage is not configured or did not answer.';
   } else {
     try {
-      const health = await withTimeout(deps.emailHealth({ now }), STORAGE_PROBE_TIMEOUT_IN_MS);
+      const health = await withTimeout(
+        (abortSignal) => deps.emailHealth({ now, abortSignal }),
+        STORAGE_PROBE_TIMEOUT_IN_MS,
+      );
       const failure = health.failures[0];
       section.delivery = health.status;
       section.latest = health.latest && {
@@ -142,7 +148,10 @@ async function auditsSection(
   const warnings: string[] = [];
   let stuckRun: Health['audits']['stuckRun'] = null;
   if (run?.status === 'running') {
-    const lease = await withTimeout(deps.lease.get(), STORAGE_PROBE_TIMEOUT_IN_MS);
+    const lease = await withTimeout(
+      (abortSignal) => deps.lease.get({ abortSignal }),
+      STORAGE_PROBE_TIMEOUT_IN_MS,
+    );
     const held = lease?.holderRunId === run.id && Date.parse(lease.expiresAt) > now.getTime();
     if (!held) {
       const reason =
@@ -161,7 +170,10 @@ async function auditsSection(
         (run.status === 'partial' ? ' (its report leaves out what could not be read)' : ''),
     );
   }
-  const schedule = await withTimeout(deps.schedule.get(), STORAGE_PROBE_TIMEOUT_IN_MS);
+  const schedule = await withTimeout(
+    (abortSignal) => deps.schedule.get({ abortSignal }),
+    STORAGE_PROBE_TIMEOUT_IN_MS,
+  );
   if (
     schedule.deferredSince &&
     now.getTime() - Date.parse(schedule.deferredSince) > SCHEDULE_OVERDUE_AFTER_IN_MS
@@ -193,13 +205,33 @@ async function auditsSection(
   };
 }
 
-async function withTimeout<T>(promise: Promise<T>, timeoutInMs: number): Promise<T> {
+/**
+ * Runs `call`, giving up after `timeoutInMs`: then its signal aborts, so the storage call is cancelled on the wire
+ * instead of going on (with its own timeout and retries) after the response. The race also answers for a call
+ * that does not heed its signal.
+ */
+async function withTimeout<T>(
+  call: (abortSignal: AbortSignal) => Promise<T>,
+  timeoutInMs: number,
+): Promise<T> {
+  const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutInMs} ms`)), timeoutInMs);
+  // Settled either way, so the call's rejection after the abort is handled, not left unobserved.
+  const settled = call(controller.signal).then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  const timedOut = new Promise<{ error: unknown }>((resolve) => {
+    timer = setTimeout(() => {
+      const error = new Error(`no answer within ${timeoutInMs} ms`);
+      resolve({ error });
+      controller.abort(error);
+    }, timeoutInMs);
   });
   try {
-    return await Promise.race([promise, timeout]);
+    const outcome = await Promise.race([settled, timedOut]);
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
   } finally {
     clearTimeout(timer);
   }
@@ -227,7 +259,10 @@ export function healthHandler(deps: HealthDependencies) {
     };
     if (storage.configured) {
       try {
-        const run = await withTimeout(deps.store.getLatestRun(), STORAGE_PROBE_TIMEOUT_IN_MS);
+        const run = await withTimeout(
+          (abortSignal) => deps.store.getLatestRun({ abortSignal }),
+          STORAGE_PROBE_TIMEOUT_IN_MS,
+        );
         storage.reachable = true;
         if (run) {
           latestRun = {
@@ -254,18 +289,19 @@ export function healthHandler(deps: HealthDependencies) {
     }
     const healthy = storage.reachable === true;
     const email = await emailSection(deps, now, healthy);
-    const evidence =
-      healthy && deps.evidenceHealth
-        ? await withTimeout(deps.evidenceHealth({ now }), STORAGE_PROBE_TIMEOUT_IN_MS).catch(
-            (error: unknown): Health['evidence'] => ({
-              status: 'degraded',
-              warnings: [
-                'Whether runs are sealed and retained is unknown: the evidence records could not be read.',
-              ],
-              detail: describeError(error),
-            }),
-          )
-        : undefined;
+    const readEvidence = healthy ? deps.evidenceHealth?.bind(deps) : undefined;
+    const evidence = readEvidence
+      ? await withTimeout(
+          (abortSignal) => readEvidence({ now, abortSignal }),
+          STORAGE_PROBE_TIMEOUT_IN_MS,
+        ).catch((error: unknown): Health['evidence'] => ({
+          status: 'degraded',
+          warnings: [
+            'Whether runs are sealed and retained is unknown: the evidence records could not be read.',
+          ],
+          detail: describeError(error),
+        }))
+      : undefined;
     const health: Health = {
       // The HTTP status follows storage alone (liveness); the body says `degraded` for audit trouble too.
       status: healthy && audits.status === 'ok' ? 'ok' : 'degraded',

@@ -1,7 +1,7 @@
 // The audit pipeline's entry points: start a run, handle a queued message, handle a poisoned one.
 
 import { describeError } from '../errors';
-import { finishRunWithoutShards } from './completeRun';
+import { finishRunWithoutShards, resumeCompletion } from './completeRun';
 import { executeShard, failShard } from './executeShard';
 import type { Delivery, QueueConsumer } from './inProcessQueue';
 import type { PipelineContext } from './pipelineContext';
@@ -65,7 +65,11 @@ export class AuditPipeline implements QueueConsumer {
     switch (message.kind) {
       case 'plan': {
         const versioned = await liveRun(ctx, message, 'poison plan');
-        if (!versioned) return;
+        // Failed by an earlier delivery whose completion hook failed each time: the last chance to run it.
+        if (!versioned) {
+          await resumeCompletion(ctx, message.runId, delivery, { takeOver: true });
+          return;
+        }
         const lastError = await ctx.stores.shards.getPlanFailure(message.runId).catch(() => null);
         await finishRunWithoutShards(
           ctx,

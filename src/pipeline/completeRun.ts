@@ -65,7 +65,7 @@ async function finalize(
   current: { run: RunRecord; etag: string },
   completed: RunRecord,
   claimed: boolean,
-  delivery: Delivery,
+  redelivered: boolean,
 ): Promise<void> {
   if (current.run.status === 'running') {
     try {
@@ -93,25 +93,60 @@ async function finalize(
       `${completed.summary.exempt} exempt, ${completed.summary.unknown} unknown`,
   );
   try {
-    await ctx.onRunCompleted(completed, { redelivered: delivery.dequeueCount > 1 });
+    await ctx.onRunCompleted(completed, { redelivered });
   } catch (error) {
     // The run stays complete; the message is delivered again, and the redelivery (the same claimant) runs the hook
-    // again to finish what this one could not.
+    // again to finish what this one could not (see resumeCompletion).
     ctx.log(`After run ${completed.id} completed, its completion hook failed: ${describeError(error)}`);
     throw error;
   }
+  // Best effort: the hook's own work is idempotent, so a marker left without it only lets a redelivery run it again.
+  await ctx.stores.shards
+    .noteCompletionHookDone(completed.id, ctx.now())
+    .catch((e: unknown) =>
+      ctx.log(`Could not note that run ${completed.id}'s completion hook finished: ${describeError(e)}`),
+    );
+}
+
+/**
+ * Finishes the completion of a run that is no longer running: its completion was claimed, but the hook did not
+ * finish (it threw, or its worker died). Only the claimant's redelivery runs the hook again, or, with `takeOver`,
+ * the poison path of a message whose deliveries have all ended: a message that is not the claimant returns
+ * normally on redelivery, so only the claimant's message ends in poison. A run that was abandoned (its completion
+ * never wrote the record) or whose hook finished is left alone. True when this call ran the hook.
+ */
+export async function resumeCompletion(
+  ctx: PipelineContext,
+  runId: string,
+  delivery: Delivery,
+  options: { takeOver?: boolean } = {},
+): Promise<boolean> {
+  const current = await ctx.stores.runs.getVersionedRun(runId);
+  if (!current || current.run.status === 'running' || current.run.status === 'abandoned') return false;
+  const marker = await ctx.stores.shards.getCompletion(runId);
+  if (!marker || marker.hookDone) return false;
+  const claim = await ctx.stores.shards.claimCompletion(runId, delivery.messageId, ctx.now(), options);
+  if (!claim.claimed) return false;
+  ctx.log(`Run ${runId} is ${current.run.status}, but its completion hook did not finish: running it again`);
+  const completed: RunRecord = { ...current.run };
+  delete completed.stage;
+  // A redelivery, or a poison message after every delivery of the claimant ended: its claims may be taken over.
+  await finalize(ctx, current, completed, true, delivery.dequeueCount > 1 || options.takeOver === true);
+  return true;
 }
 
 /**
  * Completes the run when no shard is pending: sums the shards into the run record, frees the lease, and fires
  * `onRunCompleted` once. Whoever gets here may write the record (the same content each time: the completion time
  * comes from the marker); only the claimer of the completion marker fires the hook. The claimant is the queue
- * message's ID, the same on a redelivery, so a worker that died after claiming is succeeded by its redelivery.
+ * message's ID, the same on a redelivery, so a worker that died after claiming is succeeded by its redelivery. A
+ * run no longer running only gets its unfinished hook run again (resumeCompletion; `takeOver` for the poison path).
  */
 export async function completeIfFinished(
   ctx: PipelineContext,
   runId: string,
   delivery: Delivery,
+  options: { takeOver?: boolean } = {},
 ): Promise<boolean> {
   const planned = await ctx.stores.shards.getPlannedShards(runId);
   const shards = await ctx.stores.shards.listShards(runId);
@@ -120,16 +155,11 @@ export async function completeIfFinished(
   }
   const current = await ctx.stores.runs.getVersionedRun(runId);
   if (!current) return false;
+  if (current.run.status !== 'running') return resumeCompletion(ctx, runId, delivery, options);
   const claim = await ctx.stores.shards.claimCompletion(runId, delivery.messageId, ctx.now());
-  if (current.run.status !== 'running' && !claim.claimed) return false;
-  const outcome = runOutcome(shards);
-  const completed: RunRecord = {
-    ...current.run,
-    ...(current.run.status === 'running' ? outcome : {}),
-    finishedAt: current.run.status === 'running' ? claim.completedAt : current.run.finishedAt,
-  };
+  const completed: RunRecord = { ...current.run, ...runOutcome(shards), finishedAt: claim.completedAt };
   delete completed.stage;
-  await finalize(ctx, current, completed, claim.claimed, delivery);
+  await finalize(ctx, current, completed, claim.claimed, delivery.dequeueCount > 1);
   return claim.claimed;
 }
 
@@ -156,7 +186,7 @@ export async function finishRunWithoutShards(
   };
   delete failed.stage;
   if (current) {
-    await finalize(ctx, current, failed, claim.claimed, delivery);
+    await finalize(ctx, current, failed, claim.claimed, delivery.dequeueCount > 1);
   } else {
     await ctx.stores.runs.putRun(failed);
     await ctx.stores.lease.release(run.id, generation, ctx.now());

@@ -195,7 +195,8 @@ export async function failShard(
   const shard: ShardRecord | undefined = await ctx.stores.shards.getShard(message.runId, message.shard);
   if (!shard) return;
   if (shard.status !== 'pending') {
-    await completeIfFinished(ctx, message.runId, delivery);
+    // The last chance to run a completion hook that failed on every delivery of the claimant (this message).
+    await completeIfFinished(ctx, message.runId, delivery, { takeOver: true });
     return;
   }
   if (!(await liveRun(ctx, message, `poison shard ${message.shard + 1}/${message.shards}`))) return;

@@ -27,6 +27,8 @@ export interface PipelineStores {
     | 'notePlanFailure'
     | 'getPlanFailure'
     | 'claimCompletion'
+    | 'getCompletion'
+    | 'noteCompletionHookDone'
   >;
   results: ScopeResultWriter;
   poolStates: PoolStateWriter & {

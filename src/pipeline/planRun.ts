@@ -3,7 +3,7 @@
 import type { RunRecord, RunScope } from '../core/run';
 import { AzureAccessError, describeError } from '../errors';
 import { RunRecordChangedError, type VersionedRun } from '../store/runStore';
-import { completeIfFinished, finishRunWithoutShards } from './completeRun';
+import { completeIfFinished, finishRunWithoutShards, resumeCompletion } from './completeRun';
 import type { Delivery } from './inProcessQueue';
 import { LeaseGuard, LeaseLostError } from './leaseGuard';
 import type { PipelineContext } from './pipelineContext';
@@ -92,11 +92,16 @@ async function shardScopes(
 /**
  * The plan stage. Idempotent: a redelivered plan keeps a complete recorded plan and only re-sends the shards still
  * pending (a duplicate shard message is harmless). A plan that fails because Azure refuses the identity fails the
- * run at once; any other failure throws, so the queue delivers the plan again.
+ * run at once; any other failure throws, so the queue delivers the plan again. A redelivery after the run ended
+ * only finishes a completion hook that failed.
  */
 export async function planRun(ctx: PipelineContext, message: PlanMessage, delivery: Delivery): Promise<void> {
   const versioned = await liveRun(ctx, message, 'plan');
-  if (!versioned) return;
+  // A run this message ended unplanned, whose completion hook failed: its redelivery runs the hook again.
+  if (!versioned) {
+    await resumeCompletion(ctx, message.runId, delivery);
+    return;
+  }
   const { run } = versioned;
   const guard = new LeaseGuard(ctx.stores.lease, run.id, message.generation, {
     ttlInMs: ctx.settings.leaseTtlInMs,

@@ -243,11 +243,14 @@ export class EmailStore {
   }
 
   /** Digest records, newest run first. */
-  async *listDigests(opts: { top?: number } = {}): AsyncIterableIterator<EmailRecord> {
+  async *listDigests(
+    opts: { top?: number; abortSignal?: AbortSignal } = {},
+  ): AsyncIterableIterator<EmailRecord> {
     let left = opts.top ?? Number.POSITIVE_INFINITY;
     if (left <= 0) return;
     const entities = this.table.listEntities<Record<string, unknown>>({
       queryOptions: { filter: odata`PartitionKey eq ${'digest'}` },
+      ...(opts.abortSignal ? { abortSignal: opts.abortSignal } : {}),
     });
     try {
       for await (const entity of entities) {

@@ -82,9 +82,10 @@ export class LeaseStore {
     this.stats = tables.stats;
   }
 
-  async get(): Promise<Lease | undefined> {
+  /** The lease as stored; undefined before any run took it. `abortSignal` cancels the read. */
+  async get(options: { abortSignal?: AbortSignal } = {}): Promise<Lease | undefined> {
     try {
-      const entity = await this.locks.getEntity(LEASE_PARTITION, LEASE_ROW);
+      const entity = await this.locks.getEntity(LEASE_PARTITION, LEASE_ROW, options);
       this.stats.entitiesRead += 1;
       return toLease(entity);
     } catch (error) {

@@ -8,7 +8,7 @@ import type { AcquireResult, LeaseTiming } from './leaseStore';
 import type { PoolHistoryEntry, PoolState } from './poolStateStore';
 import { RunRecordChangedError, type VersionedRun } from './runStore';
 import { NO_SCHEDULE_STATE, type ScheduleState } from './scheduleStore';
-import type { ShardOutcome, ShardRecord } from './shardStore';
+import type { CompletionMarker, ShardOutcome, ShardRecord } from './shardStore';
 
 const byId = (a: { id: string }, b: { id: string }) => a.id.toLowerCase().localeCompare(b.id.toLowerCase());
 const clone = <T>(value: T): T => structuredClone(value);
@@ -122,7 +122,7 @@ interface MemoryPlan {
   shards: Map<number, ShardRecord>;
   planned?: number;
   planFailure: string | null;
-  completed?: { claimant: string; completedAt: string };
+  completed?: CompletionMarker;
 }
 
 export class MemoryShardStore {
@@ -203,13 +203,26 @@ export class MemoryShardStore {
     runId: string,
     claimant: string,
     at: Date,
+    options: { takeOver?: boolean } = {},
   ): Promise<{ claimed: boolean; completedAt: string }> {
     const plan = this.plan(runId);
-    plan.completed ??= { claimant, completedAt: at.toISOString() };
+    plan.completed ??= { claimant, completedAt: at.toISOString(), hookDone: false };
+    if (options.takeOver && !plan.completed.hookDone) plan.completed.claimant = claimant;
     return Promise.resolve({
       claimed: plan.completed.claimant === claimant,
       completedAt: plan.completed.completedAt,
     });
+  }
+
+  getCompletion(runId: string): Promise<CompletionMarker | undefined> {
+    const completed = this.plans.get(runId)?.completed;
+    return Promise.resolve(completed && { ...completed });
+  }
+
+  noteCompletionHookDone(runId: string): Promise<void> {
+    const completed = this.plans.get(runId)?.completed;
+    if (completed) completed.hookDone = true;
+    return Promise.resolve();
   }
 }
 

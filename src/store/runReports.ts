@@ -6,7 +6,7 @@ import type { ClusterResult, Report, RunStatus } from '../core/types';
 
 export interface RunReader {
   getRun(runId: string): Promise<RunRecord | undefined>;
-  getLatestRun(opts?: { statuses?: RunStatus[] }): Promise<RunRecord | undefined>;
+  getLatestRun(opts?: { statuses?: RunStatus[]; abortSignal?: AbortSignal }): Promise<RunRecord | undefined>;
   listRuns(opts: { top?: number; since?: Date }): AsyncIterable<RunRecord>;
 }
 
@@ -34,7 +34,9 @@ export class RunReports implements RunReader {
     return this.runs.getRun(runId);
   }
 
-  getLatestRun(opts: { statuses?: RunStatus[] } = {}): Promise<RunRecord | undefined> {
+  getLatestRun(
+    opts: { statuses?: RunStatus[]; abortSignal?: AbortSignal } = {},
+  ): Promise<RunRecord | undefined> {
     return this.runs.getLatestRun(opts);
   }
 

@@ -204,22 +204,28 @@ export class RunStore {
     yield* this.queryRuns(filter, opts.top);
   }
 
-  /** The newest run, optionally only among runs with one of `statuses`. */
-  async getLatestRun(opts: { statuses?: RunStatus[] } = {}): Promise<RunRecord | undefined> {
+  /** The newest run, optionally only among runs with one of `statuses`; `abortSignal` cancels the query. */
+  async getLatestRun(
+    opts: { statuses?: RunStatus[]; abortSignal?: AbortSignal } = {},
+  ): Promise<RunRecord | undefined> {
     let filter = odata`PartitionKey eq ${RUNS_PARTITION}`;
     if (opts.statuses) {
       if (opts.statuses.length === 0) return undefined;
       filter += ` and (${opts.statuses.map((s) => odata`status eq ${s}`).join(' or ')})`;
     }
-    for await (const run of this.queryRuns(filter, 1)) return run;
+    for await (const run of this.queryRuns(filter, 1, opts.abortSignal)) return run;
     return undefined;
   }
 
-  private async *queryRuns(filter: string, top: number | undefined): AsyncIterableIterator<RunRecord> {
+  private async *queryRuns(
+    filter: string,
+    top: number | undefined,
+    abortSignal?: AbortSignal,
+  ): AsyncIterableIterator<RunRecord> {
     if (top !== undefined && top <= 0) return;
     let left = top ?? Number.POSITIVE_INFINITY;
     const pages = this.runs
-      .listEntities({ queryOptions: { filter } })
+      .listEntities({ queryOptions: { filter }, ...(abortSignal ? { abortSignal } : {}) })
       .byPage({ maxPageSize: Math.min(left, 1000) });
     for await (const page of pages) {
       for (const entity of page) {

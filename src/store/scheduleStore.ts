@@ -45,9 +45,10 @@ export class ScheduleStore {
     this.stats = tables.stats;
   }
 
-  async get(): Promise<ScheduleState> {
+  /** What became of the scheduled audits; `abortSignal` cancels the read. */
+  async get(options: { abortSignal?: AbortSignal } = {}): Promise<ScheduleState> {
     try {
-      const entity = await this.locks.getEntity(SCHEDULE_PARTITION, SCHEDULE_ROW);
+      const entity = await this.locks.getEntity(SCHEDULE_PARTITION, SCHEDULE_ROW, options);
       this.stats.entitiesRead += 1;
       // A cleared field is an empty string (see merge).
       const field = (name: keyof ScheduleState) => optionalString(entity, name) || null;

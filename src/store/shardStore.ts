@@ -34,6 +34,13 @@ export interface ShardRecord {
   etag: string;
 }
 
+/** The completion marker of a run: who claimed the completion, when, and whether its hook finished. */
+export interface CompletionMarker {
+  claimant: string;
+  completedAt: string;
+  hookDone: boolean;
+}
+
 export interface ShardOutcome {
   status: Exclude<ShardStatus, 'pending'>;
   summary: Summary;
@@ -75,9 +82,10 @@ function toShard(runId: string, entity: StoredEntity & { etag?: string }): Shard
  * - RK `shard|NNNNN`: one per shard (its scope, status, and once finished its summary, errors and progress);
  * - RK `plan`: the number of shards, written after them: without it the plan is incomplete;
  * - RK `planfailure`: why the last delivery of the plan failed (for the poison path);
- * - RK `completed`: inserted once by whichever worker finds every shard finished; its insert is the
- *   exactly-once decision, and its `completedAt` is the run's `finishedAt`, so a repeated completion
- *   writes the same run record.
+ * - RK `completed`: inserted once by whichever worker finds every shard finished (or ends the run unplanned); its
+ *   insert is the exactly-once decision, and its `completedAt` is the run's `finishedAt`, so a repeated completion
+ *   writes the same run record. `hookDoneAt` is merged in once the completion hook finished: until then the
+ *   claimant's redelivery (or the poison path) runs the hook again.
  */
 export class ShardStore {
   private readonly table: TableClient;
@@ -213,13 +221,15 @@ export class ShardStore {
   /**
    * Claims the run's completion for `claimant` (a queue message ID): a conditional insert, so of any number of
    * workers exactly one gets `claimed: true`; a redelivery of that same message (its worker died after the
-   * insert) gets it again, so the work after the claim is not lost, while a duplicate message does not. Every
-   * caller learns the completion time.
+   * insert) gets it again, so the work after the claim is not lost, while a duplicate message does not. With
+   * `takeOver` (the poison path: the claimant's deliveries have all ended), a claim whose hook never finished is
+   * moved to `claimant`, with If-Match so of two takers one wins. Every caller learns the completion time.
    */
   async claimCompletion(
     runId: string,
     claimant: string,
     at: Date,
+    options: { takeOver?: boolean } = {},
   ): Promise<{ claimed: boolean; completedAt: string }> {
     try {
       await this.table.createEntity({
@@ -232,12 +242,58 @@ export class ShardStore {
       return { claimed: true, completedAt: at.toISOString() };
     } catch (error) {
       if (!isEntityExists(error)) throw error;
-      const marker = await this.table.getEntity<{ completedAt: string; claimant: string }>(
-        runId,
-        'completed',
-      );
-      this.stats.entitiesRead += 1;
+    }
+    const marker = await this.readCompletion(runId);
+    if (!marker) throw new Error(`The completion marker of run ${runId} disappeared while it was claimed`);
+    if (marker.claimant === claimant || !options.takeOver || marker.hookDone) {
       return { claimed: marker.claimant === claimant, completedAt: marker.completedAt };
+    }
+    try {
+      await this.table.updateEntity({ partitionKey: runId, rowKey: 'completed', claimant }, 'Merge', {
+        etag: marker.etag,
+      });
+      this.stats.entitiesWritten += 1;
+      return { claimed: true, completedAt: marker.completedAt };
+    } catch (error) {
+      if (isConditionFailed(error)) return { claimed: false, completedAt: marker.completedAt };
+      throw error;
+    }
+  }
+
+  /** The run's completion marker; undefined while nobody claimed its completion. */
+  async getCompletion(runId: string): Promise<CompletionMarker | undefined> {
+    const marker = await this.readCompletion(runId);
+    return (
+      marker && { claimant: marker.claimant, completedAt: marker.completedAt, hookDone: marker.hookDone }
+    );
+  }
+
+  /** Notes that the run's completion hook finished, so nobody runs it again. */
+  async noteCompletionHookDone(runId: string, at: Date): Promise<void> {
+    await this.table.updateEntity(
+      { partitionKey: runId, rowKey: 'completed', hookDoneAt: at.toISOString() },
+      'Merge',
+    );
+    this.stats.entitiesWritten += 1;
+  }
+
+  private async readCompletion(runId: string): Promise<(CompletionMarker & { etag: string }) | undefined> {
+    try {
+      const entity = await this.table.getEntity<{
+        completedAt: string;
+        claimant: string;
+        hookDoneAt?: string;
+      }>(runId, 'completed');
+      this.stats.entitiesRead += 1;
+      return {
+        claimant: entity.claimant,
+        completedAt: entity.completedAt,
+        hookDone: typeof entity.hookDoneAt === 'string',
+        etag: entity.etag,
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
     }
   }
 }

@@ -386,6 +386,47 @@ describe('the bundle and the verification over HTTP and the CLI', () => {
     }
   });
 
+  it('answers HEAD of the evidence as GET does: 200 while the run matches its seal, 422 once a stored verdict is edited', async () => {
+    const ctx = fresh();
+    const report = await ctx.service.audit({ trigger: 'cli' });
+    const server = await serveHttp({ handlers: ctx.service.httpHandlers(), port: 0 });
+    const url = `${server.url}/api/runs/${report.run.id}/evidence`;
+    const both = async () => {
+      const head = await fetch(url, { method: 'HEAD' });
+      const get = await fetch(url);
+      await get.arrayBuffer();
+      return { head, get };
+    };
+    const headersOf = (response: Response) =>
+      ['content-type', 'content-disposition', 'cache-control'].map((name) => response.headers.get(name));
+    try {
+      const intact = await both();
+      expect([intact.head.status, intact.get.status]).toEqual([200, 200]);
+      expect(headersOf(intact.head)).toEqual(headersOf(intact.get));
+      expect(await intact.head.text()).toBe('');
+
+      const entity = await somePoolEntity(ctx.prefix, report.run.id);
+      const original = JSON.parse(entity.data as string) as { status: string };
+      const forged = { ...original, status: original.status === 'compliant' ? 'noncompliant' : 'compliant' };
+      await table(ctx.prefix, 'findings').updateEntity(
+        { partitionKey: entity.partitionKey, rowKey: entity.rowKey, data: JSON.stringify(forged) },
+        'Merge',
+      );
+      const edited = await both();
+      expect([edited.head.status, edited.get.status]).toEqual([422, 422]);
+      expect(headersOf(edited.head)).toEqual(headersOf(edited.get));
+      expect(edited.head.headers.get('content-type')).toContain('application/problem+json');
+      expect(await edited.head.text()).toBe('');
+
+      const missing = await fetch(`${server.url}/api/runs/20200101T000000Z-000000/evidence`, {
+        method: 'HEAD',
+      });
+      expect(missing.status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('writes the bundle of the latest completed run with the CLI, and answers --help for both commands', async () => {
     const ctx = fresh();
     const report = await ctx.service.audit({ trigger: 'cli' });

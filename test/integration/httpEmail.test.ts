@@ -8,11 +8,16 @@ import { trustCertificate } from '../../emulators/tls';
 import { App } from '../../src/app';
 import { AcsEmailSender } from '../../src/azure/emailSender';
 import { loadConfig } from '../../src/config';
-import { healthHandler, redactAddresses } from '../../src/handlers/healthHandler';
+import {
+  healthHandler,
+  redactAddresses,
+  STORAGE_PROBE_TIMEOUT_IN_MS,
+} from '../../src/handlers/healthHandler';
 import { API_ROUTES } from '../../src/http/routes';
 import { healthSchema, problemSchema, startAuditResponseSchema } from '../../src/http/schemas';
 import { serveHttp } from '../../src/http/serveHttp';
 import { createNotifier, EMAIL_RETRY_POLICY } from '../../src/notify/notifyRun';
+import { NO_SCHEDULE_STATE } from '../../src/store/scheduleStore';
 import { callHandler } from '../support/httpCall';
 
 const estate: Estate = generateEstate({ seed: 33, pools: 40, subscriptions: 2 });
@@ -415,6 +420,40 @@ describe('GET /api/health: email', () => {
     expect(health.email).toMatchObject({ provider: null, status: 'ok', delivery: null });
     expect(health.email.detail).toContain('not read');
     expect(read).toBe(false);
+  });
+
+  it('cancels the email and evidence reads it gives up on, so none goes on after the answer', async () => {
+    const service = app();
+    const cancelled: string[] = [];
+    // A read that answers only its abort, as a Table Storage call over a hung link does.
+    const hung = (name: string, signal: AbortSignal | undefined) =>
+      new Promise<never>((_, reject) => {
+        signal?.addEventListener('abort', () => {
+          cancelled.push(name);
+          reject(new Error(`${name} aborted`));
+        });
+      });
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const answer = callHandler(
+        healthHandler({
+          config: service.config,
+          store: { getLatestRun: () => Promise.resolve(undefined) },
+          lease: { get: () => Promise.resolve(undefined) },
+          schedule: { get: () => Promise.resolve({ ...NO_SCHEDULE_STATE }) },
+          emailHealth: ({ abortSignal }) => hung('email', abortSignal),
+          evidenceHealth: ({ abortSignal }) => hung('evidence', abortSignal),
+        }),
+        { url: '/api/health' },
+      );
+      await jest.advanceTimersByTimeAsync(2 * STORAGE_PROBE_TIMEOUT_IN_MS);
+      const health = healthSchema.parse((await answer).json());
+      expect(health.email.detail).toContain(`no answer within ${STORAGE_PROBE_TIMEOUT_IN_MS} ms`);
+      expect(health.evidence?.detail).toContain(`no answer within ${STORAGE_PROBE_TIMEOUT_IN_MS} ms`);
+      expect(cancelled).toEqual(['email', 'evidence']);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
 

@@ -21,6 +21,7 @@ import { normalizeCluster } from '../../src/core/normalizeCluster';
 import type { RunRecord } from '../../src/core/run';
 import { AuditInProgressError } from '../../src/errors';
 import { auditPipelineHandler, auditPipelinePoisonHandler } from '../../src/handlers/auditPipelineHandler';
+import { STORAGE_PROBE_TIMEOUT_IN_MS } from '../../src/handlers/healthHandler';
 import type { ClusterSource } from '../../src/pipeline/auditScope';
 import { poisonQueueName } from '../../src/pipeline/pipelineQueue';
 import { LeaseStore } from '../../src/store/leaseStore';
@@ -324,3 +325,28 @@ describe('a run is never left running', () => {
     120_000,
   );
 });
+
+it('answers health while Table Storage hangs with the probe’s own verdict, and cancels the storage call it gave up on', async () => {
+  // Each attempt of a table call may wait 5 minutes: only a call cancelled by the probe lets go of it sooner.
+  const { env, proxy } = await settings({ AUDIT_TABLES_TIMEOUT_SECONDS: '300' }, { proxy: true });
+  const app = new App(loadConfig(env));
+  try {
+    await proxy!.setMode('hang');
+    const res = await callHandler(app.httpHandlers().health, { url: '/api/health' });
+    expect(res.status).toBe(503);
+    expect(res.json()).toMatchObject({
+      storage: {
+        configured: true,
+        reachable: false,
+        detail: expect.stringContaining(`no answer within ${STORAGE_PROBE_TIMEOUT_IN_MS} ms`) as unknown,
+      },
+    });
+    expect(proxy!.stats.connections).toBeGreaterThan(0);
+    // The probe's request was aborted when the probe gave up: the app closes its connection and holds none. A
+    // request left running would hold it until its own timeout, past this test's.
+    while (proxy!.stats.clientsOpen > 0) await sleep(20);
+    expect(app.tables.stats.requests).toBe(1);
+  } finally {
+    app.close();
+  }
+}, 60_000);

@@ -276,3 +276,46 @@ it('plans again when an earlier delivery died before its plan was complete', asy
     summary: { pools: 400 },
   });
 });
+
+it.each([
+  { title: 'fails in planning', poison: false },
+  { title: 'is failed by the poison path of its plan', poison: true },
+])(
+  'sends the failure alert of a run that $title once, when the completion hook failed on its first call',
+  async ({ poison }) => {
+    const f = functionApp({ sharded: true });
+    const run = await f.app.pipeline.start({ trigger: 'timer' });
+    const context = f.app.pipeline.context;
+    const hook = context.onRunCompleted;
+    let hookCalls = 0;
+    context.onRunCompleted = async (completed, info) => {
+      hookCalls += 1;
+      if (hookCalls === 1) throw new Error('simulated storage outage in the completion hook');
+      await hook(completed, info);
+    };
+    // Planning fails on its own (Azure refuses to list the subscriptions), or its worker crashes on every delivery.
+    const crashingPlan: QueueHandler = async (entry, ctx) => {
+      if ((entry as { kind?: string }).kind === 'plan') throw new Error('simulated planner crash');
+      await f.host.handler(entry, ctx);
+    };
+    local.arm.faults.forbidAll = !poison;
+    try {
+      await drainQueue(poison ? { ...f.host, handler: crashingPlan } : f.host);
+    } finally {
+      local.arm.faults.forbidAll = false;
+    }
+
+    expect(await f.app.stores.reports.getRun(run.id)).toMatchObject({
+      status: 'failed',
+      errors: [expect.objectContaining({ code: 'PlanFailed' })],
+    });
+    expect(hookCalls).toBe(2);
+    const alerts = acs.messages.filter((m) => m.headers['X-FIPS-Audit-Run'] === run.id);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.subject).toMatch(/could not complete/i);
+    // The hook finished: a late redelivery of the plan does not run it again.
+    await f.app.queue.send({ v: 2, kind: 'plan', runId: run.id, generation: run.leaseGeneration! });
+    await drainQueue(f.host);
+    expect(hookCalls).toBe(2);
+  },
+);
