@@ -280,7 +280,10 @@ export class PoolStateStore {
     const queryOptions = { filter: odata`status eq ${'noncompliant'}`, select: ['id', 'noncompliantSince'] };
     for await (const entity of this.pools.listEntities({ queryOptions })) {
       this.stats.entitiesRead += 1;
-      yield { id: requireString(entity, 'id'), noncompliantSince: optionalString(entity, 'noncompliantSince') };
+      yield {
+        id: requireString(entity, 'id'),
+        noncompliantSince: optionalString(entity, 'noncompliantSince'),
+      };
     }
   }
 
