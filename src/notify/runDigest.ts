@@ -1,8 +1,8 @@
 // A run's digest, read from storage and rendered: the report, the change since the last good run, the trend.
 
 import { type EmailMessage } from '../azure/emailSender';
-import { previousGoodRun, type RunDiff } from '../core/diffRuns';
 import { diffRunFrames } from '../core/diffRunFrames';
+import { previousGoodRun, type RunDiff } from '../core/diffRuns';
 import type { RunRecord } from '../core/run';
 import { runIdTime } from '../core/runId';
 import { NotFoundError } from '../errors';

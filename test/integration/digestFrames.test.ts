@@ -3,10 +3,10 @@
 import { type Estate, generateEstate } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
 import { App } from '../../src/app';
+import { loadConfig } from '../../src/config';
 import { diffRuns, previousGoodRun } from '../../src/core/diffRuns';
 import type { RunRecord } from '../../src/core/run';
 import type { Report } from '../../src/core/types';
-import { loadConfig } from '../../src/config';
 import { digestCsvAttachment, MAX_ATTACHMENT_BYTES } from '../../src/notify/digestAttachment';
 import { openDigestFrames } from '../../src/notify/digestFrames';
 import { buildRunDigest } from '../../src/notify/runDigest';

@@ -1,7 +1,7 @@
 // diffRunFrames: the digest's merge-join over two runs' frames gives exactly the RunDiff diffRuns gives.
 
-import { diffRuns, type DiffOptions } from '../../src/core/diffRuns';
 import { diffRunFrames } from '../../src/core/diffRunFrames';
+import { type DiffOptions, diffRuns } from '../../src/core/diffRuns';
 import type { PoolResult, PoolStatus, Report, ScopeError } from '../../src/core/types';
 import {
   CURRENT_RUN,
