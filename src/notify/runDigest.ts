@@ -1,10 +1,10 @@
 // A run's digest, read from storage and rendered: the report, the change since the last good run, the trend.
 
 import { type EmailMessage } from '../azure/emailSender';
-import { diffRuns, previousGoodRun, type RunDiff } from '../core/diffRuns';
+import { diffRunFrames } from '../core/diffRunFrames';
+import { previousGoodRun, type RunDiff } from '../core/diffRuns';
 import type { RunRecord } from '../core/run';
 import { runIdTime } from '../core/runId';
-import type { Report } from '../core/types';
 import { NotFoundError } from '../errors';
 import {
   type DigestAttachment,
@@ -12,16 +12,19 @@ import {
   type EarlierFailure,
   renderEmailDigest,
 } from '../render/emailDigest';
-import { renderReportCsv } from '../render/reportCsv';
+import type { ReportHead } from '../render/reportText';
 import { type EmailRecord, type EmailStore } from '../store/emailStore';
+import { digestCsvAttachment } from './digestAttachment';
+import { type DigestReportSource, openDigestFrames, summaryOfFrames } from './digestFrames';
 
-export const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
+export { MAX_ATTACHMENT_BYTES } from './digestAttachment';
+
 /** What the digest reads of the runs. */
-export interface NotifyRunSource {
+export interface NotifyRunSource extends DigestReportSource {
   getRun(runId: string): Promise<RunRecord | undefined>;
-  getReport(runId: string): Promise<Report | undefined>;
   listRuns(opts: { top?: number }): AsyncIterable<RunRecord>;
-  listPoolStates(): AsyncIterable<{ id: string; noncompliantSince: string | null }>;
+  /** The ID and noncompliant-since of each pool whose state is noncompliant now (not every pool's state). */
+  listNoncompliantSince(): AsyncIterable<{ id: string; noncompliantSince: string | null }>;
   /** Records the run's email outcome on its record (a merge: it never undoes the run's status). */
   noteEmail(runId: string, email: unknown): Promise<void>;
 }
@@ -39,7 +42,8 @@ const EARLIER_DIGESTS_READ = 30;
 
 export interface BuiltDigest {
   message: EmailMessage;
-  report: Report;
+  /** The run's report without its pools and clusters (the digest reads those a frame at a time). */
+  head: ReportHead;
   diff: RunDiff;
   attachment: DigestAttachment;
   earlierFailures: EarlierFailure[];
@@ -52,33 +56,6 @@ function sameScope(a: RunRecord['scope'], b: RunRecord['scope']): boolean {
       s.managementGroups ? [...s.managementGroups].map((x) => x.toLowerCase()).sort() : null,
     ]);
   return norm(a) === norm(b);
-}
-
-function csvAttachment(report: Report): { attachment: DigestAttachment; file: EmailMessage['attachments'] } {
-  const name = `fips-audit-${report.run.id}.csv`;
-  const full = Buffer.from(renderReportCsv(report), 'utf8');
-  if (full.length <= MAX_ATTACHMENT_BYTES) {
-    return {
-      attachment: { kind: 'full', name, pools: report.pools.length },
-      file: [{ name, contentType: 'text/csv', content: full }],
-    };
-  }
-  const attention = report.pools.filter((p) => p.status !== 'compliant');
-  const partial = Buffer.from(renderReportCsv(report, attention), 'utf8');
-  const attentionName = `fips-audit-${report.run.id}-not-compliant.csv`;
-  if (partial.length <= MAX_ATTACHMENT_BYTES) {
-    return {
-      attachment: { kind: 'attention', name: attentionName, pools: attention.length },
-      file: [{ name: attentionName, contentType: 'text/csv', content: partial }],
-    };
-  }
-  return {
-    attachment: {
-      kind: 'none',
-      reason: `the CSV of this run is ${Math.round(full.length / 1048576)} MiB, over the ${MAX_ATTACHMENT_BYTES / 1048576} MiB an email can carry; download it from the report.`,
-    },
-    file: [],
-  };
 }
 
 /** The latest digest records, newest first: by run start, then (runs started in the same second) by creation. */
@@ -126,31 +103,34 @@ export async function buildRunDigest(
   address: { from: string; to: readonly string[] },
 ): Promise<BuiltDigest> {
   const now = (deps.now ?? (() => new Date()))();
-  const report = await deps.runs.getReport(run.id);
+  // Both runs a frame at a time: a 100,000-pool report read whole is ~150 MB of heap, and the diff needs two.
+  const report = await openDigestFrames(deps.runs, run);
   if (!report) throw new NotFoundError(`No stored run ${run.id}.`);
   const runs: RunRecord[] = [];
   for await (const r of deps.runs.listRuns({ top: TREND_RUNS_READ })) runs.push(r);
   const previous = previousGoodRun(runs, run, (r) => sameScope(r.scope, run.scope));
-  const previousReport = previous ? ((await deps.runs.getReport(previous.id)) ?? null) : null;
+  const previousReport = previous ? ((await openDigestFrames(deps.runs, previous)) ?? null) : null;
   // Pool states are today's; a noncompliant-since after this run's start belongs to a later episode.
   const since = new Map<string, string>();
   const startedAt = Date.parse(run.startedAt);
-  for await (const state of deps.runs.listPoolStates()) {
+  for await (const state of deps.runs.listNoncompliantSince()) {
     if (state.noncompliantSince && Date.parse(state.noncompliantSince) <= startedAt) {
       since.set(state.id.toLowerCase(), state.noncompliantSince);
     }
   }
-  const diff = diffRuns(report, previousReport, { noncompliantSince: since });
+  const diff = await diffRunFrames(report, previousReport, { noncompliantSince: since });
   const earlierFailures = await earlierFailuresOf(deps.emails, run, now);
-  const { attachment, file } = csvAttachment(report);
+  const { attachment, file } = await digestCsvAttachment(report);
   const trend: DigestTrendPoint[] = runs.map((r) => ({
     runId: r.id,
     startedAt: r.startedAt,
     status: r.status,
     summary: r.status === 'failed' ? null : r.summary,
   }));
+  // The renderer lists only what the diff holds; of the report it reads the head and the summary's breakdowns.
+  const head: ReportHead = { ...report.head, summary: await summaryOfFrames(report) };
   const rendered = renderEmailDigest({
-    report,
+    report: { ...head, pools: [], clusters: [] },
     diff,
     trend,
     reportBaseUrl: deps.reportBaseUrl,
@@ -167,7 +147,7 @@ export async function buildRunDigest(
       attachments: file,
       headers: { 'X-FIPS-Audit-Run': run.id },
     },
-    report,
+    head: report.head,
     diff,
     attachment,
     earlierFailures,

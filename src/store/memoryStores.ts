@@ -315,6 +315,14 @@ export class MemoryPoolStateStore {
     return Promise.resolve(clone(this.history.get(poolId.toLowerCase()) ?? []));
   }
 
+  /** When each pool that is noncompliant now became so (see PoolStateStore.listNoncompliantSince). */
+  async *listNoncompliantSince(): AsyncIterableIterator<{ id: string; noncompliantSince: string | null }> {
+    for (const state of this.states.values()) {
+      if (state.status === 'noncompliant') yield { id: state.id, noncompliantSince: state.noncompliantSince };
+    }
+    await Promise.resolve();
+  }
+
   async *listPoolStates(opts: { subscriptionId?: string } = {}): AsyncIterableIterator<PoolState> {
     const subscription = opts.subscriptionId?.toLowerCase();
     for (const state of this.states.values()) {

@@ -272,6 +272,21 @@ export class PoolStateStore {
     }
   }
 
+  /**
+   * When each pool that is noncompliant now became so: the ID and that time only, of noncompliant states only (a
+   * state carries `noncompliantSince` only while noncompliant), so the digest never reads every pool's snapshot.
+   */
+  async *listNoncompliantSince(): AsyncIterableIterator<{ id: string; noncompliantSince: string | null }> {
+    const queryOptions = { filter: odata`status eq ${'noncompliant'}`, select: ['id', 'noncompliantSince'] };
+    for await (const entity of this.pools.listEntities({ queryOptions })) {
+      this.stats.entitiesRead += 1;
+      yield {
+        id: requireString(entity, 'id'),
+        noncompliantSince: optionalString(entity, 'noncompliantSince'),
+      };
+    }
+  }
+
   /** One pool's status changes, newest first; the ID compares case-insensitively. */
   async getPoolHistory(poolId: string): Promise<PoolHistoryEntry[]> {
     const subscription = subscriptionKey(poolId);
