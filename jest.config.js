@@ -15,6 +15,7 @@ module.exports = {
     },
   ],
   reporters: ['default', '<rootDir>/test/support/countReporter.js'],
+  testSequencer: '<rootDir>/test/support/testSequencer.js',
   maxWorkers: 2,
   // Per-project testTimeout is ignored by jest; integration tests start servers and audit thousands of pools.
   testTimeout: 120000,
