@@ -7,6 +7,7 @@ import { generateEstate } from '../../emulators/estateGenerator';
 import { type LocalAzure, startLocalAzure } from '../../emulators/localAzure';
 import { trustCertificate } from '../../emulators/tls';
 import { App } from '../../src/app';
+import { AcsEmailSender } from '../../src/azure/emailSender';
 import type { CliIo } from '../../src/cli/main';
 import { main } from '../../src/cli/main';
 import { type Env, loadConfig } from '../../src/config';
@@ -42,20 +43,25 @@ afterAll(async () => {
   await local?.stop();
 });
 
-/** An app over its own tables, mailing through the ACS emulator; `extra` adds or overrides settings. */
+/**
+ * An app over its own tables, mailing through the ACS emulator; `extra` adds or overrides settings. The sender
+ * polls the send's status every 20 ms (the SDK's default waits 2 s a poll), unless `extra` sets its own
+ * EMAIL_CONNECTION_STRING: then the app builds its sender from the settings, as in production.
+ */
 function app(extra: Env = {}): App {
   prefixes += 1;
-  return new App(
-    loadConfig({
-      ...local.env,
-      AUDIT_TABLE_PREFIX: `sec${prefixes}`,
-      EMAIL_CONNECTION_STRING: acs.connectionString,
-      EMAIL_SENDER: 'DoNotReply@contoso.com',
-      EMAIL_TO: RECIPIENT,
-      EMAIL_MODE: 'off',
-      ...extra,
-    }),
-  );
+  const config = loadConfig({
+    ...local.env,
+    AUDIT_TABLE_PREFIX: `sec${prefixes}`,
+    EMAIL_CONNECTION_STRING: acs.connectionString,
+    EMAIL_SENDER: 'DoNotReply@contoso.com',
+    EMAIL_TO: RECIPIENT,
+    EMAIL_MODE: 'off',
+    ...extra,
+  });
+  if (extra.EMAIL_CONNECTION_STRING !== undefined) return new App(config);
+  const sender = new AcsEmailSender({ connectionString: acs.connectionString, pollIntervalInMs: 20 });
+  return new App(config, { notify: { sender } });
 }
 
 /** Every route's real handler over `service`, as `serve` wires them; audits it queues are awaited at the end. */
