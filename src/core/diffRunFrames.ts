@@ -1,16 +1,18 @@
 // diffRuns as a merge-join over two runs' frames in the report's order: memory holds a frame and the changes, not a run.
 
 import {
+  classifyPool,
   type DiffOptions,
-  EXPIRING_WITHIN_DAYS,
+  diffRules,
+  emptyDiff,
   isUnreadable,
   type ResolvedPool,
   type RunDiff,
+  scopeContains,
+  sortDiff,
 } from './diffRuns';
 import { type PoolFrames, selectedPools } from './pagePools';
 import type { PoolResult, Report } from './types';
-
-const DAY_IN_MS = 86_400_000;
 
 /** A run's pools a frame at a time in the report's order (by ID ignoring case), with its head. */
 export interface DiffFrameSource {
@@ -20,12 +22,6 @@ export interface DiffFrameSource {
 
 /** The report's order, as the store sorts a report and checks a snapshot: lowercased IDs, localeCompare. */
 const compareKeys = (a: string, b: string): number => a.localeCompare(b);
-const byId = (a: { id: string }, b: { id: string }) => compareKeys(a.id.toLowerCase(), b.id.toLowerCase());
-
-function scopeContains(scope: string, poolId: string): boolean {
-  const s = scope.toLowerCase().replace(/\/+$/, '');
-  return s === '' || poolId.toLowerCase() === s || poolId.toLowerCase().startsWith(`${s}/`);
-}
 
 /**
  * Previous pools in the report's order, a group at a time: the pools whose keys compare equal (the same pool
@@ -94,31 +90,10 @@ export async function diffRunFrames(
   previous: DiffFrameSource | null,
   options: DiffOptions = {},
 ): Promise<RunDiff> {
-  if (previous && previous.head.run.status !== 'succeeded' && previous.head.run.status !== 'partial') {
-    throw new RangeError(
-      `diffRuns compares with a good run (succeeded or partial); run ${previous.head.run.id} is ${previous.head.run.status}`,
-    );
-  }
-  const since = options.noncompliantSince ?? new Map<string, string>();
-  const asOf = Date.parse(current.head.run.startedAt);
-  const horizon = asOf + (options.expiringWithinDays ?? EXPIRING_WITHIN_DAYS) * DAY_IN_MS;
+  const diff = emptyDiff(current.head, previous?.head ?? null);
+  const rules = diffRules(current.head.run.startedAt, options);
   const errors = current.head.errors;
   const unreadableInScope = errors.map(() => 0);
-
-  const diff: RunDiff = {
-    runId: current.head.run.id,
-    runStatus: current.head.run.status,
-    previousRunId: previous?.head.run.id ?? null,
-    previousSummary: previous?.head.summary ?? null,
-    newNoncompliant: [],
-    resolved: [],
-    stillNoncompliant: [],
-    newlyUnknown: [],
-    stillUnknown: [],
-    unreadableScopes: [],
-    expiringExemptions: [],
-    lapsedExemptions: [],
-  };
   // Previous pools no current pool matched, in the previous run's order: removed, if this run read everything.
   const gone: ResolvedPool[] = [];
   const cursor = new PreviousCursor(previous?.frames ?? null);
@@ -149,38 +124,7 @@ export async function diffRunFrames(
   while (group) await closeGroup();
 
   function classify(pool: PoolResult, old: PoolResult | undefined): void {
-    const key = pool.id.toLowerCase();
-    const wasNoncompliant = old?.status === 'noncompliant';
-    switch (pool.status) {
-      case 'noncompliant': {
-        const sinceAt = since.get(key) ?? null;
-        const continued =
-          wasNoncompliant ||
-          (old !== undefined && isUnreadable(old) && sinceAt !== null && Date.parse(sinceAt) < asOf);
-        if (continued) diff.stillNoncompliant.push({ pool, noncompliantSince: sinceAt });
-        else diff.newNoncompliant.push(pool);
-        break;
-      }
-      case 'unknown':
-        if (old?.status === 'unknown') diff.stillUnknown.push(pool);
-        else diff.newlyUnknown.push(pool);
-        break;
-      case 'compliant':
-      case 'exempt':
-        if (wasNoncompliant) diff.resolved.push({ previous: old, current: pool, how: pool.status });
-        break;
-    }
-    if (pool.status === 'exempt' && pool.exemption) {
-      const ends = Date.parse(pool.exemption.expiresOn);
-      if (ends >= asOf && ends <= horizon) diff.expiringExemptions.push({ pool, exemption: pool.exemption });
-    }
-    if (
-      old?.status === 'exempt' &&
-      old.exemption &&
-      (pool.status === 'noncompliant' || (pool.status === 'unknown' && !isUnreadable(pool)))
-    ) {
-      diff.lapsedExemptions.push({ pool, exemption: old.exemption });
-    }
+    classifyPool(diff, pool, old, rules);
     if (isUnreadable(pool)) {
       errors.forEach((error, i) => {
         if (scopeContains(error.scope, pool.id)) unreadableInScope[i] = (unreadableInScope[i] ?? 0) + 1;
@@ -198,19 +142,6 @@ export async function diffRunFrames(
     isNew: !previousScopes.has(error.scope.toLowerCase()),
   }));
 
-  diff.newNoncompliant.sort(byId);
-  diff.resolved.sort((a, b) => byId(a.previous, b.previous));
-  // Longest-standing first: those are the ones to escalate.
-  diff.stillNoncompliant.sort(
-    (a, b) =>
-      (a.noncompliantSince ?? '\uffff').localeCompare(b.noncompliantSince ?? '\uffff') ||
-      byId(a.pool, b.pool),
-  );
-  diff.newlyUnknown.sort(byId);
-  diff.stillUnknown.sort(byId);
-  diff.expiringExemptions.sort(
-    (a, b) => a.exemption.expiresOn.localeCompare(b.exemption.expiresOn) || byId(a.pool, b.pool),
-  );
-  diff.lapsedExemptions.sort((a, b) => byId(a.pool, b.pool));
+  sortDiff(diff);
   return diff;
 }

@@ -65,7 +65,7 @@ export function isUnreadable(pool: PoolResult): boolean {
 
 const byId = (a: { id: string }, b: { id: string }) => a.id.toLowerCase().localeCompare(b.id.toLowerCase());
 
-function scopeContains(scope: string, poolId: string): boolean {
+export function scopeContains(scope: string, poolId: string): boolean {
   const s = scope.toLowerCase().replace(/\/+$/, '');
   return s === '' || poolId.toLowerCase() === s || poolId.toLowerCase().startsWith(`${s}/`);
 }
@@ -101,67 +101,16 @@ export function previousGoodRun<T extends { id: string; status: RunStatus; start
  *   became noncompliant before this run, else new.
  */
 export function diffRuns(current: Report, previous: Report | null, options: DiffOptions = {}): RunDiff {
-  if (previous && previous.run.status !== 'succeeded' && previous.run.status !== 'partial') {
-    throw new RangeError(
-      `diffRuns compares with a good run (succeeded or partial); run ${previous.run.id} is ${previous.run.status}`,
-    );
-  }
-  const since = options.noncompliantSince ?? new Map<string, string>();
-  const asOf = Date.parse(current.run.startedAt);
-  const horizon = asOf + (options.expiringWithinDays ?? EXPIRING_WITHIN_DAYS) * DAY_IN_MS;
+  const diff = emptyDiff(current, previous);
+  const rules = diffRules(current.run.startedAt, options);
   const before = new Map((previous?.pools ?? []).map((p) => [p.id.toLowerCase(), p]));
   const seen = new Set<string>();
-
-  const diff: RunDiff = {
-    runId: current.run.id,
-    runStatus: current.run.status,
-    previousRunId: previous?.run.id ?? null,
-    previousSummary: previous?.summary ?? null,
-    newNoncompliant: [],
-    resolved: [],
-    stillNoncompliant: [],
-    newlyUnknown: [],
-    stillUnknown: [],
-    unreadableScopes: [],
-    expiringExemptions: [],
-    lapsedExemptions: [],
-  };
 
   for (const pool of current.pools) {
     const key = pool.id.toLowerCase();
     seen.add(key);
     const old = before.get(key);
-    const wasNoncompliant = old?.status === 'noncompliant';
-    switch (pool.status) {
-      case 'noncompliant': {
-        const sinceAt = since.get(key) ?? null;
-        const continued =
-          wasNoncompliant ||
-          (old !== undefined && isUnreadable(old) && sinceAt !== null && Date.parse(sinceAt) < asOf);
-        if (continued) diff.stillNoncompliant.push({ pool, noncompliantSince: sinceAt });
-        else diff.newNoncompliant.push(pool);
-        break;
-      }
-      case 'unknown':
-        if (old?.status === 'unknown') diff.stillUnknown.push(pool);
-        else diff.newlyUnknown.push(pool);
-        break;
-      case 'compliant':
-      case 'exempt':
-        if (wasNoncompliant) diff.resolved.push({ previous: old, current: pool, how: pool.status });
-        break;
-    }
-    if (pool.status === 'exempt' && pool.exemption) {
-      const ends = Date.parse(pool.exemption.expiresOn);
-      if (ends >= asOf && ends <= horizon) diff.expiringExemptions.push({ pool, exemption: pool.exemption });
-    }
-    if (
-      old?.status === 'exempt' &&
-      old.exemption &&
-      (pool.status === 'noncompliant' || (pool.status === 'unknown' && !isUnreadable(pool)))
-    ) {
-      diff.lapsedExemptions.push({ pool, exemption: old.exemption });
-    }
+    classifyPool(diff, pool, old, rules);
   }
 
   // Only a run that read every scope may say a pool is gone.
@@ -180,6 +129,99 @@ export function diffRuns(current: Report, previous: Report | null, options: Diff
     isNew: !previousScopes.has(error.scope.toLowerCase()),
   }));
 
+  sortDiff(diff);
+  return diff;
+}
+
+/** The diff of `current` against `previous` before any pool is compared; the previous run must be a good one. */
+export function emptyDiff(
+  current: Pick<Report, 'run'>,
+  previous: Pick<Report, 'run' | 'summary'> | null,
+): RunDiff {
+  if (previous && previous.run.status !== 'succeeded' && previous.run.status !== 'partial') {
+    throw new RangeError(
+      `diffRuns compares with a good run (succeeded or partial); run ${previous.run.id} is ${previous.run.status}`,
+    );
+  }
+  return {
+    runId: current.run.id,
+    runStatus: current.run.status,
+    previousRunId: previous?.run.id ?? null,
+    previousSummary: previous?.summary ?? null,
+    newNoncompliant: [],
+    resolved: [],
+    stillNoncompliant: [],
+    newlyUnknown: [],
+    stillUnknown: [],
+    unreadableScopes: [],
+    expiringExemptions: [],
+    lapsedExemptions: [],
+  };
+}
+
+/** What a diff judges against: when a pool went noncompliant, the run's start, and the expiry horizon. */
+export interface DiffRules {
+  since: ReadonlyMap<string, string>;
+  asOf: number;
+  horizon: number;
+}
+
+export function diffRules(startedAt: string, options: DiffOptions = {}): DiffRules {
+  const asOf = Date.parse(startedAt);
+  return {
+    since: options.noncompliantSince ?? new Map<string, string>(),
+    asOf,
+    horizon: asOf + (options.expiringWithinDays ?? EXPIRING_WITHIN_DAYS) * DAY_IN_MS,
+  };
+}
+
+/**
+ * Adds what one pool of this run says against its previous self (`old`, undefined when the previous run had no
+ * such pool) to the diff's lists: the one place the change rules live, for the whole-report and the frame-wise diff.
+ */
+export function classifyPool(
+  diff: RunDiff,
+  pool: PoolResult,
+  old: PoolResult | undefined,
+  rules: DiffRules,
+): void {
+  const { since, asOf, horizon } = rules;
+  const key = pool.id.toLowerCase();
+  const wasNoncompliant = old?.status === 'noncompliant';
+  switch (pool.status) {
+    case 'noncompliant': {
+      const sinceAt = since.get(key) ?? null;
+      const continued =
+        wasNoncompliant ||
+        (old !== undefined && isUnreadable(old) && sinceAt !== null && Date.parse(sinceAt) < asOf);
+      if (continued) diff.stillNoncompliant.push({ pool, noncompliantSince: sinceAt });
+      else diff.newNoncompliant.push(pool);
+      break;
+    }
+    case 'unknown':
+      if (old?.status === 'unknown') diff.stillUnknown.push(pool);
+      else diff.newlyUnknown.push(pool);
+      break;
+    case 'compliant':
+    case 'exempt':
+      if (wasNoncompliant) diff.resolved.push({ previous: old, current: pool, how: pool.status });
+      break;
+  }
+  if (pool.status === 'exempt' && pool.exemption) {
+    const ends = Date.parse(pool.exemption.expiresOn);
+    if (ends >= asOf && ends <= horizon) diff.expiringExemptions.push({ pool, exemption: pool.exemption });
+  }
+  if (
+    old?.status === 'exempt' &&
+    old.exemption &&
+    (pool.status === 'noncompliant' || (pool.status === 'unknown' && !isUnreadable(pool)))
+  ) {
+    diff.lapsedExemptions.push({ pool, exemption: old.exemption });
+  }
+}
+
+/** Sorts the diff's lists as the digest shows them. */
+export function sortDiff(diff: RunDiff): void {
   diff.newNoncompliant.sort(byId);
   diff.resolved.sort((a, b) => byId(a.previous, b.previous));
   // Longest-standing first: those are the ones to escalate.
@@ -194,7 +236,6 @@ export function diffRuns(current: Report, previous: Report | null, options: Diff
     (a, b) => a.exemption.expiresOn.localeCompare(b.exemption.expiresOn) || byId(a.pool, b.pool),
   );
   diff.lapsedExemptions.sort((a, b) => byId(a.pool, b.pool));
-  return diff;
 }
 
 /** True when the diff holds anything a person should hear about under EMAIL_MODE=changes. */
