@@ -22,6 +22,7 @@ import {
 } from '../../emulators/estateGenerator';
 import { ManagedIdentityEmulator } from '../../emulators/managedIdentityEmulator';
 import { trustCertificate } from '../../emulators/tls';
+import { isolateIdentityEnv, useManagedIdentity } from '../support/identityEnv';
 
 const PUBLIC_SCOPE = 'https://management.azure.com/.default';
 const GOV_SCOPE = 'https://management.usgovcloudapi.net/.default';
@@ -30,28 +31,10 @@ const CLUSTER_QUERY =
 const SUBSCRIPTION_QUERY =
   "resourcecontainers | where type =~ 'microsoft.resources/subscriptions' | project subscriptionId, name";
 
-/** Variables that would send DefaultAzureCredential elsewhere than the emulated managed identity endpoint. */
-const ENV_KEYS = [
-  'AZURE_CLIENT_SECRET',
-  'AZURE_TENANT_ID',
-  'AZURE_FEDERATED_TOKEN_FILE',
-  'AZURE_CLIENT_ID',
-  'AZURE_CLIENT_CERTIFICATE_PATH',
-  'AZURE_USERNAME',
-  'AZURE_PASSWORD',
-  'AZURE_TOKEN_CREDENTIALS',
-  'IDENTITY_ENDPOINT',
-  'IDENTITY_HEADER',
-  'MSI_ENDPOINT',
-  'MSI_SECRET',
-  'IDENTITY_SERVER_THUMBPRINT',
-  'IMDS_ENDPOINT',
-];
-
 // The project-level testTimeout in jest.config.js is not applied (jest reads it globally only): set it here.
 jest.setTimeout(60_000);
 
-let savedEnv: Record<string, string | undefined>;
+let restoreEnv: () => void = () => undefined;
 let identity: ManagedIdentityEmulator;
 let arm: ArmEmulator;
 let estate: Estate;
@@ -122,12 +105,9 @@ function rawRequest(
 }
 
 beforeAll(async () => {
-  savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
-  for (const key of ENV_KEYS) delete process.env[key];
+  restoreEnv = isolateIdentityEnv();
   identity = await ManagedIdentityEmulator.start();
-  process.env.IDENTITY_ENDPOINT = identity.endpoint;
-  process.env.IDENTITY_HEADER = identity.identityHeader;
-  process.env.AZURE_TOKEN_CREDENTIALS = 'ManagedIdentityCredential';
+  useManagedIdentity(identity);
   // MSAL caches managed identity tokens per process and resource, so one identity emulator serves the whole file.
   credential = new DefaultAzureCredential();
   estate = generateEstate({ seed: 42, pools: 2500 });
@@ -142,11 +122,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([arm?.close(), ...extraEmulators.map((e) => e.close()), identity?.close()]);
-  for (const key of ENV_KEYS) {
-    const value = savedEnv[key];
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
+  restoreEnv();
 });
 
 describe('Resource Graph through the real ResourceGraphClient', () => {
