@@ -19,7 +19,7 @@ import {
 } from './azure/resourceGraphSource';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './azure/retryPolicy';
 import { type Config, requireStorage } from './config';
-import { COMPLETED_STATUSES, type RunProgress, type RunRecord, type RunScope } from './core/run';
+import { isCompleted, type RunProgress, type RunRecord, type RunScope } from './core/run';
 import type { Exemption, Report } from './core/types';
 import { createRunEvidence } from './evidence/createRunEvidence';
 import { type HostEvidence, hostEvidence } from './evidence/hostEvidence';
@@ -420,7 +420,7 @@ export class App {
   private async onRunCompleted(run: RunRecord, info: { redelivered: boolean }): Promise<void> {
     if (this.options.store === false || !this.config.storage) return;
     // Sealed first, so the digest goes out about a run whose evidence is fixed; sealing never throws.
-    if (COMPLETED_STATUSES.includes(run.status)) await this.evidence.onRunCompleted(run.id, this.log);
+    if (isCompleted(run.status)) await this.evidence.onRunCompleted(run.id, this.log);
     if (this.options.email === false) return;
     // An on-demand audit is mailed only when its request asked (POST /api/audits with "email": true).
     if (run.trigger === 'http' && !run.emailRequested) return;

@@ -1,5 +1,6 @@
 // What changed between a run and the previous good run: new, resolved, still noncompliant, unknown, exemptions.
 
+import { isCompleted } from './run';
 import type { Exemption, PoolResult, Report, RunStatus, ScopeError, Summary } from './types';
 
 /** Exemptions that expire within this many days of the run are listed as expiring. */
@@ -85,7 +86,7 @@ export function previousGoodRun<T extends { id: string; status: RunStatus; start
     .filter(
       (r) =>
         r.id !== current.id &&
-        (r.status === 'succeeded' || r.status === 'partial') &&
+        isCompleted(r.status) &&
         (Date.parse(r.startedAt) < before || (r.startedAt === current.startedAt && r.id < current.id)) &&
         sameScope(r),
     )
@@ -138,7 +139,7 @@ export function emptyDiff(
   current: Pick<Report, 'run'>,
   previous: Pick<Report, 'run' | 'summary'> | null,
 ): RunDiff {
-  if (previous && previous.run.status !== 'succeeded' && previous.run.status !== 'partial') {
+  if (previous && !isCompleted(previous.run.status)) {
     throw new RangeError(
       `diffRuns compares with a good run (succeeded or partial); run ${previous.run.id} is ${previous.run.status}`,
     );

@@ -52,6 +52,11 @@ export function isFailedStatus(status: RunStatus): boolean {
 /** Runs whose report is served as "the latest": never a failed, abandoned or unfinished one. */
 export const COMPLETED_STATUSES: RunStatus[] = ['succeeded', 'partial'];
 
+/** True for a run that completed (succeeded or partial): one with a report to serve, compare with or seal. */
+export function isCompleted(status: RunStatus): status is 'succeeded' | 'partial' {
+  return COMPLETED_STATUSES.includes(status);
+}
+
 /** A run as recorded when it starts: running, nothing read yet. */
 export function startedRunRecord(run: {
   id: string;

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 
 import { ZipFile } from 'yazl';
 
-import { runInfoOf, type RunRecord } from '../core/run';
+import { isCompleted, runInfoOf, type RunRecord } from '../core/run';
 import type { PoolResult, Report } from '../core/types';
 import { NotFoundError } from '../errors';
 import { csvHead, csvRecord } from '../render/reportCsv';
@@ -131,7 +131,7 @@ function chainOf(link: ChainLink | null): BundleManifest['chain'] {
 async function completedRun(store: EvidenceStore, runId: string): Promise<RunRecord> {
   const run = await store.runs.getRun(runId);
   if (!run) throw new NotFoundError(`No run ${runId} is stored.`);
-  if (run.status !== 'succeeded' && run.status !== 'partial') {
+  if (!isCompleted(run.status)) {
     throw new RunNotCompletedError(
       `Run ${runId} is ${run.status}: only a completed (succeeded or partial) run has an evidence bundle.`,
     );

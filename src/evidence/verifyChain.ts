@@ -1,5 +1,6 @@
 // Recomputes the chain of runs from storage and names the first stored entity that no longer matches its seal.
 
+import { isCompleted } from '../core/run';
 import { runRowKey } from '../store/runStore';
 import {
   type ChainLink,
@@ -343,10 +344,9 @@ export async function verifyRun(
       runId,
       kind: 'unsealed',
       entity: { table: store.tableName('runs'), partitionKey: 'run', rowKey: runRowKey(runId) },
-      detail:
-        run.status === 'succeeded' || run.status === 'partial'
-          ? 'this completed run has no seal: it completed before the chain began, or its seal failed and no later run has caught up yet'
-          : `a ${run.status} run is not sealed: only completed runs are`,
+      detail: isCompleted(run.status)
+        ? 'this completed run has no seal: it completed before the chain began, or its seal failed and no later run has caught up yet'
+        : `a ${run.status} run is not sealed: only completed runs are`,
     };
     return { runId, status: 'unsealed', seq: null, digest: null, signature: null, entities: null, problem };
   }
@@ -396,7 +396,7 @@ export async function verifyChain(
   const unsealed: string[] = [];
   let beforeChain = 0;
   for await (const run of store.runs.listRuns()) {
-    if ((run.status !== 'succeeded' && run.status !== 'partial') || sealed.has(run.id)) continue;
+    if (!isCompleted(run.status) || sealed.has(run.id)) continue;
     if (!genesis || run.id < genesis.runId) beforeChain += 1;
     else unsealed.push(run.id);
   }

@@ -4,7 +4,7 @@ import type { HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
 
 import { compliancePercent } from '../core/compliancePercent';
-import type { RunRecord } from '../core/run';
+import { isCompleted, type RunRecord } from '../core/run';
 import type { RouteAccess } from '../http/authorize';
 import { CACHE_CONTROL, ifNoneMatchHits, notModified, strongEtag } from '../http/conditional';
 import { routeHandler } from '../http/handle';
@@ -23,7 +23,7 @@ type TrendRow = TrendResponse['rows'][number];
 
 /** The rows of one run: its breakdown by `by`, each with the run's ID, start and status. */
 export function trendRows(run: RunRecord, by: TrendResponse['by']): TrendRow[] {
-  if (run.status !== 'succeeded' && run.status !== 'partial') return [];
+  if (!isCompleted(run.status)) return [];
   const base = { runId: run.id, startedAt: run.startedAt, runStatus: run.status };
   const counts = (r: {
     pools: number;

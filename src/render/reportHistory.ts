@@ -1,6 +1,7 @@
 // What the report page draws beside a run: the trend of completed runs and the previous good run of the same scope.
 
 import { previousGoodRun } from '../core/diffRuns';
+import { isCompleted } from '../core/run';
 import { type AuditScope, sameScope } from '../core/sameScope';
 import type { RunStatus, Summary } from '../core/types';
 import type { TrendPoint } from './reportHtml';
@@ -30,7 +31,7 @@ export interface ReportHistory {
 export function reportHistory(runs: readonly HistoryRun[], current: HistoryRun): ReportHistory {
   const trend: TrendPoint[] = [];
   for (const run of runs) {
-    if (run.status !== 'succeeded' && run.status !== 'partial') continue;
+    if (!isCompleted(run.status)) continue;
     const { compliant, noncompliant, exempt, unknown } = run.summary;
     trend.push({
       runId: run.id,
